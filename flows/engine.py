@@ -1,0 +1,320 @@
+"""The engine that walks a flow: pure functions over a JSON-friendly state.
+
+The state is plain data (`FlowState`), stored between messages; every call returns a new state and
+never touches the old one. The walk is in flow order: the current question is always the first
+one that applies and is not yet answered, unless the person went back or is changing an answer
+from the summary.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from flows.conditions import holds, maybe
+from flows.model import AnswerValue, Flow, Kind, Language, Question
+from flows.outcome import Outcome, compute_outcome
+from flows.validation import Invalid, check_value, parse_text
+
+STATE_SCHEMA = 1
+
+
+class Phase(StrEnum):
+    ASKING = "asking"
+    SUMMARY = "summary"
+    ENDED = "ended"  # stopped early by an answer (no consent, no parent present)
+
+
+@dataclass(slots=True)
+class FlowState:
+    """Where one person is in one flow. Survives `to_dict`/`from_dict` through JSON unchanged."""
+
+    flow: str
+    version: str
+    phase: Phase
+    current: str | None
+    answers: dict[str, AnswerValue] = field(default_factory=dict)
+    # Set while changing one answer from the summary: the question being changed, and the
+    # dependent questions already re-asked.
+    editing: str | None = None
+    reasked: list[str] = field(default_factory=list)
+    end_code: str | None = None
+    schema: int = STATE_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "version": self.version,
+            "phase": str(self.phase),
+            "current": self.current,
+            "answers": copy.deepcopy(self.answers),
+            "editing": self.editing,
+            "reasked": list(self.reasked),
+            "end_code": self.end_code,
+            "schema": self.schema,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FlowState:
+        return cls(
+            flow=str(data["flow"]),
+            version=str(data["version"]),
+            phase=Phase(data["phase"]),
+            current=data.get("current"),
+            answers=copy.deepcopy(dict(data.get("answers", {}))),
+            editing=data.get("editing"),
+            reasked=list(data.get("reasked", [])),
+            end_code=data.get("end_code"),
+            schema=int(data.get("schema", STATE_SCHEMA)),
+        )
+
+    def copy(self) -> FlowState:
+        return FlowState.from_dict(self.to_dict())
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The question to show now, with its place in the flow ("question 3 of 9")."""
+
+    question: Question
+    number: int
+    total: int
+    previous: AnswerValue | None
+    editing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryLine:
+    question: Question
+    answer: str
+    editable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    state: FlowState
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    state: FlowState
+    reason: Invalid
+
+
+Result = Accepted | Rejected
+
+
+class Engine:
+    """Walks one flow. Holds only the flow and what can be derived from it once."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        direct: dict[str, set[str]] = {q.id: set() for q in flow.questions}
+        from flows.model import condition_leaves
+
+        for q in flow.questions:
+            for leaf in condition_leaves(q.when):
+                if leaf.question in direct:
+                    direct[leaf.question].add(q.id)
+        # Transitive: changing one answer can switch on a question that switches on another.
+        self._dependents: dict[str, tuple[str, ...]] = {}
+        for qid in direct:
+            seen: set[str] = set()
+            todo = list(direct[qid])
+            while todo:
+                nxt = todo.pop()
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.extend(direct.get(nxt, ()))
+            self._dependents[qid] = tuple(q.id for q in flow.questions if q.id in seen)
+
+    # -- reading the state ------------------------------------------------------------------
+
+    def applies(self, question: Question, answers: dict[str, AnswerValue]) -> bool:
+        return holds(question.when, answers)
+
+    def dependents(self, qid: str) -> tuple[str, ...]:
+        return self._dependents.get(qid, ())
+
+    def step(self, state: FlowState) -> Step | None:
+        if state.phase != Phase.ASKING or state.current is None:
+            return None
+        q = self.flow.question(state.current)
+        index = self.flow.position(q.id)
+        before = sum(1 for p in self.flow.questions[:index] if self.applies(p, state.answers))
+        open_ids = frozenset(
+            p.id for p in self.flow.questions[index:] if p.id not in state.answers
+        ) | {q.id}
+        after = sum(
+            1
+            for p in self.flow.questions[index + 1 :]
+            if maybe(p.when, state.answers, open_ids) is not False
+        )
+        return Step(q, before + 1, before + 1 + after, state.answers.get(q.id), state.editing is not None)
+
+    def summary(self, state: FlowState, lang: Language) -> list[SummaryLine]:
+        lines = []
+        for q in self.flow.questions:
+            if q.id in state.answers and self.applies(q, state.answers):
+                lines.append(
+                    SummaryLine(q, self.display(q, state.answers[q.id], lang), q.consent is None)
+                )
+        return lines
+
+    def display(self, question: Question, value: AnswerValue, lang: Language) -> str:
+        """An answer as a person reads it: labels for codes, the text as typed otherwise."""
+        if question.kind.has_options:
+            codes = value if isinstance(value, list) else [str(value)]
+            labels = [o.label.get(lang) for c in codes if (o := question.option(c)) is not None]
+            return ", ".join(labels)
+        if value == "":
+            return "-"
+        return str(value)
+
+    def outcome(self, state: FlowState) -> Outcome:
+        answers = {
+            q.id: state.answers[q.id]
+            for q in self.flow.questions
+            if q.id in state.answers and self.applies(q, state.answers)
+        }
+        return compute_outcome(self.flow, answers)
+
+    # -- moving -----------------------------------------------------------------------------
+
+    def start(self) -> FlowState:
+        state = FlowState(self.flow.name, self.flow.version, Phase.ASKING, None)
+        state.current = self._first_open(state.answers, after=-1)
+        if state.current is None:
+            state.phase = Phase.SUMMARY
+        return state
+
+    def answer(self, state: FlowState, value: AnswerValue) -> Result:
+        """Accept a structured answer (a button's code, a list of codes) for the current question."""
+        question = self._current(state)
+        if question is None:
+            return Rejected(state, Invalid("not_now"))
+        checked = check_value(question, value)
+        return self._accept(state, question, checked)
+
+    def answer_text(self, state: FlowState, text: str) -> Result:
+        """Accept typed text: a number or label for a choice, or the value itself."""
+        question = self._current(state)
+        if question is None:
+            return Rejected(state, Invalid("not_now"))
+        return self._accept(state, question, parse_text(question, text))
+
+    def back(self, state: FlowState) -> Result:
+        """One question back. From the summary, back to the last question."""
+        if state.phase == Phase.SUMMARY:
+            last = self._previous_applicable(state.answers, len(self.flow.questions))
+            if last is None:
+                return Rejected(state, Invalid("first_question"))
+            new = state.copy()
+            new.phase, new.current = Phase.ASKING, last
+            return Accepted(new)
+        if state.phase != Phase.ASKING or state.current is None:
+            return Rejected(state, Invalid("not_now"))
+        if state.editing is not None:
+            # Backing out of a change returns to the summary once the answers are complete again.
+            if self._first_open(state.answers, after=-1) is None:
+                new = state.copy()
+                new.phase, new.current, new.editing, new.reasked = Phase.SUMMARY, None, None, []
+                return Accepted(new)
+            return Rejected(state, Invalid("not_now"))
+        previous = self._previous_applicable(state.answers, self.flow.position(state.current))
+        if previous is None:
+            return Rejected(state, Invalid("first_question"))
+        new = state.copy()
+        new.current = previous
+        return Accepted(new)
+
+    def edit(self, state: FlowState, qid: str) -> Result:
+        """From the summary: change one answer. Only its dependent questions are asked again."""
+        if state.phase != Phase.SUMMARY:
+            return Rejected(state, Invalid("not_now"))
+        if not self.flow.has_question(qid):
+            return Rejected(state, Invalid("not_editable"))
+        q = self.flow.question(qid)
+        if q.consent is not None or qid not in state.answers or not self.applies(q, state.answers):
+            return Rejected(state, Invalid("not_editable"))
+        new = state.copy()
+        new.phase, new.current, new.editing, new.reasked = Phase.ASKING, qid, qid, []
+        return Accepted(new)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _current(self, state: FlowState) -> Question | None:
+        if state.phase != Phase.ASKING or state.current is None:
+            return None
+        return self.flow.question(state.current)
+
+    def _accept(
+        self, state: FlowState, question: Question, checked: AnswerValue | Invalid
+    ) -> Result:
+        if isinstance(checked, Invalid):
+            return Rejected(state, checked)
+        new = state.copy()
+        new.answers[question.id] = checked
+        self._drop_inapplicable(new.answers)
+        if question.kind in (Kind.SINGLE, Kind.YESNO) and isinstance(checked, str):
+            option = question.option(checked)
+            if option is not None and option.ends:
+                new.phase, new.current, new.end_code = Phase.ENDED, None, option.ends
+                new.editing, new.reasked = None, []
+                return Accepted(new)
+        if new.editing is not None:
+            if question.id != new.editing:
+                new.reasked.append(question.id)
+            nxt = next(
+                (
+                    d
+                    for d in self.dependents(new.editing)
+                    if d not in new.reasked and self.applies(self.flow.question(d), new.answers)
+                ),
+                None,
+            )
+            # Safety net: a question that now applies and was never answered is asked too.
+            nxt = nxt or self._first_open(new.answers, after=-1)
+        else:
+            nxt = self._next_applicable(new.answers, self.flow.position(question.id))
+        if nxt is None:
+            new.phase, new.current, new.editing, new.reasked = Phase.SUMMARY, None, None, []
+        else:
+            new.current = nxt
+        return Accepted(new)
+
+    def _drop_inapplicable(self, answers: dict[str, AnswerValue]) -> None:
+        # Answers to questions that no longer apply are removed, not hidden: what is not needed
+        # is not kept (data minimisation), and the outcome cannot be based on them.
+        changed = True
+        while changed:
+            changed = False
+            for q in self.flow.questions:
+                if q.id in answers and not self.applies(q, answers):
+                    del answers[q.id]
+                    changed = True
+
+    def _next_applicable(self, answers: dict[str, AnswerValue], after: int) -> str | None:
+        for q in self.flow.questions[after + 1 :]:
+            if self.applies(q, answers):
+                return q.id
+        return None
+
+    def _first_open(self, answers: dict[str, AnswerValue], after: int) -> str | None:
+        for q in self.flow.questions[after + 1 :]:
+            if q.id not in answers and self.applies(q, answers):
+                return q.id
+        return None
+
+    def _previous_applicable(self, answers: dict[str, AnswerValue], before: int) -> str | None:
+        for q in reversed(self.flow.questions[:before]):
+            if self.applies(q, answers):
+                return q.id
+        return None
+
+
+def answered_ids(state: FlowState) -> Iterable[str]:
+    return state.answers.keys()

@@ -1,0 +1,237 @@
+"""The flow model: frozen dataclasses built from the flow data files.
+
+Nothing here knows about Telegram, files on disk or templates. A flow is a list of questions in
+the order they are asked; each question may carry a condition on earlier answers. Rules map the
+answers to target-group codes and placement routes, each with a reason in plain words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, TypeAlias
+
+Language: TypeAlias = Literal["nl", "en"]
+LANGUAGES: tuple[Language, ...] = ("nl", "en")
+
+# One answer as stored: a code for single choice and yes/no, a list of codes for multiple choice,
+# an int for numbers, a normalised string for text, postcode, phone and e-mail.
+AnswerValue: TypeAlias = str | int | list[str]
+
+# The vocabularies of domain.md: data and exports use these codes and nothing else.
+TARGET_GROUP_CODES: tuple[str, ...] = (
+    "uwv-indicatie",
+    "praktijkroute",
+    "vso-pro",
+    "wsw",
+    "wajong",
+    "wiw-id",
+    "werkvoorziening",
+    "wia-experiment",
+    "onbekend",
+)
+ROUTE_CODES: tuple[str, ...] = ("individueel", "collectief", "social-return", "andere-overheid", "wsp")
+# Forms of the individual route (domain.md section 3).
+ROUTE_FORMS: tuple[str, ...] = (
+    "detachering",
+    "uitzendkracht",
+    "tijdelijk",
+    "vast",
+    "proefplaatsing",
+)
+
+
+class Kind(StrEnum):
+    """What kind of answer a question takes."""
+
+    SINGLE = "single"
+    MULTI = "multi"
+    YESNO = "yesno"
+    TEXT = "text"
+    NUMBER = "number"
+    POSTCODE = "postcode"
+    PHONE = "phone"
+    EMAIL = "email"
+
+    @property
+    def has_options(self) -> bool:
+        return self in (Kind.SINGLE, Kind.MULTI, Kind.YESNO)
+
+
+class ConsentScope(StrEnum):
+    """Which consent a consent question gives."""
+
+    GENERAL = "general"
+    SENSITIVE = "sensitive"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A text in both languages the bot speaks."""
+
+    nl: str
+    en: str
+
+    def get(self, lang: Language) -> str:
+        return self.nl if lang == "nl" else self.en
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One choice of a question. `code` is stable: data, rules and exports use it."""
+
+    code: str
+    label: Text
+    # A choice that cannot be combined with others in a multiple-choice question ("none").
+    exclusive: bool = False
+    # Choosing this ends the flow early with this end code (for example: no consent).
+    ends: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    min_length: int | None = None
+    max_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    pattern: str | None = None
+    min_choices: int | None = None
+    max_choices: int | None = None
+
+
+# Conditions are small trees: a leaf tests one earlier answer, `all`/`any`/`not` combine.
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    question: str
+    # one of: "is" (equals one code), "in" (equals one of codes), "has" (multi contains code),
+    # "has_any" (multi contains one of codes), "answered"
+    op: Literal["is", "in", "has", "has_any", "answered", "gte", "lte"]
+    values: tuple[str, ...] = ()
+    number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    part: Condition
+
+
+Condition: TypeAlias = Leaf | AllOf | AnyOf | Not
+
+
+def condition_leaves(cond: Condition | None) -> Iterator[Leaf]:
+    """Every leaf of a condition tree, in order."""
+    if cond is None:
+        return
+    if isinstance(cond, Leaf):
+        yield cond
+    elif isinstance(cond, AllOf | AnyOf):
+        for part in cond.parts:
+            yield from condition_leaves(part)
+    else:
+        yield from condition_leaves(cond.part)
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """The answer to "why do we ask this?": purpose, who sees it, how long it is kept."""
+
+    purpose: Text
+    who_sees: Text
+    kept: Text
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    kind: Kind
+    text: Text
+    options: tuple[Option, ...] = ()
+    help: Help | None = None
+    sensitive: bool = False
+    # Set on the questions whose answer gives a consent; `grants` is the option code that does.
+    consent: ConsentScope | None = None
+    grants: str | None = None
+    when: Condition | None = None
+    validation: Validation = field(default_factory=Validation)
+    # Optional questions can be skipped with the "skip" answer (for example an optional name).
+    optional: bool = False
+    # Part of the short summary shown to coordinators in the group (False for contact details).
+    summary_key: str | None = None
+
+    def option(self, code: str) -> Option | None:
+        for opt in self.options:
+            if opt.code == code:
+                return opt
+        return None
+
+    @property
+    def option_codes(self) -> tuple[str, ...]:
+        return tuple(opt.code for opt in self.options)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Maps answers to a code. `id` names the rule in the outcome: "the rules that fired"."""
+
+    id: str
+    code: str
+    when: Condition
+    reason: Text
+    # For the individual route: the forms this rule points to (detachering, vast, ...).
+    forms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """An early end of a flow (no consent, no parent present) with what to tell the person."""
+
+    code: str
+    text: Text
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    name: str
+    version: str
+    title: Text
+    questions: tuple[Question, ...]
+    target_group_rules: tuple[Rule, ...] = ()
+    route_rules: tuple[Rule, ...] = ()
+    ends: tuple[End, ...] = ()
+    # Question ids whose answers make up "support needs" and "contact preference" in the outcome.
+    support_questions: tuple[str, ...] = ()
+    contact_questions: tuple[str, ...] = ()
+    # The question that holds the person's name, used for search and the coordinator card.
+    name_question: str | None = None
+    # Where the flow file came from, for linter messages.
+    source: str = ""
+    _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {q.id: i for i, q in enumerate(self.questions)})
+
+    def question(self, qid: str) -> Question:
+        return self.questions[self._index[qid]]
+
+    def has_question(self, qid: str) -> bool:
+        return qid in self._index
+
+    def position(self, qid: str) -> int:
+        return self._index[qid]
+
+    def end(self, code: str) -> End | None:
+        for end in self.ends:
+            if end.code == code:
+                return end
+        return None

@@ -1,0 +1,124 @@
+"""Ports: what the domain needs from the outside world, as Protocols the adapters implement.
+
+`storage/` implements the repositories on TinyDB (and in memory for tests); tests pass a fake
+clock. Methods are async because the real adapters move file I/O off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from flows.records import Delivery, HistoryEntry, Intake, IntakeKind, Note, Status
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current moment, timezone-aware UTC."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeFilter:
+    """Filter for listing intakes. Every field that is set must match."""
+
+    status: Status | None = None
+    kind: IntakeKind | None = None
+    target_group: str | None = None
+    route: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakePage:
+    items: Sequence[Intake]
+    total: int
+    offset: int
+    limit: int
+
+
+class IntakeRepository(Protocol):
+    async def add(self, intake: Intake) -> Intake:
+        """Store a confirmed intake; assigns its number (K-2026-0042) and returns it stored."""
+        ...
+
+    async def get(self, number: str) -> Intake | None:
+        """One intake by number, or None."""
+        ...
+
+    async def list(self, filter: IntakeFilter, offset: int = 0, limit: int = 10) -> IntakePage:
+        """Intakes that match, newest first."""
+        ...
+
+    async def search_name(self, text: str, limit: int = 20) -> Sequence[Intake]:
+        """Intakes whose name contains the text, case-insensitive, newest first."""
+        ...
+
+    async def for_user(self, user_id: int) -> Sequence[Intake]:
+        """Every intake of one Telegram user, for "my data" and erasure."""
+        ...
+
+    async def update(
+        self,
+        number: str,
+        by: str,
+        action: str,
+        detail: str = "",
+        *,
+        status: Status | None = None,
+        assignee_id: int | None = None,
+        assignee_name: str | None = None,
+        note: Note | None = None,
+        card: tuple[int, int] | None = None,
+    ) -> Intake | None:
+        """Change an intake and append a history entry (who, what, when) in one durable write."""
+        ...
+
+    async def record(self, number: str, entry: HistoryEntry) -> None:
+        """Append an audit entry only (a view, an export, a message)."""
+        ...
+
+    async def replace(self, intake: Intake) -> None:
+        """Write an intake back whole (used by erasure of the sensitive answers)."""
+        ...
+
+    async def delete_user(self, user_id: int) -> list[str]:
+        """Delete every intake of one user for real; returns the numbers deleted."""
+        ...
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        """Delete intakes created before the cutoff; returns how many."""
+        ...
+
+    async def all(self) -> Sequence[Intake]:
+        """Every intake, oldest first, for export and figures."""
+        ...
+
+
+class Outbox(Protocol):
+    async def put(self, delivery: Delivery) -> None:
+        """Queue a delivery durably before anybody is told it was sent."""
+        ...
+
+    async def due(self, now: datetime, limit: int = 50) -> Sequence[Delivery]:
+        """Undelivered deliveries whose next attempt is due, oldest first."""
+        ...
+
+    async def pending(self) -> Sequence[Delivery]:
+        """Every undelivered delivery, oldest first."""
+        ...
+
+    async def mark_delivered(self, delivery_id: str, at: datetime) -> None: ...
+
+    async def mark_failed(self, delivery_id: str, error: str, next_attempt_at: datetime) -> None:
+        """Count a failed attempt and set when to try again."""
+        ...
+
+    async def delete_user(self, user_id: int) -> int:
+        """Remove every delivery about one user; returns how many."""
+        ...
+
+    async def purge_delivered_before(self, cutoff: datetime) -> int: ...

@@ -1,0 +1,157 @@
+"""Stored records: an intake and an outbox delivery, as plain values that survive JSON.
+
+These are the shapes `storage/` persists and `bot/` shows. Each record carries a schema version so
+that storage can migrate old records when the shape changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+INTAKE_SCHEMA = 1
+OUTBOX_SCHEMA = 1
+
+
+def utc_iso(moment: datetime) -> str:
+    """UTC ISO-8601 with seconds, the one timestamp format of all records."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware UTC datetime")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class IntakeKind(StrEnum):
+    CANDIDATE = "candidate"
+    EMPLOYER = "employer"
+
+    @property
+    def number_prefix(self) -> str:
+        # K for kandidaat, W for werkgever: the numbers people read out on the phone.
+        return "K" if self is IntakeKind.CANDIDATE else "W"
+
+
+class Status(StrEnum):
+    NIEUW = "nieuw"
+    OPGEPAKT = "opgepakt"
+    CONTACT_GEHAD = "contact-gehad"
+    GEPLAATST = "geplaatst"
+    AFGESLOTEN = "afgesloten"
+    INGETROKKEN = "ingetrokken"
+
+    @property
+    def is_closed(self) -> bool:
+        return self in (Status.GEPLAATST, Status.AFGESLOTEN, Status.INGETROKKEN)
+
+
+@dataclass(slots=True)
+class HistoryEntry:
+    """One line of an intake's history and audit trail: who did what, when."""
+
+    at: str
+    by: str
+    action: str
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Note:
+    at: str
+    by: str
+    text: str
+
+
+@dataclass(slots=True)
+class ConsentRecord:
+    """Which consent text was agreed to, when: the proof AVG art. 7 asks for."""
+
+    scope: str  # "general" or "sensitive"
+    version: str
+    text_hash: str
+    at: str
+    given: bool = True
+
+
+@dataclass(slots=True)
+class Intake:
+    number: str
+    kind: IntakeKind
+    created_at: str
+    user_id: int
+    chat_id: int
+    language: str
+    flow_version: str
+    answers: dict[str, Any]
+    outcome: dict[str, Any]
+    name: str = ""
+    status: Status = Status.NIEUW
+    updated_at: str = ""
+    target_groups: list[str] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)
+    assignee_id: int | None = None
+    assignee_name: str = ""
+    consents: list[ConsentRecord] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    card_chat_id: int | None = None
+    card_message_id: int | None = None
+    schema: int = INTAKE_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = str(self.kind)
+        data["status"] = str(self.status)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Intake:
+        values = dict(data)
+        values["kind"] = IntakeKind(values["kind"])
+        values["status"] = Status(values.get("status", Status.NIEUW))
+        values["consents"] = [ConsentRecord(**c) for c in values.get("consents", [])]
+        values["notes"] = [Note(**n) for n in values.get("notes", [])]
+        values["history"] = [HistoryEntry(**h) for h in values.get("history", [])]
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One message waiting in the outbox: to the coordinators' group or to a person.
+
+    `method` and `payload` are a Bot API call (sendMessage, editMessageText, ...). `key` groups
+    deliveries that must keep their order (one chat). `user_id` links a delivery to the person it
+    is about, so that erasure can remove it.
+    """
+
+    id: str
+    chat_id: int
+    method: str
+    payload: dict[str, Any]
+    created_at: str
+    next_attempt_at: str
+    attempts: int = 0
+    delivered_at: str | None = None
+    last_error: str = ""
+    intake_number: str | None = None
+    user_id: int | None = None
+    # What to do with the result, for example "card" to remember the card's message id.
+    purpose: str = ""
+    schema: int = OUTBOX_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Delivery:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from flows.conditions import holds, maybe
-from flows.model import AnswerValue, Flow, Kind, Language, Question
+from flows.model import AnswerValue, ConsentScope, Flow, Kind, Language, Question
 from flows.outcome import Outcome, compute_outcome
 from flows.validation import Invalid, check_value, parse_text
 
@@ -136,6 +136,14 @@ class Engine:
     def applies(self, question: Question, answers: dict[str, AnswerValue]) -> bool:
         return holds(question.when, answers)
 
+    def editable(self, question: Question) -> bool:
+        """Whether the summary offers to change this answer.
+
+        The general consent is not changed from the summary (saying no there means stopping).
+        The sensitive consent is: turning it to "skip" withdraws it and drops those answers.
+        """
+        return question.consent != ConsentScope.GENERAL
+
     def dependents(self, qid: str) -> tuple[str, ...]:
         return self._dependents.get(qid, ())
 
@@ -153,14 +161,16 @@ class Engine:
             for p in self.flow.questions[index + 1 :]
             if maybe(p.when, state.answers, open_ids) is not False
         )
-        return Step(q, before + 1, before + 1 + after, state.answers.get(q.id), state.editing is not None)
+        return Step(
+            q, before + 1, before + 1 + after, state.answers.get(q.id), state.editing is not None
+        )
 
     def summary(self, state: FlowState, lang: Language) -> list[SummaryLine]:
         lines = []
         for q in self.flow.questions:
             if q.id in state.answers and self.applies(q, state.answers):
                 lines.append(
-                    SummaryLine(q, self.display(q, state.answers[q.id], lang), q.consent is None)
+                    SummaryLine(q, self.display(q, state.answers[q.id], lang), self.editable(q))
                 )
         return lines
 
@@ -192,7 +202,7 @@ class Engine:
         return state
 
     def answer(self, state: FlowState, value: AnswerValue) -> Result:
-        """Accept a structured answer (a button's code, a list of codes) for the current question."""
+        """Accept a structured answer (a button's code, a list of codes) for the question now."""
         question = self._current(state)
         if question is None:
             return Rejected(state, Invalid("not_now"))
@@ -238,7 +248,7 @@ class Engine:
         if not self.flow.has_question(qid):
             return Rejected(state, Invalid("not_editable"))
         q = self.flow.question(qid)
-        if q.consent is not None or qid not in state.answers or not self.applies(q, state.answers):
+        if not self.editable(q) or qid not in state.answers or not self.applies(q, state.answers):
             return Rejected(state, Invalid("not_editable"))
         new = state.copy()
         new.phase, new.current, new.editing, new.reasked = Phase.ASKING, qid, qid, []

@@ -85,7 +85,9 @@ class _Reader:
         for lang in LANGUAGES:
             value = raw.get(lang)
             if not isinstance(value, str) or not value.strip():
-                self.problem(where, f"{what}: missing {'Dutch' if lang == 'nl' else 'English'} text ({lang})")
+                self.problem(
+                    where, f"{what}: missing {'Dutch' if lang == 'nl' else 'English'} text ({lang})"
+                )
                 values[lang] = ""
             else:
                 values[lang] = value.strip()
@@ -116,7 +118,7 @@ class _Reader:
             if op in raw:
                 value = raw[op]
                 values = tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
-                return Leaf(qid, op, values)  # type: ignore[arg-type]
+                return Leaf(qid, op, values)
         for op in ("gte", "lte"):
             if op in raw:
                 if not isinstance(raw[op], int):
@@ -125,7 +127,9 @@ class _Reader:
                 return Leaf(qid, op, (), raw[op])  # type: ignore[arg-type]
         if raw.get("answered") is True:
             return Leaf(qid, "answered")
-        self.problem(where, f"condition on '{qid}' needs one of is, in, has, has_any, gte, lte, answered")
+        self.problem(
+            where, f"condition on '{qid}' needs one of is, in, has, has_any, gte, lte, answered"
+        )
         return None
 
     def question(self, raw: Any, index: int) -> Question | None:
@@ -137,7 +141,7 @@ class _Reader:
             self.problem(f"#{index + 1}", "question without an id")
             return None
         try:
-            kind = Kind(raw.get("kind"))
+            kind = Kind(str(raw.get("kind")))
         except ValueError:
             self.problem(qid, f"unknown kind {raw.get('kind')!r} (use one of: {', '.join(Kind)})")
             return None
@@ -150,7 +154,12 @@ class _Reader:
             label = self.text(opt.get("label"), qid, f"option {opt['code']}") or Text("", "")
             ends = opt.get("ends")
             options.append(
-                Option(opt["code"], label, bool(opt.get("exclusive", False)), str(ends) if ends else None)
+                Option(
+                    opt["code"],
+                    label,
+                    bool(opt.get("exclusive", False)),
+                    str(ends) if ends else None,
+                )
             )
         if kind == Kind.YESNO and not options:
             options = list(_YESNO_OPTIONS)
@@ -177,10 +186,14 @@ class _Reader:
             try:
                 consent = ConsentScope(raw["consent"])
             except ValueError:
-                self.problem(qid, f"unknown consent scope {raw['consent']!r} (general or sensitive)")
+                self.problem(
+                    qid, f"unknown consent scope {raw['consent']!r} (general or sensitive)"
+                )
         grants = raw.get("grants")
         if consent is not None and (not isinstance(grants, str) or grants not in codes):
-            self.problem(qid, "a consent question needs 'grants': the option code that gives consent")
+            self.problem(
+                qid, "a consent question needs 'grants': the option code that gives consent"
+            )
         vraw = raw.get("validation") or {}
         if not isinstance(vraw, dict):
             self.problem(qid, "validation must be a mapping")
@@ -242,7 +255,9 @@ def parse_flow(data: Any, source: str) -> tuple[Flow | None, list[Problem]]:
         reader.problem("-", "missing 'version'")
     title = reader.text(data.get("title"), "-", "title") or Text("", "")
     questions = [
-        q for q in (reader.question(raw, i) for i, raw in enumerate(data.get("questions") or [])) if q
+        q
+        for q in (reader.question(raw, i) for i, raw in enumerate(data.get("questions") or []))
+        if q
     ]
     if not questions:
         reader.problem("-", "the flow has no questions")

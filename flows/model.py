@@ -31,7 +31,13 @@ TARGET_GROUP_CODES: tuple[str, ...] = (
     "wia-experiment",
     "onbekend",
 )
-ROUTE_CODES: tuple[str, ...] = ("individueel", "collectief", "social-return", "andere-overheid", "wsp")
+ROUTE_CODES: tuple[str, ...] = (
+    "individueel",
+    "collectief",
+    "social-return",
+    "andere-overheid",
+    "wsp",
+)
 # Forms of the individual route (domain.md section 3).
 ROUTE_FORMS: tuple[str, ...] = (
     "detachering",

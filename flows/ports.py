@@ -6,6 +6,7 @@ clock. Methods are async because the real adapters move file I/O off the event l
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,7 +86,8 @@ class IntakeRepository(Protocol):
         """Write an intake back whole (used by erasure of the sensitive answers)."""
         ...
 
-    async def delete_user(self, user_id: int) -> list[str]:
+    # builtins.list: inside this class, `list` is the method above.
+    async def delete_user(self, user_id: int) -> builtins.list[str]:
         """Delete every intake of one user for real; returns the numbers deleted."""
         ...
 

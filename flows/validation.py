@@ -105,7 +105,9 @@ def check_choices(question: Question, codes: list[str]) -> list[str] | Invalid:
     exclusive = [c for c in unique if (o := question.option(c)) is not None and o.exclusive]
     if exclusive and len(unique) > 1:
         label = question.option(exclusive[0])
-        return Invalid("exclusive", {"code": exclusive[0], "label": label.label.nl if label else ""})
+        return Invalid(
+            "exclusive", {"code": exclusive[0], "label": label.label.nl if label else ""}
+        )
     v = question.validation
     if v.min_choices is not None and len(unique) < v.min_choices:
         return Invalid("choose_at_least", {"n": v.min_choices})

@@ -1,0 +1,115 @@
+"""Settings, read once from the environment (and an optional `.env`) and validated at start.
+
+pydantic-settings does the parsing (it ships beside aiogram's own pydantic), so each setting is
+typed and a wrong one is reported with its name instead of failing somewhere later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A missing or wrong setting; the message is one line that names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    BOT_TOKEN: SecretStr | None = None
+    TELEGRAM_API_BASE: str | None = None
+    COORDINATOR_CHAT_ID: int | None = None
+    COORDINATOR_IDS: Annotated[frozenset[int], NoDecode] = frozenset()
+    DATA_DIR: Path = Path("./data")
+    DEFAULT_LANGUAGE: Literal["nl", "en"] = "nl"
+    RETENTION_DAYS: int = Field(default=365, ge=1, le=3650)
+    CONVERSATION_RETENTION_DAYS: int = Field(default=30, ge=1, le=365)
+    WEBHOOK_URL: str | None = None
+    WEBHOOK_SECRET: SecretStr | None = None
+    WEBHOOK_HOST: str = "127.0.0.1"
+    WEBHOOK_PORT: int = Field(default=8080, ge=1, le=65535)
+    # How to reach a person without Telegram; shown in the privacy notice and on every "human".
+    SERVICE_CONTACT: str = "Bel of mail het intakebureau van uw organisatie."
+    SERVICE_CONTACT_EN: str = "Call or e-mail the intake office of your organisation."
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("COORDINATOR_IDS", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("BOT_TOKEN", mode="before")
+    @classmethod
+    def _empty_token(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("TELEGRAM_API_BASE", "WEBHOOK_URL", mode="before")
+    @classmethod
+    def _url(cls, value: object) -> object:
+        if value in ("", None):
+            return None
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("BOT_TOKEN")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            bot_id, _, secret = value.get_secret_value().partition(":")
+            if not bot_id.isdigit() or not secret:
+                raise ValueError("looks wrong: a token from @BotFather looks like 123456:ABC-DEF...")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.WEBHOOK_URL and not self.WEBHOOK_SECRET:
+            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        if self.WEBHOOK_SECRET is not None:
+            secret = self.WEBHOOK_SECRET.get_secret_value()
+            allowed = all(c.isalnum() or c in "_-" for c in secret)
+            if not (1 <= len(secret) <= 256 and allowed):
+                raise ValueError("WEBHOOK_SECRET: use 1-256 characters A-Z, a-z, 0-9, _ and -")
+        return self
+
+    @property
+    def token(self) -> str:
+        if self.BOT_TOKEN is None:
+            raise ConfigError("BOT_TOKEN is not set")
+        return self.BOT_TOKEN.get_secret_value()
+
+    def is_coordinator_id(self, user_id: int) -> bool:
+        return user_id in self.COORDINATOR_IDS
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; raise ConfigError with one line naming the wrong setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"Setting {name}: {message} (got {_shown(first)})") from None
+
+
+def _shown(error: object) -> str:
+    # Never echo a secret back: only say whether something was given.
+    if isinstance(error, dict):
+        loc = error.get("loc", ())
+        if any(str(p) in ("BOT_TOKEN", "WEBHOOK_SECRET") for p in loc):
+            return "a value that is hidden"
+        value = error.get("input")
+        if isinstance(value, str | int):
+            return repr(value)[:60]
+    return "a wrong value"

@@ -1,0 +1,99 @@
+"""Everything the other handlers do not take: a kind answer, and nothing stored changes.
+
+Registered last, so known commands and answers are matched first.
+"""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot import chat_state
+from bot.chat_state import IntakeStates
+from bot.filters import IsCommand, NotPrivateChat, PrivateChat
+from bot.handlers.intake import _lang_of
+from bot.screens import send, show_current, show_welcome
+from bot.services import Services
+
+router = Router(name=__name__)
+
+
+@router.edited_message()
+async def edited(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    if message.chat.type != "private":
+        return  # edits in groups are ordinary group life; the coordinator router sees its own
+    record = await chat_state.load(state, _lang_of(message.from_user, services))
+    await send(bot, message.chat.id, record, services.renderer.render(record.lang, "edited"))
+    if record.flow is not None:
+        await show_current(bot, message.chat.id, services, record)
+    await chat_state.save(state, record)
+
+
+@router.message(PrivateChat(), IsCommand())
+async def unknown_command(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    record = await chat_state.load(state, _lang_of(message.from_user, services))
+    record.track(message.message_id)
+    await send(bot, message.chat.id, record, services.renderer.render(record.lang, "unknown_command"))
+    if record.flow is not None:
+        await show_current(bot, message.chat.id, services, record)
+    await chat_state.save(state, record)
+
+
+@router.message(PrivateChat())
+async def anything_else(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    """Photos, stickers, voice, files, or text when no intake is running."""
+    record = await chat_state.load(state, _lang_of(message.from_user, services))
+    record.track(message.message_id)
+    if message.text is None:
+        await send(bot, message.chat.id, record, services.renderer.render(record.lang, "not_text"))
+        await show_current(bot, message.chat.id, services, record)
+    else:
+        await state.set_state(IntakeStates.choosing_role)
+        await show_welcome(bot, message.chat.id, services, record)
+    await chat_state.save(state, record)
+
+
+@router.callback_query(PrivateChat())
+async def stale_button(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
+    """A button whose data does not parse or belongs to no screen the person is on."""
+    await callback.answer()
+    record = await chat_state.load(state, _lang_of(callback.from_user, services))
+    chat_id = callback.from_user.id
+    await send(bot, chat_id, record, services.renderer.render(record.lang, "stale", busy=record.flow is not None))
+    if record.flow is None:
+        await state.set_state(IntakeStates.choosing_role)
+    await show_current(bot, chat_id, services, record)
+    await chat_state.save(state, record)
+
+
+@router.callback_query(NotPrivateChat())
+async def group_button(callback: CallbackQuery, services: Services) -> None:
+    await callback.answer(services.renderer.render(services.settings.DEFAULT_LANGUAGE, "private_only_short"))
+
+
+@router.message(NotPrivateChat())
+async def group_message(message: Message, services: Services, bot: Bot) -> None:
+    """The intake runs only in private chats. Answer commands and mentions, not every chat line."""
+    text = message.text or message.caption or ""
+    mentioned = bool(services.bot_username) and f"@{services.bot_username}".casefold() in text.casefold()
+    replied_to_bot = (
+        message.reply_to_message is not None
+        and message.reply_to_message.from_user is not None
+        and message.reply_to_message.from_user.is_bot
+    )
+    if text.startswith("/") or mentioned or replied_to_bot:
+        reply = services.renderer.render(
+            services.settings.DEFAULT_LANGUAGE, "private_only", username=services.bot_username
+        )
+        await bot.send_message(chat_id=message.chat.id, text=reply, reply_to_message_id=message.message_id)
+
+
+@router.channel_post()
+async def channel_post(message: Message, services: Services, bot: Bot) -> None:
+    """A channel is no place for an intake: say so once, and leave rather than post again."""
+    reply = services.renderer.render(
+        services.settings.DEFAULT_LANGUAGE, "private_only", username=services.bot_username
+    )
+    await bot.send_message(chat_id=message.chat.id, text=reply)
+    await bot.leave_chat(chat_id=message.chat.id)

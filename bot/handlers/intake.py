@@ -1,0 +1,628 @@
+"""The guided intake in a private chat: start, answers by button or typed, back, summary, finish.
+
+Each handler parses the update, asks the engine, renders and answers. The conversation record is
+read once and written once per update.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, User
+
+from bot import chat_state
+from bot.chat_state import ChatRecord, IntakeStates
+from bot.filters import HasText, PrivateChat
+from bot.handoff import queue_new_intake
+from bot.keyboards import FLOW_CODES, AnswerCb, LangCb, NavCb, RoleCb, StopCb, SummaryCb, ToggleCb
+from bot.screens import (
+    CONSENT_VERSION,
+    answered_text,
+    consent_hash,
+    privacy_context,
+    remove_keyboard,
+    send,
+    show_current,
+    show_question,
+    show_summary,
+    show_welcome,
+)
+from bot.services import Services
+from flows.engine import Accepted, FlowState, Phase, Rejected, Result, Step
+from flows.model import Kind, Language
+from flows.records import ConsentRecord, HistoryEntry, Intake, IntakeKind, utc_iso
+from flows.validation import Invalid
+
+log = logging.getLogger(__name__)
+router = Router(name=__name__)
+router.message.filter(PrivateChat())
+router.callback_query.filter(PrivateChat())
+
+ASKING = StateFilter(IntakeStates.asking)
+DEEP_LINKS = {"kandidaat": "candidate", "candidate": "candidate", "werkgever": "employer", "employer": "employer"}
+MISSES_BEFORE_HELP = 2
+BUSY_STATES = (IntakeStates.asking.state, IntakeStates.summary.state, IntakeStates.editing.state)
+
+
+def _lang_of(user: User | None, services: Services) -> Language:
+    code = (user.language_code or "") if user else ""
+    if code.startswith("en"):
+        return "en"
+    if code.startswith("nl"):
+        return "nl"
+    return services.settings.DEFAULT_LANGUAGE
+
+
+async def _record(state: FSMContext, user: User | None, services: Services) -> ChatRecord:
+    return await chat_state.load(state, _lang_of(user, services))
+
+
+# -- starting -------------------------------------------------------------------------------
+
+
+async def start_flow(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, flow: str, role: str
+) -> None:
+    engine = services.engines[flow]
+    await remove_keyboard(bot, chat_id, record)
+    record.reset_intake()
+    record.flow, record.role = flow, role
+    record.flow_state = engine.start()
+    record.started_at = utc_iso(services.clock.now())
+    await state.set_state(IntakeStates.asking)
+    notice = services.renderer.render(record.lang, "privacy", **privacy_context(services))
+    await send(bot, chat_id, record, notice)
+    await show_question(bot, chat_id, services, record)
+
+
+@router.message(CommandStart())
+async def cmd_start(
+    message: Message, command: CommandObject, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    record = await _record(state, message.from_user, services)
+    record.track(message.message_id)
+    current = await state.get_state()
+    flow = DEEP_LINKS.get((command.args or "").strip().lower())
+    if current in BUSY_STATES:
+        # A stray /start must not throw away answers: say so and show where the person was.
+        await send(bot, message.chat.id, record, services.renderer.render(record.lang, "already_busy"))
+        await show_current(bot, message.chat.id, services, record)
+    elif flow is not None:
+        await start_flow(bot, message.chat.id, services, state, record, flow, flow)
+    else:
+        await state.set_state(IntakeStates.choosing_role)
+        await show_welcome(bot, message.chat.id, services, record)
+    await chat_state.save(state, record)
+
+
+@router.callback_query(RoleCb.filter())
+async def cb_role(
+    callback: CallbackQuery, callback_data: RoleCb, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    await callback.answer()
+    record = await _record(state, callback.from_user, services)
+    chat_id = callback.from_user.id
+    if await state.get_state() in BUSY_STATES:
+        await _stale(bot, chat_id, services, record)
+    else:
+        flow = "employer" if callback_data.role == "employer" else "candidate"
+        await start_flow(bot, chat_id, services, state, record, flow, callback_data.role)
+    await chat_state.save(state, record)
+
+
+@router.message(StateFilter(IntakeStates.choosing_role), HasText())
+async def typed_role(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    record = await _record(state, message.from_user, services)
+    record.track(message.message_id)
+    text = (message.text or "").strip().casefold()
+    roles = {"1": "candidate", "2": "employer", "3": "helper"}
+    words = {"werk": "candidate", "work": "candidate", "werkgever": "employer", "employer": "employer",
+             "help": "helper", "helpen": "helper"}
+    role = roles.get(text) or next((r for w, r in words.items() if w in text.split()), None)
+    if role is None:
+        await send(bot, message.chat.id, record, services.renderer.render(record.lang, "choose_role"))
+        await show_welcome(bot, message.chat.id, services, record)
+    else:
+        flow = "employer" if role == "employer" else "candidate"
+        await start_flow(bot, message.chat.id, services, state, record, flow, role)
+    await chat_state.save(state, record)
+
+
+# -- language, help, stop, back ---------------------------------------------------------------
+
+
+@router.message(Command("taal", "language"))
+async def cmd_language(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    record = await _record(state, message.from_user, services)
+    record.track(message.message_id)
+    text = services.renderer.render(record.lang, "choose_language")
+    await send(bot, message.chat.id, record, text, services.keyboards.languages())
+    await chat_state.save(state, record)
+
+
+@router.callback_query(LangCb.filter())
+async def cb_language(
+    callback: CallbackQuery, callback_data: LangCb, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    await callback.answer()
+    record = await _record(state, callback.from_user, services)
+    if callback_data.lang in ("nl", "en"):
+        record.lang = cast(Language, callback_data.lang)
+    chat_id = callback.from_user.id
+    if callback.message is not None:
+        try:
+            await bot.edit_message_reply_markup(chat_id=chat_id, message_id=callback.message.message_id)
+        except Exception:  # noqa: BLE001 - an old message may be gone; nothing is lost
+            pass
+    await send(bot, chat_id, record, services.renderer.render(record.lang, "language_set"))
+    await show_current(bot, chat_id, services, record)
+    if record.flow is None:
+        await state.set_state(IntakeStates.choosing_role)
+    await chat_state.save(state, record)
+
+
+@router.message(Command("help", "hulp"))
+async def cmd_help(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    record = await _record(state, message.from_user, services)
+    record.track(message.message_id)
+    busy = record.flow is not None
+    text = services.renderer.render(record.lang, "help", busy=busy, **privacy_context(services))
+    await send(bot, message.chat.id, record, text)
+    if busy:
+        await show_current(bot, message.chat.id, services, record)
+    await chat_state.save(state, record)
+
+
+@router.message(Command("mens", "human"))
+async def cmd_human(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    record = await _record(state, message.from_user, services)
+    record.track(message.message_id)
+    await _human(bot, message.chat.id, services, record)
+    await chat_state.save(state, record)
+
+
+async def _human(bot: Bot, chat_id: int, services: Services, record: ChatRecord) -> None:
+    text = services.renderer.render(record.lang, "human", busy=record.flow is not None, **privacy_context(services))
+    await send(bot, chat_id, record, text)
+    if record.flow is not None:
+        await show_current(bot, chat_id, services, record)
+
+
+@router.message(Command("stop", "cancel"))
+async def cmd_stop(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    record = await _record(state, message.from_user, services)
+    record.track(message.message_id)
+    if record.flow is None:
+        await send(bot, message.chat.id, record, services.renderer.render(record.lang, "nothing_to_stop"))
+    else:
+        await remove_keyboard(bot, message.chat.id, record)
+        text = services.renderer.render(record.lang, "stop_confirm")
+        await send(bot, message.chat.id, record, text, services.keyboards.stop_confirm(record.lang), screen=True)
+    await chat_state.save(state, record)
+
+
+@router.callback_query(StopCb.filter())
+async def cb_stop(
+    callback: CallbackQuery, callback_data: StopCb, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    await callback.answer()
+    record = await _record(state, callback.from_user, services)
+    chat_id = callback.from_user.id
+    if callback.message is None or callback.message.message_id != record.screen_message_id:
+        await _stale(bot, chat_id, services, record)
+    elif callback_data.confirm:
+        await remove_keyboard(bot, chat_id, record)
+        record.reset_intake()
+        await state.set_state(None)
+        await send(bot, chat_id, record, services.renderer.render(record.lang, "stopped"))
+    else:
+        await show_current(bot, chat_id, services, record)
+    await chat_state.save(state, record)
+
+
+@router.message(Command("terug", "back"))
+async def cmd_back(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    record = await _record(state, message.from_user, services)
+    record.track(message.message_id)
+    await _go_back(bot, message.chat.id, services, state, record)
+    await chat_state.save(state, record)
+
+
+async def _go_back(bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord) -> None:
+    if record.flow is None or record.flow_state is None:
+        await send(bot, chat_id, record, services.renderer.render(record.lang, "nothing_to_stop"))
+        return
+    result = services.engines[record.flow].back(record.flow_state)
+    if isinstance(result, Rejected):
+        await send(bot, chat_id, record, result.reason.text(record.lang))
+        await show_current(bot, chat_id, services, record)
+        return
+    record.flow_state, record.selected, record.misses = result.state, [], 0
+    await _enter_phase(bot, chat_id, services, state, record)
+
+
+# -- answering --------------------------------------------------------------------------------
+
+
+def _current_step(services: Services, record: ChatRecord) -> Step | None:
+    if record.flow is None or record.flow_state is None:
+        return None
+    return services.engines[record.flow].step(record.flow_state)
+
+
+def _is_current(services: Services, record: ChatRecord, flow_code: str, index: int) -> bool:
+    step = _current_step(services, record)
+    if step is None or record.flow is None or FLOW_CODES.get(record.flow) != flow_code:
+        return False
+    return services.engines[record.flow].flow.position(step.question.id) == index
+
+
+@router.callback_query(ASKING, AnswerCb.filter())
+async def cb_answer(
+    callback: CallbackQuery, callback_data: AnswerCb, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    record = await _record(state, callback.from_user, services)
+    chat_id = callback.from_user.id
+    if not _is_current(services, record, callback_data.f, callback_data.q):
+        await callback.answer()
+        await _stale(bot, chat_id, services, record)
+    else:
+        await callback.answer()
+        step = _current_step(services, record)
+        assert step is not None and record.flow is not None and record.flow_state is not None
+        options = step.question.options
+        if not 0 <= callback_data.o < len(options):
+            await _stale(bot, chat_id, services, record)
+        else:
+            result = services.engines[record.flow].answer(record.flow_state, options[callback_data.o].code)
+            await _apply(bot, chat_id, services, state, record, step, result)
+    await chat_state.save(state, record)
+
+
+@router.callback_query(ASKING, ToggleCb.filter())
+async def cb_toggle(
+    callback: CallbackQuery, callback_data: ToggleCb, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    await callback.answer()
+    record = await _record(state, callback.from_user, services)
+    chat_id = callback.from_user.id
+    step = _current_step(services, record)
+    if (
+        not _is_current(services, record, callback_data.f, callback_data.q)
+        or step is None
+        or step.question.kind != Kind.MULTI
+        or not 0 <= callback_data.o < len(step.question.options)
+        or callback.message is None
+        or callback.message.message_id != record.screen_message_id
+    ):
+        await _stale(bot, chat_id, services, record)
+    else:
+        option = step.question.options[callback_data.o]
+        selected = [c for c in record.selected if c != option.code]
+        if option.code not in record.selected:
+            # Ticking an "only this" option clears the others, and the other way round.
+            selected = [option.code] if option.exclusive else [
+                c for c in selected if not (o := step.question.option(c)) or not o.exclusive
+            ] + [option.code]
+        record.selected = [c for c in step.question.option_codes if c in selected]
+        assert record.flow is not None
+        markup = services.keyboards.question(
+            record.flow, callback_data.q, record.lang, frozenset(record.selected)
+        )
+        await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=callback.message.message_id, reply_markup=markup
+        )
+    await chat_state.save(state, record)
+
+
+@router.callback_query(NavCb.filter())
+async def cb_nav(
+    callback: CallbackQuery, callback_data: NavCb, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    record = await _record(state, callback.from_user, services)
+    chat_id = callback.from_user.id
+    await callback.answer()
+    asking = await state.get_state() == IntakeStates.asking.state
+    if callback_data.action == "human":
+        await _human(bot, chat_id, services, record)
+    elif not asking or not _is_current(services, record, callback_data.f, callback_data.q):
+        await _stale(bot, chat_id, services, record)
+    elif callback_data.action == "back":
+        await _go_back(bot, chat_id, services, state, record)
+    elif callback_data.action == "why":
+        step = _current_step(services, record)
+        assert step is not None
+        help_ = step.question.help
+        if help_ is not None:
+            text = services.renderer.render(
+                record.lang,
+                "why",
+                purpose=help_.purpose.get(record.lang),
+                who_sees=help_.who_sees.get(record.lang),
+                kept=help_.kept.get(record.lang),
+                retention_days=services.settings.RETENTION_DAYS,
+            )
+            await send(bot, chat_id, record, text)
+        await show_question(bot, chat_id, services, record)
+    elif callback_data.action in ("done", "skip"):
+        step = _current_step(services, record)
+        assert step is not None and record.flow is not None and record.flow_state is not None
+        engine = services.engines[record.flow]
+        if callback_data.action == "done":
+            result = engine.answer(record.flow_state, list(record.selected))
+        else:
+            result = engine.answer_text(record.flow_state, "")
+        await _apply(bot, chat_id, services, state, record, step, result)
+    else:
+        await _stale(bot, chat_id, services, record)
+    await chat_state.save(state, record)
+
+
+@router.message(ASKING, HasText())
+async def typed_answer(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    record = await _record(state, message.from_user, services)
+    record.track(message.message_id)
+    step = _current_step(services, record)
+    if step is None or record.flow is None or record.flow_state is None:
+        await show_current(bot, message.chat.id, services, record)
+    else:
+        result = services.engines[record.flow].answer_text(record.flow_state, message.text or "")
+        await _apply(bot, message.chat.id, services, state, record, step, result)
+    await chat_state.save(state, record)
+
+
+async def _apply(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, step: Step, result: Result
+) -> None:
+    """Show the effect of an answer: the reason it was refused, or the next screen."""
+    assert record.flow is not None
+    if isinstance(result, Rejected):
+        record.misses += 1
+        offer = record.misses >= MISSES_BEFORE_HELP
+        text = services.renderer.render(
+            record.lang, "invalid", reason=result.reason.text(record.lang), offer_help=offer
+        )
+        await send(bot, chat_id, record, text)
+        await show_question(bot, chat_id, services, record)
+        return
+    engine = services.engines[record.flow]
+    new_state = result.state
+    value = new_state.answers.get(step.question.id)
+    shown = engine.display(step.question, value, record.lang) if value is not None else ""
+    await remove_keyboard(bot, chat_id, record, answered_text(services, record, step, shown))
+    _record_consent(services, record, step, new_state)
+    record.flow_state, record.selected, record.misses = new_state, [], 0
+    await _enter_phase(bot, chat_id, services, state, record)
+
+
+def _record_consent(services: Services, record: ChatRecord, step: Step, new_state: FlowState) -> None:
+    question = step.question
+    if question.consent is None:
+        return
+    given = new_state.answers.get(question.id) == question.grants
+    scope = str(question.consent)
+    record.consents = [c for c in record.consents if c.get("scope") != scope]
+    if given:
+        consent = ConsentRecord(
+            scope=scope,
+            version=CONSENT_VERSION,
+            text_hash=consent_hash(services, record.lang, question.text.get(record.lang)),
+            at=utc_iso(services.clock.now()),
+        )
+        record.consents.append(
+            {"scope": consent.scope, "version": consent.version, "text_hash": consent.text_hash,
+             "at": consent.at, "given": True}
+        )
+
+
+async def _enter_phase(bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord) -> None:
+    assert record.flow is not None and record.flow_state is not None
+    phase = record.flow_state.phase
+    if phase == Phase.ENDED:
+        end = services.engines[record.flow].flow.end(record.flow_state.end_code or "")
+        text = services.renderer.render(
+            record.lang, "ended", message=end.text.get(record.lang) if end else "", **privacy_context(services)
+        )
+        record.reset_intake()
+        await state.set_state(None)
+        await send(bot, chat_id, record, text)
+    elif phase == Phase.SUMMARY:
+        await state.set_state(IntakeStates.summary)
+        await show_summary(bot, chat_id, services, record)
+    else:
+        await state.set_state(IntakeStates.asking)
+        await show_question(bot, chat_id, services, record)
+
+
+# -- summary and finishing --------------------------------------------------------------------
+
+
+@router.callback_query(SummaryCb.filter())
+async def cb_summary(
+    callback: CallbackQuery, callback_data: SummaryCb, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    await callback.answer()
+    record = await _record(state, callback.from_user, services)
+    chat_id = callback.from_user.id
+    current = await state.get_state()
+    on_screen = callback.message is not None and callback.message.message_id == record.screen_message_id
+    right_flow = record.flow is not None and FLOW_CODES.get(record.flow) == callback_data.f
+    if not (on_screen and right_flow) or current not in (
+        IntakeStates.summary.state,
+        IntakeStates.editing.state,
+    ):
+        await _stale(bot, chat_id, services, record)
+    else:
+        await _summary_action(bot, chat_id, services, state, record, callback_data.action, callback_data.q, callback.from_user)
+    await chat_state.save(state, record)
+
+
+async def _summary_action(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, action: str, index: int, user: User
+) -> None:
+    assert record.flow is not None and record.flow_state is not None
+    engine = services.engines[record.flow]
+    if action == "ok":
+        await finish(bot, chat_id, services, state, record, user)
+    elif action == "back":
+        await _go_back(bot, chat_id, services, state, record)
+    elif action == "edit":
+        await remove_keyboard(bot, chat_id, record)
+        editable = _editable(services, record)
+        text = services.renderer.render(record.lang, "edit_pick", count=len(editable))
+        markup = services.keyboards.edit_choices(record.flow, record.lang, editable)
+        await state.set_state(IntakeStates.editing)
+        await send(bot, chat_id, record, text, markup, screen=True)
+    elif action == "pick" and 0 <= index < len(engine.flow.questions):
+        result = engine.edit(record.flow_state, engine.flow.questions[index].id)
+        if isinstance(result, Rejected):
+            await send(bot, chat_id, record, result.reason.text(record.lang))
+            await state.set_state(IntakeStates.summary)
+            await show_summary(bot, chat_id, services, record)
+        else:
+            record.flow_state, record.selected, record.misses = result.state, [], 0
+            await remove_keyboard(bot, chat_id, record)
+            await state.set_state(IntakeStates.asking)
+            await show_question(bot, chat_id, services, record)
+    else:
+        await state.set_state(IntakeStates.summary)
+        await show_summary(bot, chat_id, services, record)
+
+
+def _editable(services: Services, record: ChatRecord) -> list[tuple[int, str]]:
+    assert record.flow is not None and record.flow_state is not None
+    engine = services.engines[record.flow]
+    result = []
+    for n, line in enumerate(
+        (line for line in engine.summary(record.flow_state, record.lang) if line.editable), start=1
+    ):
+        index = engine.flow.position(line.question.id)
+        text = line.question.text.get(record.lang).split("\n")[0]
+        short = text if len(text) <= 40 else text[:38].rstrip() + "…"
+        result.append((index, f"{n}. {short}"))
+    return result
+
+
+@router.message(StateFilter(IntakeStates.summary, IntakeStates.editing), HasText())
+async def typed_in_summary(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+    record = await _record(state, message.from_user, services)
+    record.track(message.message_id)
+    text = (message.text or "").strip().casefold()
+    user = message.from_user
+    assert user is not None
+    if await state.get_state() == IntakeStates.editing.state:
+        editable = _editable(services, record)
+        if text.isdigit() and 1 <= int(text) <= len(editable):
+            await _summary_action(bot, message.chat.id, services, state, record, "pick", editable[int(text) - 1][0], user)
+        else:
+            await send(bot, message.chat.id, record, services.renderer.render(record.lang, "pick_number", count=len(editable)))
+            await _summary_action(bot, message.chat.id, services, state, record, "edit", -1, user)
+    elif text in ("klopt", "ja", "ok", "yes", "correct", "1", "versturen", "send"):
+        await _summary_action(bot, message.chat.id, services, state, record, "ok", -1, user)
+    elif text in ("wijzigen", "wijzig", "change", "2", "edit"):
+        await _summary_action(bot, message.chat.id, services, state, record, "edit", -1, user)
+    else:
+        await send(bot, message.chat.id, record, services.renderer.render(record.lang, "summary_hint"))
+        await show_summary(bot, message.chat.id, services, record)
+    await chat_state.save(state, record)
+
+
+async def finish(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, user: User
+) -> None:
+    """Store the confirmed intake, queue it for the coordinators, and show the outcome."""
+    assert record.flow is not None and record.flow_state is not None
+    engine = services.engines[record.flow]
+    outcome = engine.outcome(record.flow_state)
+    answers = {
+        line.question.id: record.flow_state.answers[line.question.id]
+        for line in engine.summary(record.flow_state, record.lang)
+    }
+    name_q = engine.flow.name_question
+    name = str(answers.get(name_q, "")) if name_q else ""
+    now = utc_iso(services.clock.now())
+    intake = Intake(
+        number="",
+        kind=IntakeKind(record.flow),
+        created_at=now,
+        updated_at=now,
+        user_id=user.id,
+        chat_id=chat_id,
+        language=record.lang,
+        flow_version=engine.flow.version,
+        answers=answers,
+        outcome=outcome.to_dict(),
+        name=name,
+        target_groups=outcome.target_group_codes,
+        routes=outcome.route_codes,
+        consents=[ConsentRecord(**c) for c in record.consents],
+    )
+    intake.history.append(_history(now, "person", "submitted", record.role or ""))
+    # Stored and queued before the person is told: a crash after this point loses nothing.
+    stored = await services.intakes.add(intake)
+    await queue_new_intake(services, stored)
+    log.info("intake %s submitted (%s)", stored.number, stored.kind)
+    await remove_keyboard(bot, chat_id, record)
+    text = services.renderer.render(
+        record.lang,
+        "outcome",
+        flow=record.flow,
+        number=stored.number,
+        target_groups=[f.to_dict() for f in outcome.target_groups],
+        routes=[f.to_dict() for f in outcome.routes],
+        contact=_contact_text(services, record, answers),
+        sensitive_skipped=_sensitive_skipped(services, record),
+        **privacy_context(services),
+    )
+    record.reset_intake()
+    record.last_intake = stored.number
+    await state.set_state(None)
+    await send(bot, chat_id, record, text)
+    after = services.renderer.render(record.lang, "after_submit")
+    await send(bot, chat_id, record, after, services.keyboards.after(record.lang), screen=True)
+
+
+def _history(at: str, by: str, action: str, detail: str) -> HistoryEntry:
+    return HistoryEntry(at=at, by=by, action=action, detail=detail)
+
+
+def _contact_text(services: Services, record: ChatRecord, answers: dict[str, object]) -> str:
+    assert record.flow is not None
+    engine = services.engines[record.flow]
+    for qid in engine.flow.contact_questions:
+        if qid in answers and engine.flow.question(qid).kind.has_options:
+            value = answers[qid]
+            if isinstance(value, str):
+                return engine.display(engine.flow.question(qid), value, record.lang)
+    return ""
+
+
+def _sensitive_skipped(services: Services, record: ChatRecord) -> bool:
+    assert record.flow is not None and record.flow_state is not None
+    for q in services.engines[record.flow].flow.questions:
+        if q.consent == "sensitive":
+            return record.flow_state.answers.get(q.id) != q.grants
+    return False
+
+
+# -- stale buttons ----------------------------------------------------------------------------
+
+
+async def _stale(bot: Bot, chat_id: int, services: Services, record: ChatRecord) -> None:
+    """A button from an old message, another flow, or data that does not parse."""
+    await send(bot, chat_id, record, services.renderer.render(record.lang, "stale", busy=record.flow is not None))
+    if record.flow is not None:
+        await show_current(bot, chat_id, services, record)
+    else:
+        await show_welcome(bot, chat_id, services, record)
+
+
+def invalid_text(reason: Invalid, lang: Language) -> str:
+    return reason.text(lang)
+
+
+__all__ = ["Accepted", "router", "start_flow"]

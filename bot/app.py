@@ -20,7 +20,7 @@ from bot.render import Renderer
 from bot.services import Services
 from flows.engine import Engine
 from flows.loader import load_shipped_flows
-from flows.ports import Clock, IntakeRepository, Outbox
+from flows.ports import Clock, Funnel, IntakeRepository, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def create_services(
     intakes: IntakeRepository,
     outbox: Outbox,
     clock: Clock,
+    funnel: Funnel,
     renderer: Renderer | None = None,
 ) -> Services:
     engines = {name: Engine(flow) for name, flow in load_shipped_flows().items()}
@@ -52,6 +53,7 @@ def create_services(
         intakes=intakes,
         outbox=outbox,
         clock=clock,
+        funnel=funnel,
     )
 
 

@@ -40,6 +40,8 @@ class ChatRecord:
     # Ids of the messages of this intake in the chat, so the person can have them deleted.
     message_ids: list[int] = field(default_factory=list)
     last_intake: str | None = None
+    # Question ids shown in this intake, so the funnel counts each question once per person.
+    seen: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class ChatRecord:
             "role": self.role,
             "message_ids": self.message_ids[-MAX_TRACKED_MESSAGES:],
             "last_intake": self.last_intake,
+            "seen": list(self.seen),
         }
 
     @classmethod
@@ -72,6 +75,7 @@ class ChatRecord:
             role=data.get("role"),
             message_ids=list(data.get("message_ids", [])),
             last_intake=data.get("last_intake"),
+            seen=list(data.get("seen", [])),
         )
 
     def track(self, message_id: int | None) -> None:
@@ -88,6 +92,7 @@ class ChatRecord:
         self.consents = []
         self.started_at = None
         self.role = None
+        self.seen = []
 
 
 async def load(state: FSMContext, default_lang: Language) -> ChatRecord:

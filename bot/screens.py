@@ -99,6 +99,9 @@ async def show_question(bot: Bot, chat_id: int, services: Services, record: Chat
     q = step.question
     if q.kind == Kind.MULTI and not record.selected and isinstance(step.previous, list):
         record.selected = list(step.previous)
+    if q.id not in record.seen:
+        record.seen.append(q.id)
+        await services.funnel.count(f"{record.flow}:shown:{q.id}")
     text = services.renderer.render(lang, "question", **question_context(services, record, step, lang))
     index = engine.flow.position(q.id)
     markup = services.keyboards.question(record.flow, index, lang, frozenset(record.selected))

@@ -8,7 +8,7 @@ from bot.config import Settings
 from bot.keyboards import Keyboards
 from bot.render import Renderer
 from flows.engine import Engine
-from flows.ports import Clock, IntakeRepository, Outbox
+from flows.ports import Clock, Funnel, IntakeRepository, Outbox
 
 
 @dataclass(slots=True)
@@ -20,6 +20,7 @@ class Services:
     intakes: IntakeRepository
     outbox: Outbox
     clock: Clock
+    funnel: Funnel
     # Filled in at start from getMe: used for deep links ("open me in a private chat").
     bot_username: str = ""
     # Storage problems found at start-up (corrupt files moved aside), shown to coordinators.

@@ -124,3 +124,15 @@ class Outbox(Protocol):
         ...
 
     async def purge_delivered_before(self, cutoff: datetime) -> int: ...
+
+
+class Funnel(Protocol):
+    """Aggregate counts of how far people get, with no link to any person.
+
+    Keys look like "candidate:started", "candidate:shown:age", "candidate:finished",
+    "candidate:stopped:age", "candidate:ended:no_consent".
+    """
+
+    async def count(self, key: str) -> None: ...
+
+    async def counts(self) -> dict[str, int]: ...

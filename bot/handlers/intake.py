@@ -73,6 +73,7 @@ async def start_flow(
     record.flow, record.role = flow, role
     record.flow_state = engine.start()
     record.started_at = utc_iso(services.clock.now())
+    await services.funnel.count(f"{flow}:started")
     await state.set_state(IntakeStates.asking)
     notice = services.renderer.render(record.lang, "privacy", **privacy_context(services))
     await send(bot, chat_id, record, notice)
@@ -216,6 +217,8 @@ async def cb_stop(
         await _stale(bot, chat_id, services, record)
     elif callback_data.confirm:
         await remove_keyboard(bot, chat_id, record)
+        current = record.flow_state.current if record.flow_state else None
+        await services.funnel.count(f"{record.flow}:stopped:{current or 'summary'}")
         record.reset_intake()
         await state.set_state(None)
         await send(bot, chat_id, record, services.renderer.render(record.lang, "stopped"))
@@ -427,6 +430,7 @@ async def _enter_phase(bot: Bot, chat_id: int, services: Services, state: FSMCon
         text = services.renderer.render(
             record.lang, "ended", message=end.text.get(record.lang) if end else "", **privacy_context(services)
         )
+        await services.funnel.count(f"{record.flow}:ended:{record.flow_state.end_code}")
         record.reset_intake()
         await state.set_state(None)
         await send(bot, chat_id, record, text)
@@ -565,6 +569,7 @@ async def finish(
     # Stored and queued before the person is told: a crash after this point loses nothing.
     stored = await services.intakes.add(intake)
     await queue_new_intake(services, stored)
+    await services.funnel.count(f"{record.flow}:finished")
     log.info("intake %s submitted (%s)", stored.number, stored.kind)
     await remove_keyboard(bot, chat_id, record)
     text = services.renderer.render(

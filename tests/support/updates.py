@@ -28,6 +28,7 @@ DEFAULT_GROUP_ID = -1001234567890
 
 _update_ids = itertools.count(1)
 _message_ids = itertools.count(1)
+_callback_ids = itertools.count(1)
 
 
 def next_update_id() -> int:
@@ -172,7 +173,7 @@ def callback_update(
     if reply_markup is not None:
         message["reply_markup"] = reply_markup
     callback: JsonDict = {
-        "id": str(next_update_id()),
+        "id": f"cb{next(_callback_ids)}",
         "from": user_json(user_id),
         "chat_instance": str(target_chat),
         "message": message,
@@ -388,7 +389,7 @@ class ChatDriver:
         if not matches or matches[0] is None:
             raise AssertionError(f"no button {button!r}; the keyboard is {rows}")
         callback: JsonDict = {
-            "id": str(next_update_id()),
+            "id": f"cb{next(_callback_ids)}",
             "from": user_json(self.user_id, self.first_name, self.language_code),
             "chat_instance": str(self.chat_id),
             "message": target,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 from aiogram import Bot, Dispatcher, F, Router
@@ -144,6 +145,12 @@ async def test_other_methods_answer_plausibly(
     [upload] = recording_session.requests_of("sendDocument")[0].files.values()
     assert (upload.filename, upload.content) == ("intakes.csv", b"a;b\n")
 
+    file = await bot.get_file(doc.document.file_id)
+    assert file.file_path is not None
+    downloaded = await bot.download_file(file.file_path)
+    assert downloaded is not None
+    assert downloaded.read() == b"a;b\n"
+
     recording_session.state.set_member_status(-100, CHAT, "left")
     assert isinstance(await bot.get_chat_member(-100, CHAT), ChatMemberLeft)
     assert isinstance(await bot.get_chat_member(-100, 7), ChatMemberMember)
@@ -201,3 +208,14 @@ async def test_builders_survive_the_json_path(bot: Bot) -> None:
         await dispatcher.feed_raw_update(bot, json.loads(as_json(update)))
 
     assert seen == ["private:hallo:False", "supergroup:akkoord:True", "callback:answer:yes"]
+
+
+async def test_never_opens_a_socket(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("RecordingSession tried to use the network")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+    await bot.get_me()
+    await bot.send_message(CHAT, "offline")

@@ -1,0 +1,225 @@
+"""Table-driven paths through both flows to their stated target groups and suggested routes.
+
+`COVERAGE` names, for every target-group code, route code and form, the case that reaches it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from flows.engine import Phase
+from flows.model import ROUTE_CODES, ROUTE_FORMS, TARGET_GROUP_CODES, AnswerValue
+from tests.flows.walking import engine_for, walk
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    flow: str
+    answers: dict[str, AnswerValue]
+    target_groups: list[str]
+    routes: list[str]
+    forms: list[str] = field(default_factory=list)
+
+
+CASES: list[Case] = [
+    # -- candidate: what the candidate says about the register -----------------------------
+    Case("cand-uwv-indicatie", "candidate", {"register_basis": ["uwv-onderzoek"]},
+         ["uwv-indicatie"], ["individueel"]),
+    Case("cand-praktijkroute", "candidate", {"register_basis": ["gemeente-loonwaarde"]},
+         ["praktijkroute"], ["individueel"]),
+    Case("cand-vso-pro", "candidate", {"age": "16-17", "filled_by": "school",
+                                        "register_basis": ["vso-pro"]},
+         ["vso-pro"], ["individueel"]),
+    Case("cand-wsw", "candidate", {"register_basis": ["wsw"], "age": "27-plus"},
+         ["wsw"], ["individueel"], ["detachering"]),
+    Case("cand-wajong", "candidate", {"register_basis": ["wajong"]},
+         ["wajong"], ["individueel"]),
+    Case("cand-wiw-id", "candidate", {"register_basis": ["wiw-id"], "age": "27-plus"},
+         ["wiw-id"], ["individueel"]),
+    Case("cand-werkvoorziening", "candidate", {"register_basis": ["werkvoorziening"]},
+         ["werkvoorziening"], ["individueel"]),
+    Case("cand-wia-experiment", "candidate", {"register_basis": ["wia-experiment"],
+                                               "age": "27-plus"},
+         ["wia-experiment"], ["individueel"]),
+    Case("cand-onbekend-register", "candidate", {"register_known": "weet-niet",
+                                                  "register_basis": ["weet-niet"]},
+         ["onbekend"], ["individueel"]),
+    Case("cand-onbekend-geen-van-deze", "candidate", {"register_known": "nee",
+                                                       "register_basis": ["weet-niet"]},
+         ["onbekend"], ["individueel"]),
+    Case("cand-several-stated", "candidate", {"register_basis": ["wajong", "werkvoorziening"]},
+         ["wajong", "werkvoorziening"], ["individueel"]),
+    # -- candidate: routes ---------------------------------------------------------------------
+    Case("cand-collectief-team", "candidate", {"work_setting": "team"},
+         ["wajong"], ["collectief", "individueel"]),
+    Case("cand-collectief-much-guidance", "candidate",
+         {"guidance": "veel", "employer_pref": ["dichtbij"]},
+         ["wajong"], ["collectief", "andere-overheid"]),
+    Case("cand-individueel-sw-bedrijf", "candidate",
+         {"helpers": ["sw-bedrijf", "jobcoach"], "employer_pref": ["dichtbij"]},
+         ["wajong"], ["individueel", "andere-overheid"], ["detachering"]),
+    Case("cand-individueel-own-job", "candidate",
+         {"work_setting": "alleen", "employer_pref": ["leverancier"]},
+         ["wajong"], ["individueel", "social-return"]),
+    Case("cand-social-return", "candidate", {"employer_pref": ["leverancier"]},
+         ["wajong"], ["social-return"]),
+    Case("cand-andere-overheid", "candidate", {"employer_pref": ["dichtbij"]},
+         ["wajong"], ["andere-overheid"]),
+    Case("cand-any-employer", "candidate", {"employer_pref": ["maakt-niet-uit"]},
+         ["wajong"], ["individueel"]),
+    Case("cand-several-routes", "candidate",
+         {"work_setting": "team", "employer_pref": ["rijk", "dichtbij", "leverancier"]},
+         ["wajong"], ["collectief", "social-return", "andere-overheid", "individueel"]),
+    Case("cand-skip-sensitive", "candidate", {"sensitive_consent": "sla-over"},
+         [], ["individueel"]),
+    Case("cand-under-16-with-parent", "candidate", {"filled_by": "ouder", "age": "tot-16"},
+         ["wajong"], ["individueel"]),
+    Case("cand-under-16-guardian-joins", "candidate", {"age": "tot-16", "guardian": "ja"},
+         ["wajong"], ["individueel"]),
+    # -- employer ------------------------------------------------------------------------------
+    Case("emp-individueel-vast", "employer", {}, [], ["individueel"], ["vast"]),
+    Case("emp-individueel-tijdelijk", "employer", {"contract": "tijdelijk"},
+         [], ["individueel"], ["tijdelijk"]),
+    Case("emp-individueel-detachering", "employer",
+         {"contract": "detachering", "offer": ["taken"]},
+         [], ["individueel"], ["detachering"]),
+    Case("emp-individueel-uitzendkracht", "employer", {"contract": "uitzendkracht"},
+         [], ["individueel"], ["uitzendkracht"]),
+    Case("emp-proefplaatsing", "employer", {"contract": "weet-niet", "trial": "ja"},
+         [], ["individueel"], ["proefplaatsing"]),
+    Case("emp-collectief", "employer", {"offer": ["team"], "supervision": ["teamleider"]},
+         [], ["collectief"]),
+    Case("emp-social-return-obligation", "employer", {"offer": ["social-return"]},
+         [], ["social-return"]),
+    Case("emp-social-return-supplier", "employer", {"org_kind": "leverancier"},
+         [], ["individueel", "social-return"], ["vast"]),
+    Case("emp-andere-overheid-gemeente", "employer",
+         {"org_kind": "andere-overheid", "offer": ["team"]},
+         [], ["collectief", "andere-overheid"]),
+    Case("emp-andere-overheid-samenwerken", "employer", {"offer": ["samenwerken"]},
+         [], ["andere-overheid"]),
+    Case("emp-wsp-other-employer", "employer", {"org_kind": "ander"}, [], ["wsp"]),
+]  # fmt: skip
+
+CASE_BY_NAME = {case.name: case for case in CASES}
+
+# Which named case reaches each code: the closing note of the work lists this table.
+COVERAGE: dict[str, str] = {
+    "target-group:uwv-indicatie": "cand-uwv-indicatie",
+    "target-group:praktijkroute": "cand-praktijkroute",
+    "target-group:vso-pro": "cand-vso-pro",
+    "target-group:wsw": "cand-wsw",
+    "target-group:wajong": "cand-wajong",
+    "target-group:wiw-id": "cand-wiw-id",
+    "target-group:werkvoorziening": "cand-werkvoorziening",
+    "target-group:wia-experiment": "cand-wia-experiment",
+    "target-group:onbekend": "cand-onbekend-register",
+    "route:individueel": "cand-individueel-own-job",
+    "route:collectief": "cand-collectief-team",
+    "route:social-return": "cand-social-return",
+    "route:andere-overheid": "cand-andere-overheid",
+    "route:wsp": "emp-wsp-other-employer",
+    "form:detachering": "emp-individueel-detachering",
+    "form:uitzendkracht": "emp-individueel-uitzendkracht",
+    "form:tijdelijk": "emp-individueel-tijdelijk",
+    "form:vast": "emp-individueel-vast",
+    "form:proefplaatsing": "emp-proefplaatsing",
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_path_reaches_its_codes(case: Case) -> None:
+    done = walk(case.flow, case.answers)
+    assert done.state.phase == Phase.SUMMARY
+    outcome = engine_for(case.flow).outcome(done.state)
+    assert outcome.target_group_codes == case.target_groups
+    assert outcome.route_codes == case.routes
+    individual = [f for f in outcome.routes if f.code == "individueel"]
+    assert (list(individual[0].forms) if individual else []) == case.forms
+    assert outcome.needs_verification
+    for finding in outcome.target_groups + outcome.routes:
+        assert finding.reasons, finding.code
+        assert all(r.nl and r.en for r in finding.reasons)
+
+
+def test_coverage_names_every_code() -> None:
+    expected = (
+        {f"target-group:{c}" for c in TARGET_GROUP_CODES}
+        | {f"route:{c}" for c in ROUTE_CODES}
+        | {f"form:{f}" for f in ROUTE_FORMS}
+    )
+    assert set(COVERAGE) == expected
+
+
+@pytest.mark.parametrize(("key", "case_name"), sorted(COVERAGE.items()))
+def test_coverage_case_reaches_the_code(key: str, case_name: str) -> None:
+    kind, code = key.split(":", 1)
+    case = CASE_BY_NAME[case_name]
+    if kind == "target-group":
+        assert code in case.target_groups
+    elif kind == "route":
+        assert code in case.routes
+    else:
+        assert code in case.forms
+
+
+def test_candidate_routes_are_all_government_routes() -> None:
+    reached = {r for c in CASES if c.flow == "candidate" for r in c.routes}
+    assert reached == {"individueel", "collectief", "social-return", "andere-overheid"}
+
+
+@pytest.mark.parametrize("pref", ["rijk", "dichtbij", "leverancier", "maakt-niet-uit"])
+@pytest.mark.parametrize("setting", ["team", "alleen", "maakt-niet-uit"])
+def test_every_finished_candidate_gets_a_route(pref: str, setting: str) -> None:
+    done = walk(
+        "candidate",
+        {"employer_pref": [pref], "work_setting": setting, "sensitive_consent": "sla-over"},
+    )
+    assert engine_for("candidate").outcome(done.state).route_codes
+
+
+@pytest.mark.parametrize("offer", ["vacature", "taken", "team", "social-return", "samenwerken"])
+@pytest.mark.parametrize("org_kind", ["rijk", "andere-overheid", "leverancier", "ander"])
+def test_every_finished_employer_gets_a_route(offer: str, org_kind: str) -> None:
+    done = walk("employer", {"offer": [offer], "org_kind": org_kind})
+    assert engine_for("employer").outcome(done.state).route_codes
+
+
+def test_other_employer_only_gets_contact_questions() -> None:
+    done = walk("employer", {"org_kind": "ander"})
+    assert done.asked == [
+        "consent",
+        "org_kind",
+        "org_name",
+        "contact_name",
+        "contact_method",
+        "contact_email",
+    ]
+
+
+# Words that would claim what the bot must not claim (domain.md section 6).
+_CLAIMS = ("kwalificeer", "in aanmerking", "qualif", "garantie", "guarantee", "you will get",
+           "u krijgt subsidie", "recht op", "entitled", "zeker een baan")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["candidate", "employer"])
+def test_reasons_make_no_claims(name: str) -> None:
+    flow = engine_for(name).flow
+    for rule in flow.target_group_rules + flow.route_rules:
+        text = f"{rule.reason.nl} {rule.reason.en}".casefold()
+        assert not [w for w in _CLAIMS if w in text], rule.id
+    for rule in flow.target_group_rules:
+        if rule.code != "onbekend":
+            assert rule.reason.nl.startswith("Je zei"), rule.id
+            assert rule.reason.en.startswith("You said"), rule.id
+
+
+def test_social_return_reasons_say_it_may_not_count() -> None:
+    for name in ("candidate", "employer"):
+        for rule in engine_for(name).flow.route_rules:
+            if rule.code == "social-return":
+                assert "niet altijd mee" in rule.reason.nl
+                assert "does not always count" in rule.reason.en

@@ -35,7 +35,9 @@ class FileFunnel:
             # Moved aside and reported, never silently replaced by empty counts.
             quarantine(path, datetime.now(UTC), problems if problems is not None else [], str(exc))
             raw = {}
-        self._counts: dict[str, int] = {str(k): int(v) for k, v in raw.items() if isinstance(v, int)}
+        self._counts: dict[str, int] = {
+            str(k): int(v) for k, v in raw.items() if isinstance(v, int)
+        }
 
     async def count(self, key: str) -> None:
         async with self._lock:

@@ -1,0 +1,82 @@
+"""The interfaces `storage/` offers beyond `flows.ports`, shared by the TinyDB and memory stores."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Collection, Hashable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Protocol
+
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+
+from flows.ports import IntakeRepository, Outbox
+
+
+class StorageError(RuntimeError):
+    """A store refuses to go on (for example after a write it could not undo)."""
+
+
+class IntakeStore(IntakeRepository, Protocol):
+    """An IntakeRepository that also tells which numbers a purge removed (for the outbox)."""
+
+    async def purge_numbers_before(self, cutoff: datetime) -> list[str]:
+        """Delete intakes created before the cutoff; returns their numbers."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class OutboxStore(Outbox, Protocol):
+    async def delete_intakes(self, numbers: Collection[str]) -> int:
+        """Remove every delivery about these intakes (retention); returns how many."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class ConversationStore(BaseStorage):
+    """aiogram FSM storage plus what erasure and retention need."""
+
+    @abstractmethod
+    async def delete(self, key: StorageKey) -> bool:
+        """Forget one conversation (state and data); False if there was none."""
+
+    @abstractmethod
+    async def delete_user(self, user_id: int) -> int:
+        """Forget every conversation of one Telegram user; returns how many."""
+
+    @abstractmethod
+    async def purge_idle_before(self, cutoff: datetime) -> int:
+        """Forget conversations not touched since the cutoff; returns how many."""
+
+    @abstractmethod
+    async def count(self) -> int:
+        """How many conversations are open."""
+
+
+class KeyedLocks:
+    """One asyncio.Lock per key, dropped again when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)

@@ -1,0 +1,225 @@
+"""What the TinyDB and the in-memory intake repositories share: numbering, the in-memory index
+used for filtering, sorting and name search, and the rules of `add` and `update`."""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flows.ports import IntakeFilter
+from flows.records import (
+    INTAKE_SCHEMA,
+    HistoryEntry,
+    Intake,
+    IntakeKind,
+    Note,
+    Status,
+    parse_iso,
+    utc_iso,
+)
+
+NUMBER_PREFIX = {IntakeKind.CANDIDATE: "K", IntakeKind.EMPLOYER: "W"}
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy through JSON: what is stored must survive a JSON round trip."""
+    return json.loads(json.dumps(value, ensure_ascii=False))
+
+
+def normalize_iso(text: str) -> str:
+    return utc_iso(parse_iso(text)) if text else ""
+
+
+def counter_key(number: str) -> tuple[str, int] | None:
+    """`K-2026-0042` -> (`K-2026`, 42); None for something else."""
+    parts = number.split("-")
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    return f"{parts[0]}-{parts[1]}", int(parts[2])
+
+
+@dataclass(slots=True)
+class IndexEntry:
+    """The fields of one intake that listing, filtering and searching need, kept in memory."""
+
+    number: str
+    part: str
+    kind: str
+    status: str
+    user_id: int
+    name: str  # casefolded, for search
+    created: str  # UTC ISO-8601, sorts chronologically as text
+    target_groups: tuple[str, ...]
+    routes: tuple[str, ...]
+    order: int
+
+    @property
+    def sort_key(self) -> tuple[str, int, str]:
+        return (self.created, self.order, self.number)
+
+    def matches(self, f: IntakeFilter) -> bool:
+        if f.status is not None and self.status != str(f.status):
+            return False
+        if f.kind is not None and self.kind != str(f.kind):
+            return False
+        if f.target_group is not None and f.target_group not in self.target_groups:
+            return False
+        if f.route is not None and f.route not in self.routes:
+            return False
+        if f.since is not None and self.created < utc_iso(f.since):
+            return False
+        return not (f.until is not None and self.created >= utc_iso(f.until))
+
+
+def entry_for(doc: dict[str, Any], part: str, order: int) -> IndexEntry:
+    return IndexEntry(
+        number=str(doc["number"]),
+        part=part,
+        kind=str(doc["kind"]),
+        status=str(doc.get("status", Status.NIEUW)),
+        user_id=int(doc["user_id"]),
+        name=str(doc.get("name", "")).casefold(),
+        created=normalize_iso(str(doc.get("created_at", ""))),
+        target_groups=tuple(str(g) for g in doc.get("target_groups", [])),
+        routes=tuple(str(r) for r in doc.get("routes", [])),
+        order=order,
+    )
+
+
+class IntakeIndex:
+    """Number -> entry, kept sorted by creation; the counters that hand out numbers."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, IndexEntry] = {}
+        self._sorted: list[tuple[str, int, str]] = []
+        self.counters: dict[str, int] = {}
+        self._order = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def next_order(self) -> int:
+        self._order += 1
+        return self._order
+
+    def note_number(self, number: str) -> None:
+        key = counter_key(number)
+        if key is not None and self.counters.get(key[0], 0) < key[1]:
+            self.counters[key[0]] = key[1]
+
+    def allocate(self, kind: IntakeKind, year: int) -> str:
+        """The next number for this kind and year; numbers are never handed out twice."""
+        key = f"{NUMBER_PREFIX[kind]}-{year}"
+        value = self.counters.get(key, 0) + 1
+        self.counters[key] = value
+        return f"{key}-{value:04d}"
+
+    def put(self, entry: IndexEntry) -> None:
+        old = self.entries.get(entry.number)
+        if old is not None:
+            entry.order = old.order
+            if old.sort_key != entry.sort_key:
+                self._drop_key(old.sort_key)
+                bisect.insort(self._sorted, entry.sort_key)
+        else:
+            bisect.insort(self._sorted, entry.sort_key)
+        self.entries[entry.number] = entry
+        self.note_number(entry.number)
+
+    def remove(self, number: str) -> IndexEntry | None:
+        old = self.entries.pop(number, None)
+        if old is not None:
+            self._drop_key(old.sort_key)
+        return old
+
+    def _drop_key(self, key: tuple[str, int, str]) -> None:
+        at = bisect.bisect_left(self._sorted, key)
+        if at < len(self._sorted) and self._sorted[at] == key:
+            del self._sorted[at]
+
+    def newest_first(self) -> Iterator[IndexEntry]:
+        for key in reversed(self._sorted):
+            yield self.entries[key[2]]
+
+    def oldest_first(self) -> Iterator[IndexEntry]:
+        for key in list(self._sorted):
+            yield self.entries[key[2]]
+
+    def select(self, f: IntakeFilter, offset: int, limit: int) -> tuple[list[IndexEntry], int]:
+        total = 0
+        page: list[IndexEntry] = []
+        end = offset + limit
+        for entry in self.newest_first():
+            if entry.matches(f):
+                if offset <= total < end:
+                    page.append(entry)
+                total += 1
+        return page, total
+
+    def search(self, text: str, limit: int) -> list[IndexEntry]:
+        needle = text.strip().casefold()
+        if not needle:
+            return []
+        found: list[IndexEntry] = []
+        for entry in self.newest_first():
+            if needle in entry.name:
+                found.append(entry)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def for_user(self, user_id: int) -> list[IndexEntry]:
+        return [e for e in self.newest_first() if e.user_id == user_id]
+
+    def created_before(self, cutoff: datetime) -> list[IndexEntry]:
+        limit = utc_iso(cutoff)
+        result: list[IndexEntry] = []
+        for key in self._sorted:
+            if key[0] >= limit:
+                break
+            result.append(self.entries[key[2]])
+        return result
+
+
+def prepare_new(intake: Intake, index: IntakeIndex, now: datetime) -> dict[str, Any]:
+    """The document to store for a new intake: numbered, timestamps in UTC, JSON-clean."""
+    doc: dict[str, Any] = json_copy(intake.to_dict())
+    created = normalize_iso(doc.get("created_at") or "") or utc_iso(now)
+    doc["created_at"] = created
+    doc["updated_at"] = normalize_iso(doc.get("updated_at") or "") or created
+    doc["number"] = index.allocate(intake.kind, parse_iso(created).year)
+    doc["schema"] = INTAKE_SCHEMA
+    return doc
+
+
+def apply_update(
+    intake: Intake,
+    at: datetime,
+    by: str,
+    action: str,
+    detail: str,
+    *,
+    status: Status | None,
+    assignee_id: int | None,
+    assignee_name: str | None,
+    note: Note | None,
+    card: tuple[int, int] | None,
+) -> None:
+    """Change an intake in place and append the history entry (who, what, when)."""
+    stamp = utc_iso(at)
+    if status is not None:
+        intake.status = Status(status)
+    if assignee_id is not None:
+        intake.assignee_id = assignee_id
+    if assignee_name is not None:
+        intake.assignee_name = assignee_name
+    if note is not None:
+        intake.notes.append(note)
+    if card is not None:
+        intake.card_chat_id, intake.card_message_id = card
+    intake.updated_at = stamp
+    intake.history.append(HistoryEntry(at=stamp, by=by, action=action, detail=detail))

@@ -1,0 +1,455 @@
+"""Intakes on TinyDB: small partition files per month, an in-memory index, one writer thread.
+
+Layout (under `DATA_DIR/intakes/`):
+
+- `2026-11-001.json`, `2026-11-002.json`, ...: TinyDB files (table `intakes`) with at most
+  `PARTITION_CAP` intakes each, by the month the intake was created. A write rewrites one such
+  file only, so its cost does not grow with the number of stored intakes.
+- `counters.json`: the last number handed out per kind and year (`{"K-2026": 42}`), so that a
+  number is never handed out twice, even after its intake was deleted.
+
+At open every partition is read once (which also finds corrupt files) to build the in-memory
+index: number -> partition, and the fields that listing, filtering and name search need. All
+file work runs in one dedicated thread per repository: writes are serialized, the event loop
+never waits on disk, and reads of cached partitions cost no I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import copy
+import logging
+import re
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tinydb import TinyDB
+from tinydb.table import Document, Table
+
+from flows.ports import Clock, IntakeFilter, IntakePage
+from flows.records import HistoryEntry, Intake, Note, Status
+from storage.atomic import (
+    AtomicJSONStorage,
+    CorruptFileError,
+    atomic_write_bytes,
+    dumps,
+    quarantine,
+    read_json_object,
+    remove_durably,
+    remove_stale_temp_files,
+)
+from storage.base import StorageError
+from storage.intake_index import (
+    IndexEntry,
+    IntakeIndex,
+    apply_update,
+    entry_for,
+    json_copy,
+    prepare_new,
+)
+from storage.migrations import upgrade
+
+logger = logging.getLogger("baanwijzer.storage")
+
+PARTITION_CAP = 128
+TABLE = "intakes"
+COUNTERS_FILE = "counters.json"
+PART_RE = re.compile(r"^(\d{4}-\d{2})-(\d{3,})\.json$")
+
+T = TypeVar("T")
+
+
+class _Partition:
+    """One partition file, opened through TinyDB with the atomic storage."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = TinyDB(path, storage=AtomicJSONStorage)
+        self.table: Table = self.db.table(TABLE, cache_size=0)
+        self.ids: dict[str, int] = {}
+
+    def load(self) -> list[dict[str, Any]]:
+        """Read and check the file; migrate old records in memory (written back on next write)."""
+        tables = self.db.storage.read() or {}
+        raw: dict[str, Any] = tables.get(TABLE, {})
+        docs: list[dict[str, Any]] = []
+        for doc_id, doc in list(raw.items()):
+            if not isinstance(doc, dict) or not doc_id.isdigit():
+                raise CorruptFileError(self.path, f"document {doc_id!r} is not an object")
+            try:
+                current = upgrade("intake", doc)
+                entry_for(current, "", 0)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise CorruptFileError(self.path, f"document {doc_id} malformed") from exc
+            raw[doc_id] = current
+            self.ids[str(current["number"])] = int(doc_id)
+            docs.append(current)
+        return docs
+
+    def get(self, number: str) -> dict[str, Any] | None:
+        doc_id = self.ids.get(number)
+        if doc_id is None:
+            return None
+        doc = self.table.get(doc_id=doc_id)
+        return None if doc is None else copy.deepcopy(dict(doc))
+
+    def insert(self, doc: dict[str, Any]) -> None:
+        doc_id = max(self.ids.values(), default=0) + 1
+        self.table.insert(Document(doc, doc_id=doc_id))
+        self.ids[str(doc["number"])] = doc_id
+
+    def replace(self, doc: dict[str, Any]) -> None:
+        self.table.update(doc, doc_ids=[self.ids[str(doc["number"])]])
+
+    def remove(self, numbers: Iterable[str]) -> None:
+        doc_ids = [self.ids[n] for n in numbers if n in self.ids]
+        if doc_ids:
+            self.table.remove(doc_ids=doc_ids)
+        for number in numbers:
+            self.ids.pop(number, None)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class TinyIntakeRepository:
+    """`IntakeRepository` on TinyDB partition files; see the module docstring for the layout."""
+
+    def __init__(
+        self,
+        directory: Path,
+        clock: Clock,
+        problems: list[str],
+        *,
+        partition_cap: int = PARTITION_CAP,
+        cached_partitions: int = 24,
+    ) -> None:
+        self._dir = directory
+        self._clock = clock
+        self._problems = problems
+        self._cap = partition_cap
+        self._cache_size = cached_partitions
+        self._index = IntakeIndex()
+        self._parts: OrderedDict[str, _Partition] = OrderedDict()
+        self._counts: dict[str, int] = {}
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intakes")
+        self._closed = False
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls, directory: Path, clock: Clock, problems: list[str], **options: int
+    ) -> TinyIntakeRepository:
+        repo = cls(directory, clock, problems, **options)
+        await repo._call(repo._open_sync)
+        return repo
+
+    def _open_sync(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(self._dir)
+        saved = self._load_counters()
+        for path in sorted(self._dir.iterdir()):
+            if not PART_RE.match(path.name):
+                continue
+            part = _Partition(path)
+            try:
+                docs = part.load()
+            except CorruptFileError as exc:
+                part.close()
+                quarantine(path, self._clock.now(), self._problems, exc.reason)
+                continue
+            for doc in docs:
+                entry = entry_for(doc, path.name, self._index.next_order())
+                if entry.number in self._index.entries:
+                    message = f"intake {entry.number} found twice; kept the one in {path.name}"
+                    logger.warning(message)
+                    self._problems.append(message)
+                    self._drop_from_partition(self._index.entries[entry.number])
+                self._index.put(entry)
+            self._counts[path.name] = len(part.ids)
+            self._remember(path.name, part)
+        for key, value in saved.items():
+            if self._index.counters.get(key, 0) < value:
+                self._index.counters[key] = value
+        logger.info(
+            "intakes opened: %d intakes in %d partitions", len(self._index), len(self._counts)
+        )
+
+    def _drop_from_partition(self, entry: IndexEntry) -> None:
+        part = self._partition(entry.part)
+        part.remove([entry.number])
+        self._counts[entry.part] = len(part.ids)
+
+    def _load_counters(self) -> dict[str, int]:
+        path = self._dir / COUNTERS_FILE
+        try:
+            data = read_json_object(path)
+            if data is None:
+                return {}
+            counters = data.get("counters", {})
+            if not isinstance(counters, dict):
+                raise CorruptFileError(path, "no counters object")
+            return {str(k): int(v) for k, v in counters.items()}
+        except CorruptFileError as exc:
+            quarantine(
+                path,
+                self._clock.now(),
+                self._problems,
+                exc.reason + "; counters rebuilt from the stored intakes, numbers of deleted"
+                " intakes may be handed out again",
+            )
+            return {}
+        except (TypeError, ValueError):
+            quarantine(path, self._clock.now(), self._problems, "counter is not a number")
+            return {}
+
+    def _save_counters(self) -> None:
+        atomic_write_bytes(
+            self._dir / COUNTERS_FILE, dumps({"schema": 1, "counters": self._index.counters})
+        )
+
+    # -- partitions --------------------------------------------------------------------------
+
+    def _remember(self, name: str, part: _Partition) -> None:
+        self._parts[name] = part
+        self._parts.move_to_end(name)
+        while len(self._parts) > self._cache_size:
+            _, old = self._parts.popitem(last=False)
+            old.close()
+
+    def _partition(self, name: str) -> _Partition:
+        part = self._parts.get(name)
+        if part is not None:
+            self._parts.move_to_end(name)
+            return part
+        part = _Partition(self._dir / name)
+        try:
+            part.load()
+        except CorruptFileError as exc:
+            part.close()
+            quarantine(part.path, self._clock.now(), self._problems, exc.reason)
+            lost = [e.number for e in self._index.entries.values() if e.part == name]
+            for number in lost:
+                self._index.remove(number)
+            self._counts.pop(name, None)
+            raise StorageError(f"partition {name} became unreadable ({len(lost)} intakes)") from exc
+        self._remember(name, part)
+        return part
+
+    def _partition_for_new(self, created: str) -> str:
+        month = created[:7]
+        names = sorted(n for n in self._counts if n.startswith(month + "-"))
+        if names and self._counts[names[-1]] < self._cap:
+            return names[-1]
+        last = int(PART_RE.match(names[-1]).group(2)) if names else 0  # type: ignore[union-attr]
+        name = f"{month}-{last + 1:03d}.json"
+        self._counts[name] = 0
+        return name
+
+    def _load(self, entry: IndexEntry) -> Intake | None:
+        doc = self._partition(entry.part).get(entry.number)
+        return None if doc is None else Intake.from_dict(doc)
+
+    def _load_many(self, entries: Iterable[IndexEntry]) -> list[Intake]:
+        result: list[Intake] = []
+        for entry in entries:
+            intake = self._load(entry)
+            if intake is not None:
+                result.append(intake)
+        return result
+
+    def _remove_entries(self, entries: Sequence[IndexEntry]) -> list[str]:
+        by_part: dict[str, list[str]] = defaultdict(list)
+        for entry in entries:
+            by_part[entry.part].append(entry.number)
+        removed: list[str] = []
+        for name, numbers in sorted(by_part.items()):
+            part = self._partition(name)
+            if len(part.ids) <= len(numbers) and set(part.ids) <= set(numbers):
+                # The last intakes of this file: remove the file itself.
+                remove_durably(part.path)
+                part.close()
+                self._parts.pop(name, None)
+                self._counts.pop(name, None)
+            else:
+                part.remove(numbers)
+                self._counts[name] = len(part.ids)
+            for number in numbers:
+                self._index.remove(number)
+            removed.extend(numbers)
+        return removed
+
+    # -- running in the writer thread -------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StorageError("intake repository is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args))
+
+    # -- IntakeRepository -------------------------------------------------------------------
+
+    async def add(self, intake: Intake) -> Intake:
+        return await self._call(self._add_sync, intake)
+
+    def _add_sync(self, intake: Intake) -> Intake:
+        doc = prepare_new(intake, self._index, self._clock.now())
+        self._save_counters()
+        name = self._partition_for_new(doc["created_at"])
+        part = self._partition(name)
+        part.insert(doc)
+        self._counts[name] = len(part.ids)
+        self._index.put(entry_for(doc, name, self._index.next_order()))
+        logger.info("intake %s stored", doc["number"])
+        return Intake.from_dict(json_copy(doc))
+
+    async def get(self, number: str) -> Intake | None:
+        return await self._call(self._get_sync, number)
+
+    def _get_sync(self, number: str) -> Intake | None:
+        entry = self._index.entries.get(number)
+        return None if entry is None else self._load(entry)
+
+    async def list(self, filter: IntakeFilter, offset: int = 0, limit: int = 10) -> IntakePage:
+        return await self._call(self._list_sync, filter, offset, limit)
+
+    def _list_sync(self, f: IntakeFilter, offset: int, limit: int) -> IntakePage:
+        entries, total = self._index.select(f, offset, limit)
+        return IntakePage(items=self._load_many(entries), total=total, offset=offset, limit=limit)
+
+    async def search_name(self, text: str, limit: int = 20) -> Sequence[Intake]:
+        return await self._call(lambda: self._load_many(self._index.search(text, limit)))
+
+    async def for_user(self, user_id: int) -> Sequence[Intake]:
+        return await self._call(lambda: self._load_many(self._index.for_user(user_id)))
+
+    async def update(
+        self,
+        number: str,
+        by: str,
+        action: str,
+        detail: str = "",
+        *,
+        status: Status | None = None,
+        assignee_id: int | None = None,
+        assignee_name: str | None = None,
+        note: Note | None = None,
+        card: tuple[int, int] | None = None,
+    ) -> Intake | None:
+        def run() -> Intake | None:
+            entry = self._index.entries.get(number)
+            intake = None if entry is None else self._load(entry)
+            if intake is None:
+                return None
+            apply_update(
+                intake,
+                self._clock.now(),
+                by,
+                action,
+                detail,
+                status=status,
+                assignee_id=assignee_id,
+                assignee_name=assignee_name,
+                note=note,
+                card=card,
+            )
+            return self._write_back(intake)
+
+        return await self._call(run)
+
+    def _write_back(self, intake: Intake) -> Intake | None:
+        entry = self._index.entries.get(intake.number)
+        if entry is None:
+            logger.warning("intake %s not found for writing", intake.number)
+            return None
+        doc: dict[str, Any] = json_copy(intake.to_dict())
+        self._partition(entry.part).replace(doc)
+        self._index.put(entry_for(doc, entry.part, entry.order))
+        return Intake.from_dict(json_copy(doc))
+
+    async def record(self, number: str, entry: HistoryEntry) -> None:
+        def run() -> None:
+            index_entry = self._index.entries.get(number)
+            intake = None if index_entry is None else self._load(index_entry)
+            if intake is None:
+                logger.warning("intake %s not found for an audit entry", number)
+                return
+            intake.history.append(entry)
+            self._write_back(intake)
+
+        await self._call(run)
+
+    async def replace(self, intake: Intake) -> None:
+        await self._call(self._write_back, intake)
+
+    async def delete_user(self, user_id: int) -> builtins.list[str]:
+        def run() -> builtins.list[str]:
+            removed = self._remove_entries(self._index.for_user(user_id))
+            logger.info("erased %d intakes of one user: %s", len(removed), ", ".join(removed))
+            return removed
+
+        return await self._call(run)
+
+    async def purge_numbers_before(self, cutoff: datetime) -> builtins.list[str]:
+        def run() -> builtins.list[str]:
+            removed = self._remove_entries(self._index.created_before(cutoff))
+            if removed:
+                logger.info("retention: deleted %d intakes", len(removed))
+            return removed
+
+        return await self._call(run)
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        return len(await self.purge_numbers_before(cutoff))
+
+    async def all(self) -> Sequence[Intake]:
+        return await self._call(lambda: self._load_many(self._index.oldest_first()))
+
+    async def count(self) -> int:
+        return len(self._index)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+
+        def run() -> None:
+            for part in self._parts.values():
+                part.close()
+            self._parts.clear()
+
+        await self._call(run)
+        self._closed = True
+        self._executor.shutdown(wait=True)
+
+
+def write_partitions(
+    directory: Path, docs: Iterable[dict[str, Any]], cap: int = PARTITION_CAP
+) -> int:
+    """Bulk-write intakes (already numbered, as `Intake.to_dict()`) straight into partition files.
+
+    For imports and for seeding benchmarks; the directory must not be open in a repository.
+    Returns how many were written. Counters are raised to the highest number written.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    by_month: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    index = IntakeIndex()
+    for doc in docs:
+        by_month[str(doc["created_at"])[:7]].append(doc)
+        index.note_number(str(doc["number"]))
+    written = 0
+    for month, items in sorted(by_month.items()):
+        for start in range(0, len(items), cap):
+            chunk = items[start : start + cap]
+            table = {str(i + 1): doc for i, doc in enumerate(chunk)}
+            name = f"{month}-{start // cap + 1:03d}.json"
+            atomic_write_bytes(directory / name, dumps({TABLE: table}))
+            written += len(chunk)
+    atomic_write_bytes(directory / COUNTERS_FILE, dumps({"schema": 1, "counters": index.counters}))
+    return written

@@ -201,9 +201,9 @@ class _Checker:
         self.check_references()
         self.check_questions()
         self.check_rules()
+        self.check_privacy()
         self.check_reachable()
         self.check_coverage()
-        self.check_privacy()
 
     # -- references ---------------------------------------------------------------------------
 

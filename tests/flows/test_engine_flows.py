@@ -66,7 +66,9 @@ INVALID = [
 def test_invalid_answer_is_refused_with_its_reason(
     flow: str, qid: str, typed: str, code: str, nl: str, en: str
 ) -> None:
-    overrides: dict[str, AnswerValue] = {"contact_method": "telefoon"} if qid.endswith("phone") else {}
+    overrides: dict[str, AnswerValue] = (
+        {"contact_method": "telefoon"} if qid.endswith("phone") else {}
+    )
     at = walk(flow, overrides, until=qid)
     result = engine_for(flow).answer_text(at.state, typed)
     assert isinstance(result, Rejected)
@@ -269,7 +271,8 @@ def test_early_end(flow: str, overrides: dict[str, AnswerValue], end_code: str) 
     assert engine_for(flow).step(done.state) is None
     end = engine_for(flow).flow.end(end_code)
     assert end is not None
-    assert end.text.nl and end.text.en
+    assert end.text.nl
+    assert end.text.en
 
 
 def test_no_consent_keeps_no_answers_beyond_the_refusal() -> None:

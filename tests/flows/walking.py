@@ -81,7 +81,7 @@ def walk(
     until: str | None = None,
     state: FlowState | None = None,
 ) -> Walk:
-    """Answer each question the engine asks from the table, until the summary, an end, or `until`."""
+    """Answer what the engine asks from the table, until the summary, an end or `until`."""
     engine = engine_for(name)
     answers = answers_for(name, overrides or {})
     current = state if state is not None else engine.start()

@@ -19,7 +19,8 @@ from bot.console import ConsoleSession, run_console
 from bot.logging_setup import setup_logging
 from bot.services import Services
 from bot.tasks import start_background_tasks
-from storage import SystemClock, open_stores
+from storage import Stores, SystemClock, open_stores
+from storage.funnel import FileFunnel
 
 log = logging.getLogger("bot")
 
@@ -35,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Baanwijzer Telegram bot")
     sub = parser.add_subparsers(dest="command")
     try_parser = sub.add_parser("try", help="run an intake in the terminal, without Telegram")
-    try_parser.add_argument("flow", choices=["candidate", "employer"], nargs="?", default="candidate")
+    try_parser.add_argument(
+        "flow", choices=["candidate", "employer"], nargs="?", default="candidate"
+    )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -55,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(run_bot(settings))
 
 
-async def _assemble(settings: Settings, bot: Bot) -> tuple[Services, Dispatcher, object]:
+async def _assemble(settings: Settings) -> tuple[Services, Dispatcher, Stores]:
     clock = SystemClock()
     stores = await open_stores(
         settings.DATA_DIR,
@@ -65,7 +68,10 @@ async def _assemble(settings: Settings, bot: Bot) -> tuple[Services, Dispatcher,
     )
     for problem in stores.problems:
         log.warning("storage: %s", problem)
-    services = create_services(settings, intakes=stores.intakes, outbox=stores.outbox, clock=clock)
+    funnel = FileFunnel(settings.DATA_DIR / "funnel.json", stores.problems)
+    services = create_services(
+        settings, intakes=stores.intakes, outbox=stores.outbox, clock=clock, funnel=funnel
+    )
     services.storage_problems = list(stores.problems)
     dp = create_dispatcher(services, stores.conversations)
     return services, dp, stores
@@ -74,18 +80,17 @@ async def _assemble(settings: Settings, bot: Bot) -> tuple[Services, Dispatcher,
 async def try_in_terminal(settings: Settings, flow: str) -> int:
     session = ConsoleSession(sys.stdout)
     bot = Bot(token="1:TERMINAL", session=session)
-    services, dp, stores = await _assemble(settings, bot)
+    _services, dp, stores = await _assemble(settings)
     try:
         await run_console(dp, bot, session, flow)
     finally:
-        await dp.storage.close()
-        await stores.close()  # type: ignore[attr-defined]
+        await stores.close()
     return 0
 
 
 async def run_bot(settings: Settings) -> int:
     bot = create_bot(settings)
-    services, dp, stores = await _assemble(settings, bot)
+    services, dp, stores = await _assemble(settings)
     me = await bot.get_me()
     services.bot_username = me.username or ""
     await set_commands(bot)
@@ -100,13 +105,14 @@ async def run_bot(settings: Settings) -> int:
         else:
             await bot.delete_webhook(drop_pending_updates=False)
             log.info("polling for updates")
-            await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True)
+            await dp.start_polling(
+                bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True
+            )
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await dp.storage.close()
-        await stores.close()  # type: ignore[attr-defined]
+        await stores.close()
         await bot.session.close()
     return 0
 

@@ -32,7 +32,9 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
         session = AiohttpSession()
         if settings.TELEGRAM_API_BASE:
             session.api = TelegramAPIServer.from_base(settings.TELEGRAM_API_BASE)
-    return Bot(token=settings.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    return Bot(
+        token=settings.token, session=session, default=DefaultBotProperties(parse_mode="HTML")
+    )
 
 
 def create_services(
@@ -72,9 +74,13 @@ async def set_commands(bot: Bot) -> None:
     """The command menu, per language (Telegram picks by the user's app language)."""
     descriptions = command_descriptions()
     for lang in ("nl", "en"):
-        commands = [BotCommand(command=c, description=descriptions[c][lang]) for c in PRIVATE_COMMANDS]
+        commands = [
+            BotCommand(command=c, description=descriptions[c][lang]) for c in PRIVATE_COMMANDS
+        ]
         await bot.set_my_commands(
-            commands, scope=BotCommandScopeAllPrivateChats(), language_code=None if lang == "nl" else lang
+            commands,
+            scope=BotCommandScopeAllPrivateChats(),
+            language_code=None if lang == "nl" else lang,
         )
 
 

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
-            return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+            return frozenset(
+                int(part) for part in value.replace(";", ",").split(",") if part.strip()
+            )
         if isinstance(value, int):
             return frozenset({value})
         return value
@@ -68,7 +70,9 @@ class Settings(BaseSettings):
         if value is not None:
             bot_id, _, secret = value.get_secret_value().partition(":")
             if not bot_id.isdigit() or not secret:
-                raise ValueError("looks wrong: a token from @BotFather looks like 123456:ABC-DEF...")
+                raise ValueError(
+                    "looks wrong: a token from @BotFather looks like 123456:ABC-DEF..."
+                )
         return value
 
     @model_validator(mode="after")

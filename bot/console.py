@@ -47,8 +47,12 @@ class ConsoleSession(BaseSession):
         return None
 
     async def stream_content(
-        self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
-        chunk_size: int = 65536, raise_for_status: bool = True,
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
         yield b""
 
@@ -61,7 +65,9 @@ class ConsoleSession(BaseSession):
         for row in markup.inline_keyboard:
             self._print("   " + "   ".join(f"[{b.text}]" for b in row))
 
-    def _message(self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Message:
+    def _message(
+        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> Message:
         return Message(
             message_id=message_id,
             date=datetime.now(UTC),
@@ -103,7 +109,9 @@ class ConsoleSession(BaseSession):
             else:
                 self.keyboards[message_id] = markup
                 self._show_keyboard(markup)
-            result = self._message(int(params["chat_id"]), message_id, self.texts.get(message_id, ""), markup)
+            result = self._message(
+                int(params["chat_id"]), message_id, self.texts.get(message_id, ""), markup
+            )
         elif name == "AnswerCallbackQuery":
             if params.get("text"):
                 self._print("   (" + str(params["text"]) + ")")
@@ -176,13 +184,18 @@ async def run_console(
                 session._print("   (geen knop gevonden / no such button)")
                 continue
             message_id, data = found
-            kb_message = session._message(CONSOLE_USER_ID, message_id, session.texts.get(message_id, ""), None)
+            kb_message = session._message(
+                CONSOLE_USER_ID, message_id, session.texts.get(message_id, ""), None
+            )
             await feed(
                 Update(
                     update_id=next(counter),
                     callback_query=CallbackQuery(
-                        id=str(next(counter)), from_user=user, chat_instance="console",
-                        message=kb_message, data=data,
+                        id=str(next(counter)),
+                        from_user=user,
+                        chat_instance="console",
+                        message=kb_message,
+                        data=data,
                     ),
                 )
             )

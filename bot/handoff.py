@@ -43,7 +43,9 @@ def new_delivery(
 async def queue_new_intake(services: Services, intake: Intake) -> None:
     group = services.settings.COORDINATOR_CHAT_ID
     if group is None:
-        log.warning("intake %s stored; COORDINATOR_CHAT_ID is not set, so no card is queued", intake.number)
+        log.warning(
+            "intake %s stored; COORDINATOR_CHAT_ID is not set, so no card is queued", intake.number
+        )
         return
     text = services.renderer.render("nl", "card", intake=intake.to_dict())
     delivery = new_delivery(

@@ -75,7 +75,9 @@ def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
 
-def _nav_row(question: Question, flow_code: str, index: int, lang: Language) -> list[InlineKeyboardButton]:
+def _nav_row(
+    question: Question, flow_code: str, index: int, lang: Language
+) -> list[InlineKeyboardButton]:
     row = [_button(label(lang, "back"), NavCb(action="back", f=flow_code, q=index))]
     if question.help is not None:
         row.append(_button(label(lang, "why"), NavCb(action="why", f=flow_code, q=index)))
@@ -91,7 +93,9 @@ class Keyboards:
         self._roles = {lang: self._build_roles(lang) for lang in ("nl", "en")}
         self._stop = {lang: self._build_stop(lang) for lang in ("nl", "en")}
         self._summary = {
-            (flow, lang): self._build_summary(flow, lang) for flow in engines for lang in ("nl", "en")
+            (flow, lang): self._build_summary(flow, lang)
+            for flow in engines
+            for lang in ("nl", "en")
         }
         self._languages = InlineKeyboardMarkup(
             inline_keyboard=[
@@ -121,7 +125,9 @@ class Keyboards:
     def human(self, flow: str, index: int, lang: Language) -> InlineKeyboardMarkup:
         code = FLOW_CODES[flow]
         return InlineKeyboardMarkup(
-            inline_keyboard=[[_button(label(lang, "human"), NavCb(action="human", f=code, q=index))]]
+            inline_keyboard=[
+                [_button(label(lang, "human"), NavCb(action="human", f=code, q=index))]
+            ]
         )
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one Keyboards lives as long as the process
@@ -145,7 +151,9 @@ class Keyboards:
         rows.append(_nav_row(question, code, index, lang))
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
-    def edit_choices(self, flow: str, lang: Language, editable: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    def edit_choices(
+        self, flow: str, lang: Language, editable: list[tuple[int, str]]
+    ) -> InlineKeyboardMarkup:
         code = FLOW_CODES[flow]
         rows = [
             [_button(text, SummaryCb(action="pick", f=code, q=index))] for index, text in editable
@@ -160,7 +168,11 @@ class Keyboards:
                 [_button(label(lang, "role_candidate"), RoleCb(role="candidate"))],
                 [_button(label(lang, "role_employer"), RoleCb(role="employer"))],
                 [_button(label(lang, "role_helper"), RoleCb(role="helper"))],
-                [_button(label(lang, "other_language"), LangCb(lang="en" if lang == "nl" else "nl"))],
+                [
+                    _button(
+                        label(lang, "other_language"), LangCb(lang="en" if lang == "nl" else "nl")
+                    )
+                ],
             ]
         )
 

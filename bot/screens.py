@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 CONSENT_VERSION = "2026-11"
 
 
-async def remove_keyboard(bot: Bot, chat_id: int, record: ChatRecord, new_text: str | None = None) -> None:
+async def remove_keyboard(
+    bot: Bot, chat_id: int, record: ChatRecord, new_text: str | None = None
+) -> None:
     """Take the keyboard off the current screen, optionally showing the chosen answer."""
     message_id = record.screen_message_id
     if message_id is None:
@@ -58,7 +60,9 @@ async def send(
     return message.message_id
 
 
-def question_context(services: Services, record: ChatRecord, step: Step, lang: Language) -> dict[str, Any]:
+def question_context(
+    services: Services, record: ChatRecord, step: Step, lang: Language
+) -> dict[str, Any]:
     q = step.question
     engine = services.engines[record.flow or ""]
     previous = engine.display(q, step.previous, lang) if step.previous is not None else None
@@ -102,7 +106,9 @@ async def show_question(bot: Bot, chat_id: int, services: Services, record: Chat
     if q.id not in record.seen:
         record.seen.append(q.id)
         await services.funnel.count(f"{record.flow}:shown:{q.id}")
-    text = services.renderer.render(lang, "question", **question_context(services, record, step, lang))
+    text = services.renderer.render(
+        lang, "question", **question_context(services, record, step, lang)
+    )
     index = engine.flow.position(q.id)
     markup = services.keyboards.question(record.flow, index, lang, frozenset(record.selected))
     await send(bot, chat_id, record, text, markup, screen=True)
@@ -136,7 +142,9 @@ async def show_summary(bot: Bot, chat_id: int, services: Services, record: ChatR
         if line.question.consent is None
     ]
     text = services.renderer.render(lang, "summary", lines=lines, flow=record.flow)
-    await send(bot, chat_id, record, text, services.keyboards.summary(record.flow, lang), screen=True)
+    await send(
+        bot, chat_id, record, text, services.keyboards.summary(record.flow, lang), screen=True
+    )
 
 
 async def show_welcome(bot: Bot, chat_id: int, services: Services, record: ChatRecord) -> None:

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 def start_background_tasks(bot: Bot, services: Services, stores: Any) -> list[asyncio.Task[None]]:
     tasks: list[asyncio.Task[None]] = [
-        asyncio.create_task(run_retention(stores, services.clock, every=timedelta(hours=1)), name="retention"),
+        asyncio.create_task(
+            run_retention(stores, services.clock, every=timedelta(hours=1)), name="retention"
+        ),
     ]
     return tasks

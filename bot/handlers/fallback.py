@@ -31,10 +31,14 @@ async def edited(message: Message, state: FSMContext, services: Services, bot: B
 
 
 @router.message(PrivateChat(), IsCommand())
-async def unknown_command(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+async def unknown_command(
+    message: Message, state: FSMContext, services: Services, bot: Bot
+) -> None:
     record = await chat_state.load(state, _lang_of(message.from_user, services))
     record.track(message.message_id)
-    await send(bot, message.chat.id, record, services.renderer.render(record.lang, "unknown_command"))
+    await send(
+        bot, message.chat.id, record, services.renderer.render(record.lang, "unknown_command")
+    )
     if record.flow is not None:
         await show_current(bot, message.chat.id, services, record)
     await chat_state.save(state, record)
@@ -55,12 +59,19 @@ async def anything_else(message: Message, state: FSMContext, services: Services,
 
 
 @router.callback_query(PrivateChat())
-async def stale_button(callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot) -> None:
+async def stale_button(
+    callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot
+) -> None:
     """A button whose data does not parse or belongs to no screen the person is on."""
     await callback.answer()
     record = await chat_state.load(state, _lang_of(callback.from_user, services))
     chat_id = callback.from_user.id
-    await send(bot, chat_id, record, services.renderer.render(record.lang, "stale", busy=record.flow is not None))
+    await send(
+        bot,
+        chat_id,
+        record,
+        services.renderer.render(record.lang, "stale", busy=record.flow is not None),
+    )
     if record.flow is None:
         await state.set_state(IntakeStates.choosing_role)
     await show_current(bot, chat_id, services, record)
@@ -69,14 +80,18 @@ async def stale_button(callback: CallbackQuery, state: FSMContext, services: Ser
 
 @router.callback_query(NotPrivateChat())
 async def group_button(callback: CallbackQuery, services: Services) -> None:
-    await callback.answer(services.renderer.render(services.settings.DEFAULT_LANGUAGE, "private_only_short"))
+    await callback.answer(
+        services.renderer.render(services.settings.DEFAULT_LANGUAGE, "private_only_short")
+    )
 
 
 @router.message(NotPrivateChat())
 async def group_message(message: Message, services: Services, bot: Bot) -> None:
     """The intake runs only in private chats. Answer commands and mentions, not every chat line."""
     text = message.text or message.caption or ""
-    mentioned = bool(services.bot_username) and f"@{services.bot_username}".casefold() in text.casefold()
+    mentioned = (
+        bool(services.bot_username) and f"@{services.bot_username}".casefold() in text.casefold()
+    )
     replied_to_bot = (
         message.reply_to_message is not None
         and message.reply_to_message.from_user is not None
@@ -86,7 +101,9 @@ async def group_message(message: Message, services: Services, bot: Bot) -> None:
         reply = services.renderer.render(
             services.settings.DEFAULT_LANGUAGE, "private_only", username=services.bot_username
         )
-        await bot.send_message(chat_id=message.chat.id, text=reply, reply_to_message_id=message.message_id)
+        await bot.send_message(
+            chat_id=message.chat.id, text=reply, reply_to_message_id=message.message_id
+        )
 
 
 @router.channel_post()

@@ -6,10 +6,13 @@ read once and written once per update.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Mapping
 from typing import cast
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, User
@@ -43,7 +46,12 @@ router.message.filter(PrivateChat())
 router.callback_query.filter(PrivateChat())
 
 ASKING = StateFilter(IntakeStates.asking)
-DEEP_LINKS = {"kandidaat": "candidate", "candidate": "candidate", "werkgever": "employer", "employer": "employer"}
+DEEP_LINKS = {
+    "kandidaat": "candidate",
+    "candidate": "candidate",
+    "werkgever": "employer",
+    "employer": "employer",
+}
 MISSES_BEFORE_HELP = 2
 BUSY_STATES = (IntakeStates.asking.state, IntakeStates.summary.state, IntakeStates.editing.state)
 
@@ -65,7 +73,13 @@ async def _record(state: FSMContext, user: User | None, services: Services) -> C
 
 
 async def start_flow(
-    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, flow: str, role: str
+    bot: Bot,
+    chat_id: int,
+    services: Services,
+    state: FSMContext,
+    record: ChatRecord,
+    flow: str,
+    role: str,
 ) -> None:
     engine = services.engines[flow]
     await remove_keyboard(bot, chat_id, record)
@@ -90,7 +104,9 @@ async def cmd_start(
     flow = DEEP_LINKS.get((command.args or "").strip().lower())
     if current in BUSY_STATES:
         # A stray /start must not throw away answers: say so and show where the person was.
-        await send(bot, message.chat.id, record, services.renderer.render(record.lang, "already_busy"))
+        await send(
+            bot, message.chat.id, record, services.renderer.render(record.lang, "already_busy")
+        )
         await show_current(bot, message.chat.id, services, record)
     elif flow is not None:
         await start_flow(bot, message.chat.id, services, state, record, flow, flow)
@@ -121,11 +137,19 @@ async def typed_role(message: Message, state: FSMContext, services: Services, bo
     record.track(message.message_id)
     text = (message.text or "").strip().casefold()
     roles = {"1": "candidate", "2": "employer", "3": "helper"}
-    words = {"werk": "candidate", "work": "candidate", "werkgever": "employer", "employer": "employer",
-             "help": "helper", "helpen": "helper"}
+    words = {
+        "werk": "candidate",
+        "work": "candidate",
+        "werkgever": "employer",
+        "employer": "employer",
+        "help": "helper",
+        "helpen": "helper",
+    }
     role = roles.get(text) or next((r for w, r in words.items() if w in text.split()), None)
     if role is None:
-        await send(bot, message.chat.id, record, services.renderer.render(record.lang, "choose_role"))
+        await send(
+            bot, message.chat.id, record, services.renderer.render(record.lang, "choose_role")
+        )
         await show_welcome(bot, message.chat.id, services, record)
     else:
         flow = "employer" if role == "employer" else "candidate"
@@ -155,10 +179,11 @@ async def cb_language(
         record.lang = cast(Language, callback_data.lang)
     chat_id = callback.from_user.id
     if callback.message is not None:
-        try:
-            await bot.edit_message_reply_markup(chat_id=chat_id, message_id=callback.message.message_id)
-        except Exception:  # noqa: BLE001 - an old message may be gone; nothing is lost
-            pass
+        # An old message may be gone already; the language is set either way.
+        with contextlib.suppress(TelegramAPIError):
+            await bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=callback.message.message_id
+            )
     await send(bot, chat_id, record, services.renderer.render(record.lang, "language_set"))
     await show_current(bot, chat_id, services, record)
     if record.flow is None:
@@ -187,7 +212,9 @@ async def cmd_human(message: Message, state: FSMContext, services: Services, bot
 
 
 async def _human(bot: Bot, chat_id: int, services: Services, record: ChatRecord) -> None:
-    text = services.renderer.render(record.lang, "human", busy=record.flow is not None, **privacy_context(services))
+    text = services.renderer.render(
+        record.lang, "human", busy=record.flow is not None, **privacy_context(services)
+    )
     await send(bot, chat_id, record, text)
     if record.flow is not None:
         await show_current(bot, chat_id, services, record)
@@ -198,11 +225,20 @@ async def cmd_stop(message: Message, state: FSMContext, services: Services, bot:
     record = await _record(state, message.from_user, services)
     record.track(message.message_id)
     if record.flow is None:
-        await send(bot, message.chat.id, record, services.renderer.render(record.lang, "nothing_to_stop"))
+        await send(
+            bot, message.chat.id, record, services.renderer.render(record.lang, "nothing_to_stop")
+        )
     else:
         await remove_keyboard(bot, message.chat.id, record)
         text = services.renderer.render(record.lang, "stop_confirm")
-        await send(bot, message.chat.id, record, text, services.keyboards.stop_confirm(record.lang), screen=True)
+        await send(
+            bot,
+            message.chat.id,
+            record,
+            text,
+            services.keyboards.stop_confirm(record.lang),
+            screen=True,
+        )
     await chat_state.save(state, record)
 
 
@@ -235,7 +271,9 @@ async def cmd_back(message: Message, state: FSMContext, services: Services, bot:
     await chat_state.save(state, record)
 
 
-async def _go_back(bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord) -> None:
+async def _go_back(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord
+) -> None:
     if record.flow is None or record.flow_state is None:
         await send(bot, chat_id, record, services.renderer.render(record.lang, "nothing_to_stop"))
         return
@@ -266,7 +304,11 @@ def _is_current(services: Services, record: ChatRecord, flow_code: str, index: i
 
 @router.callback_query(ASKING, AnswerCb.filter())
 async def cb_answer(
-    callback: CallbackQuery, callback_data: AnswerCb, state: FSMContext, services: Services, bot: Bot
+    callback: CallbackQuery,
+    callback_data: AnswerCb,
+    state: FSMContext,
+    services: Services,
+    bot: Bot,
 ) -> None:
     record = await _record(state, callback.from_user, services)
     chat_id = callback.from_user.id
@@ -281,14 +323,20 @@ async def cb_answer(
         if not 0 <= callback_data.o < len(options):
             await _stale(bot, chat_id, services, record)
         else:
-            result = services.engines[record.flow].answer(record.flow_state, options[callback_data.o].code)
+            result = services.engines[record.flow].answer(
+                record.flow_state, options[callback_data.o].code
+            )
             await _apply(bot, chat_id, services, state, record, step, result)
     await chat_state.save(state, record)
 
 
 @router.callback_query(ASKING, ToggleCb.filter())
 async def cb_toggle(
-    callback: CallbackQuery, callback_data: ToggleCb, state: FSMContext, services: Services, bot: Bot
+    callback: CallbackQuery,
+    callback_data: ToggleCb,
+    state: FSMContext,
+    services: Services,
+    bot: Bot,
 ) -> None:
     await callback.answer()
     record = await _record(state, callback.from_user, services)
@@ -308,9 +356,12 @@ async def cb_toggle(
         selected = [c for c in record.selected if c != option.code]
         if option.code not in record.selected:
             # Ticking an "only this" option clears the others, and the other way round.
-            selected = [option.code] if option.exclusive else [
-                c for c in selected if not (o := step.question.option(c)) or not o.exclusive
-            ] + [option.code]
+            selected = (
+                [option.code]
+                if option.exclusive
+                else [c for c in selected if not (o := step.question.option(c)) or not o.exclusive]
+                + [option.code]
+            )
         record.selected = [c for c in step.question.option_codes if c in selected]
         assert record.flow is not None
         markup = services.keyboards.question(
@@ -379,7 +430,13 @@ async def typed_answer(message: Message, state: FSMContext, services: Services, 
 
 
 async def _apply(
-    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, step: Step, result: Result
+    bot: Bot,
+    chat_id: int,
+    services: Services,
+    state: FSMContext,
+    record: ChatRecord,
+    step: Step,
+    result: Result,
 ) -> None:
     """Show the effect of an answer: the reason it was refused, or the next screen."""
     assert record.flow is not None
@@ -402,7 +459,9 @@ async def _apply(
     await _enter_phase(bot, chat_id, services, state, record)
 
 
-def _record_consent(services: Services, record: ChatRecord, step: Step, new_state: FlowState) -> None:
+def _record_consent(
+    services: Services, record: ChatRecord, step: Step, new_state: FlowState
+) -> None:
     question = step.question
     if question.consent is None:
         return
@@ -417,18 +476,28 @@ def _record_consent(services: Services, record: ChatRecord, step: Step, new_stat
             at=utc_iso(services.clock.now()),
         )
         record.consents.append(
-            {"scope": consent.scope, "version": consent.version, "text_hash": consent.text_hash,
-             "at": consent.at, "given": True}
+            {
+                "scope": consent.scope,
+                "version": consent.version,
+                "text_hash": consent.text_hash,
+                "at": consent.at,
+                "given": True,
+            }
         )
 
 
-async def _enter_phase(bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord) -> None:
+async def _enter_phase(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord
+) -> None:
     assert record.flow is not None and record.flow_state is not None
     phase = record.flow_state.phase
     if phase == Phase.ENDED:
         end = services.engines[record.flow].flow.end(record.flow_state.end_code or "")
         text = services.renderer.render(
-            record.lang, "ended", message=end.text.get(record.lang) if end else "", **privacy_context(services)
+            record.lang,
+            "ended",
+            message=end.text.get(record.lang) if end else "",
+            **privacy_context(services),
         )
         await services.funnel.count(f"{record.flow}:ended:{record.flow_state.end_code}")
         record.reset_intake()
@@ -447,13 +516,19 @@ async def _enter_phase(bot: Bot, chat_id: int, services: Services, state: FSMCon
 
 @router.callback_query(SummaryCb.filter())
 async def cb_summary(
-    callback: CallbackQuery, callback_data: SummaryCb, state: FSMContext, services: Services, bot: Bot
+    callback: CallbackQuery,
+    callback_data: SummaryCb,
+    state: FSMContext,
+    services: Services,
+    bot: Bot,
 ) -> None:
     await callback.answer()
     record = await _record(state, callback.from_user, services)
     chat_id = callback.from_user.id
     current = await state.get_state()
-    on_screen = callback.message is not None and callback.message.message_id == record.screen_message_id
+    on_screen = (
+        callback.message is not None and callback.message.message_id == record.screen_message_id
+    )
     right_flow = record.flow is not None and FLOW_CODES.get(record.flow) == callback_data.f
     if not (on_screen and right_flow) or current not in (
         IntakeStates.summary.state,
@@ -461,12 +536,28 @@ async def cb_summary(
     ):
         await _stale(bot, chat_id, services, record)
     else:
-        await _summary_action(bot, chat_id, services, state, record, callback_data.action, callback_data.q, callback.from_user)
+        await _summary_action(
+            bot,
+            chat_id,
+            services,
+            state,
+            record,
+            callback_data.action,
+            callback_data.q,
+            callback.from_user,
+        )
     await chat_state.save(state, record)
 
 
 async def _summary_action(
-    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, action: str, index: int, user: User
+    bot: Bot,
+    chat_id: int,
+    services: Services,
+    state: FSMContext,
+    record: ChatRecord,
+    action: str,
+    index: int,
+    user: User,
 ) -> None:
     assert record.flow is not None and record.flow_state is not None
     engine = services.engines[record.flow]
@@ -512,7 +603,9 @@ def _editable(services: Services, record: ChatRecord) -> list[tuple[int, str]]:
 
 
 @router.message(StateFilter(IntakeStates.summary, IntakeStates.editing), HasText())
-async def typed_in_summary(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+async def typed_in_summary(
+    message: Message, state: FSMContext, services: Services, bot: Bot
+) -> None:
     record = await _record(state, message.from_user, services)
     record.track(message.message_id)
     text = (message.text or "").strip().casefold()
@@ -521,16 +614,32 @@ async def typed_in_summary(message: Message, state: FSMContext, services: Servic
     if await state.get_state() == IntakeStates.editing.state:
         editable = _editable(services, record)
         if text.isdigit() and 1 <= int(text) <= len(editable):
-            await _summary_action(bot, message.chat.id, services, state, record, "pick", editable[int(text) - 1][0], user)
+            await _summary_action(
+                bot,
+                message.chat.id,
+                services,
+                state,
+                record,
+                "pick",
+                editable[int(text) - 1][0],
+                user,
+            )
         else:
-            await send(bot, message.chat.id, record, services.renderer.render(record.lang, "pick_number", count=len(editable)))
+            await send(
+                bot,
+                message.chat.id,
+                record,
+                services.renderer.render(record.lang, "pick_number", count=len(editable)),
+            )
             await _summary_action(bot, message.chat.id, services, state, record, "edit", -1, user)
     elif text in ("klopt", "ja", "ok", "yes", "correct", "1", "versturen", "send"):
         await _summary_action(bot, message.chat.id, services, state, record, "ok", -1, user)
     elif text in ("wijzigen", "wijzig", "change", "2", "edit"):
         await _summary_action(bot, message.chat.id, services, state, record, "edit", -1, user)
     else:
-        await send(bot, message.chat.id, record, services.renderer.render(record.lang, "summary_hint"))
+        await send(
+            bot, message.chat.id, record, services.renderer.render(record.lang, "summary_hint")
+        )
         await show_summary(bot, message.chat.id, services, record)
     await chat_state.save(state, record)
 
@@ -595,7 +704,7 @@ def _history(at: str, by: str, action: str, detail: str) -> HistoryEntry:
     return HistoryEntry(at=at, by=by, action=action, detail=detail)
 
 
-def _contact_text(services: Services, record: ChatRecord, answers: dict[str, object]) -> str:
+def _contact_text(services: Services, record: ChatRecord, answers: Mapping[str, object]) -> str:
     assert record.flow is not None
     engine = services.engines[record.flow]
     for qid in engine.flow.contact_questions:
@@ -619,7 +728,12 @@ def _sensitive_skipped(services: Services, record: ChatRecord) -> bool:
 
 async def _stale(bot: Bot, chat_id: int, services: Services, record: ChatRecord) -> None:
     """A button from an old message, another flow, or data that does not parse."""
-    await send(bot, chat_id, record, services.renderer.render(record.lang, "stale", busy=record.flow is not None))
+    await send(
+        bot,
+        chat_id,
+        record,
+        services.renderer.render(record.lang, "stale", busy=record.flow is not None),
+    )
     if record.flow is not None:
         await show_current(bot, chat_id, services, record)
     else:

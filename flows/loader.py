@@ -35,6 +35,18 @@ from flows.model import (
 
 SHIPPED_FLOWS: tuple[str, ...] = ("candidate", "employer")
 
+# The keys each part of a flow file may have. A misspelt key ("whem:") would otherwise be
+# ignored without a word, and a question meant to be conditional would always be asked.
+# `shared` holds texts that questions reuse through YAML anchors (&name, *name).
+_FLOW_KEYS = ("flow", "version", "title", "shared", "questions", "target_groups", "routes", "ends",
+              "outcome")  # fmt: skip
+_QUESTION_KEYS = ("id", "kind", "text", "options", "help", "sensitive", "consent", "grants",
+                  "when", "validation", "optional", "summary_key")  # fmt: skip
+_OPTION_KEYS = ("code", "label", "exclusive", "ends")
+_HELP_KEYS = ("purpose", "who_sees", "kept")
+_RULE_KEYS = ("id", "code", "when", "reason", "forms")
+_OUTCOME_KEYS = ("support", "contact", "name")
+
 # yes/no questions get these options unless the file gives its own.
 _YESNO_OPTIONS = (
     Option("ja", Text("Ja", "Yes")),
@@ -69,6 +81,11 @@ class _Reader:
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(Problem(self.source, where, message))
+
+    def known_keys(self, raw: dict[Any, Any], allowed: tuple[str, ...], where: str) -> None:
+        for key in raw:
+            if key not in allowed:
+                self.problem(where, f"unknown key '{key}' (use one of: {', '.join(allowed)})")
 
     def text(self, raw: Any, where: str, what: str, *, required: bool = True) -> Text | None:
         if raw is None:
@@ -145,12 +162,14 @@ class _Reader:
         except ValueError:
             self.problem(qid, f"unknown kind {raw.get('kind')!r} (use one of: {', '.join(Kind)})")
             return None
+        self.known_keys(raw, _QUESTION_KEYS, qid)
         text = self.text(raw.get("text"), qid, "text") or Text("", "")
         options: list[Option] = []
         for i, opt in enumerate(raw.get("options") or []):
             if not isinstance(opt, dict) or not isinstance(opt.get("code"), str):
                 self.problem(qid, f"option {i + 1} needs a code")
                 continue
+            self.known_keys(opt, _OPTION_KEYS, qid)
             label = self.text(opt.get("label"), qid, f"option {opt['code']}") or Text("", "")
             ends = opt.get("ends")
             options.append(
@@ -176,6 +195,7 @@ class _Reader:
             if not isinstance(help_raw, dict):
                 self.problem(qid, "help must be a mapping with purpose, who_sees and kept")
             else:
+                self.known_keys(help_raw, _HELP_KEYS, qid)
                 purpose = self.text(help_raw.get("purpose"), qid, "help.purpose")
                 who = self.text(help_raw.get("who_sees"), qid, "help.who_sees")
                 kept = self.text(help_raw.get("kept"), qid, "help.kept")
@@ -231,6 +251,7 @@ class _Reader:
                 self.problem(where, "a rule needs an id and a code")
                 continue
             where = f"{section}:{rid}"
+            self.known_keys(item, _RULE_KEYS, where)
             when = self.condition(item.get("when"), where)
             if when is None:
                 self.problem(where, "a rule needs a 'when' condition")
@@ -247,6 +268,7 @@ def parse_flow(data: Any, source: str) -> tuple[Flow | None, list[Problem]]:
     if not isinstance(data, dict):
         reader.problem("-", "the file must hold a mapping with flow, version and questions")
         return None, reader.problems
+    reader.known_keys(data, _FLOW_KEYS, "-")
     name = data.get("flow")
     version = data.get("version")
     if not isinstance(name, str):
@@ -270,6 +292,10 @@ def parse_flow(data: Any, source: str) -> tuple[Flow | None, list[Problem]]:
         if text:
             ends.append(End(str(code), text))
     outcome = data.get("outcome") or {}
+    if not isinstance(outcome, dict):
+        reader.problem("outcome", "outcome must be a mapping with support, contact and name")
+        outcome = {}
+    reader.known_keys(outcome, _OUTCOME_KEYS, "outcome")
     flow = Flow(
         name=str(name),
         version=str(version),

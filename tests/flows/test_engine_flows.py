@@ -84,6 +84,8 @@ TYPED = [
     ("filled_by", "Een jobcoach", "jobcoach"),
     ("age", "27 jaar of ouder", "27-plus"),
     ("sensitive_consent", "ja", "ja"),
+    ("sensitive_consent", "nee", "sla-over"),
+    ("consent", "nee", "niet-akkoord"),
     ("register_known", "Weet ik niet", "weet-niet"),
     ("work_setting", "team", "team"),
     ("register_basis", "wajong en wsw", ["wsw", "wajong"]),

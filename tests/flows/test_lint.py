@@ -71,6 +71,12 @@ EXPECTED: dict[str, list[str]] = {
         "routes: no path reaches route 'social-return'",
         "routes: no path reaches route 'andere-overheid'",
     ],
+    "unknown_keys.yaml": [
+        "which: unknown key 'whem' (use one of: id, kind, text, options, help, sensitive,"
+        " consent, grants, when, validation, optional, summary_key)",
+        "routes:all: unknown key 'reasons' (use one of: id, code, when, reason, forms)",
+        "routes:all: reason: missing text",
+    ],
     "misc.yaml": [
         "agree: option 'nee' ends the flow with 'gone', but 'ends' has no text for it",
         "hours: minimum is above maximum, so no answer is valid",

@@ -10,6 +10,7 @@ import pytest
 
 from flows.lint import Explorer, lint_file, lint_paths
 from flows.loader import load_flow
+from flows.model import ROUTE_CODES, ROUTE_FORMS, TARGET_GROUP_CODES
 
 BROKEN = Path(__file__).parent / "broken"
 ROOT = Path(__file__).parents[2]
@@ -144,3 +145,12 @@ def test_explorer_finds_an_example_path() -> None:
     guardian = flow.question("guardian").when
     assert explorer.example(guardian) == {"filled_by": "zelf", "age": "tot-16"}
     assert explorer.domain("hours") == [4, 40]
+
+
+def test_readme_names_every_question_and_code() -> None:
+    readme = (ROOT / "flows" / "data" / "README.md").read_text(encoding="utf-8")
+    for name in ("candidate", "employer"):
+        for q in load_flow(name).questions:
+            assert f"`{q.id}`" in readme, q.id
+    for code in (*TARGET_GROUP_CODES, *ROUTE_CODES, *ROUTE_FORMS):
+        assert f"`{code}`" in readme, code

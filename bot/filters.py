@@ -27,8 +27,11 @@ class NotPrivateChat(Filter):
 
 
 class HasText(Filter):
+    """Typed text that is not a /command: an unknown command must reach the fallback's "I do
+    not know that command", not be taken as an answer (and counted as a miss)."""
+
     async def __call__(self, message: Message) -> bool:
-        return message.text is not None
+        return message.text is not None and not message.text.startswith("/")
 
 
 class IsCommand(Filter):

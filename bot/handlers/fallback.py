@@ -16,10 +16,7 @@ from bot.handlers.intake import _lang_of
 from bot.screens import send, show_current, show_welcome
 from bot.services import Services
 
-router = Router(name=__name__)
 
-
-@router.edited_message()
 async def edited(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     if message.chat.type != "private":
         return  # edits in groups are ordinary group life; the coordinator router sees its own
@@ -30,7 +27,6 @@ async def edited(message: Message, state: FSMContext, services: Services, bot: B
     await chat_state.save(state, record)
 
 
-@router.message(PrivateChat(), IsCommand())
 async def unknown_command(
     message: Message, state: FSMContext, services: Services, bot: Bot
 ) -> None:
@@ -44,7 +40,6 @@ async def unknown_command(
     await chat_state.save(state, record)
 
 
-@router.message(PrivateChat())
 async def anything_else(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     """Photos, stickers, voice, files, or text when no intake is running."""
     record = await chat_state.load(state, _lang_of(message.from_user, services))
@@ -58,7 +53,6 @@ async def anything_else(message: Message, state: FSMContext, services: Services,
     await chat_state.save(state, record)
 
 
-@router.callback_query(PrivateChat())
 async def stale_button(
     callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot
 ) -> None:
@@ -78,14 +72,12 @@ async def stale_button(
     await chat_state.save(state, record)
 
 
-@router.callback_query(NotPrivateChat())
 async def group_button(callback: CallbackQuery, services: Services) -> None:
     await callback.answer(
         services.renderer.render(services.settings.DEFAULT_LANGUAGE, "private_only_short")
     )
 
 
-@router.message(NotPrivateChat())
 async def group_message(message: Message, services: Services, bot: Bot) -> None:
     """The intake runs only in private chats. Answer commands and mentions, not every chat line."""
     text = message.text or message.caption or ""
@@ -106,7 +98,6 @@ async def group_message(message: Message, services: Services, bot: Bot) -> None:
         )
 
 
-@router.channel_post()
 async def channel_post(message: Message, services: Services, bot: Bot) -> None:
     """A channel is no place for an intake: say so once, and leave rather than post again."""
     reply = services.renderer.render(
@@ -114,3 +105,27 @@ async def channel_post(message: Message, services: Services, bot: Bot) -> None:
     )
     await bot.send_message(chat_id=message.chat.id, text=reply)
     await bot.leave_chat(chat_id=message.chat.id)
+
+
+def build_router() -> Router:
+    """A new router with these handlers, in the order they are tried.
+
+    Each Dispatcher needs its own: aiogram attaches a router to one parent only, so a module-level
+    router would make a second `create_dispatcher` (a test, a restart in one process) fail.
+    """
+    router = Router(name=__name__)
+    router.edited_message.register(edited)
+    router.message.register(unknown_command, PrivateChat(), IsCommand())
+    router.message.register(anything_else, PrivateChat())
+    router.callback_query.register(stale_button, PrivateChat())
+    router.callback_query.register(group_button, NotPrivateChat())
+    router.message.register(group_message, NotPrivateChat())
+    router.channel_post.register(channel_post)
+    return router
+
+
+def __getattr__(name: str) -> Router:
+    # `bot.handlers.routers()` reads `<module>.router`: every read builds a fresh one.
+    if name == "router":
+        return build_router()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

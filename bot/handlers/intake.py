@@ -41,9 +41,6 @@ from flows.records import ConsentRecord, HistoryEntry, Intake, IntakeKind, utc_i
 from flows.validation import Invalid
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
-router.message.filter(PrivateChat())
-router.callback_query.filter(PrivateChat())
 
 ASKING = StateFilter(IntakeStates.asking)
 DEEP_LINKS = {
@@ -94,7 +91,6 @@ async def start_flow(
     await show_question(bot, chat_id, services, record)
 
 
-@router.message(CommandStart())
 async def cmd_start(
     message: Message, command: CommandObject, state: FSMContext, services: Services, bot: Bot
 ) -> None:
@@ -116,7 +112,6 @@ async def cmd_start(
     await chat_state.save(state, record)
 
 
-@router.callback_query(RoleCb.filter())
 async def cb_role(
     callback: CallbackQuery, callback_data: RoleCb, state: FSMContext, services: Services, bot: Bot
 ) -> None:
@@ -131,7 +126,6 @@ async def cb_role(
     await chat_state.save(state, record)
 
 
-@router.message(StateFilter(IntakeStates.choosing_role), HasText())
 async def typed_role(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     record = await _record(state, message.from_user, services)
     record.track(message.message_id)
@@ -160,7 +154,6 @@ async def typed_role(message: Message, state: FSMContext, services: Services, bo
 # -- language, help, stop, back ---------------------------------------------------------------
 
 
-@router.message(Command("taal", "language"))
 async def cmd_language(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     record = await _record(state, message.from_user, services)
     record.track(message.message_id)
@@ -169,7 +162,6 @@ async def cmd_language(message: Message, state: FSMContext, services: Services, 
     await chat_state.save(state, record)
 
 
-@router.callback_query(LangCb.filter())
 async def cb_language(
     callback: CallbackQuery, callback_data: LangCb, state: FSMContext, services: Services, bot: Bot
 ) -> None:
@@ -191,7 +183,6 @@ async def cb_language(
     await chat_state.save(state, record)
 
 
-@router.message(Command("help", "hulp"))
 async def cmd_help(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     record = await _record(state, message.from_user, services)
     record.track(message.message_id)
@@ -203,7 +194,6 @@ async def cmd_help(message: Message, state: FSMContext, services: Services, bot:
     await chat_state.save(state, record)
 
 
-@router.message(Command("mens", "human"))
 async def cmd_human(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     record = await _record(state, message.from_user, services)
     record.track(message.message_id)
@@ -220,7 +210,6 @@ async def _human(bot: Bot, chat_id: int, services: Services, record: ChatRecord)
         await show_current(bot, chat_id, services, record)
 
 
-@router.message(Command("stop", "cancel"))
 async def cmd_stop(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     record = await _record(state, message.from_user, services)
     record.track(message.message_id)
@@ -242,7 +231,6 @@ async def cmd_stop(message: Message, state: FSMContext, services: Services, bot:
     await chat_state.save(state, record)
 
 
-@router.callback_query(StopCb.filter())
 async def cb_stop(
     callback: CallbackQuery, callback_data: StopCb, state: FSMContext, services: Services, bot: Bot
 ) -> None:
@@ -263,7 +251,6 @@ async def cb_stop(
     await chat_state.save(state, record)
 
 
-@router.message(Command("terug", "back"))
 async def cmd_back(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     record = await _record(state, message.from_user, services)
     record.track(message.message_id)
@@ -302,7 +289,6 @@ def _is_current(services: Services, record: ChatRecord, flow_code: str, index: i
     return services.engines[record.flow].flow.position(step.question.id) == index
 
 
-@router.callback_query(ASKING, AnswerCb.filter())
 async def cb_answer(
     callback: CallbackQuery,
     callback_data: AnswerCb,
@@ -330,7 +316,6 @@ async def cb_answer(
     await chat_state.save(state, record)
 
 
-@router.callback_query(ASKING, ToggleCb.filter())
 async def cb_toggle(
     callback: CallbackQuery,
     callback_data: ToggleCb,
@@ -373,7 +358,6 @@ async def cb_toggle(
     await chat_state.save(state, record)
 
 
-@router.callback_query(NavCb.filter())
 async def cb_nav(
     callback: CallbackQuery, callback_data: NavCb, state: FSMContext, services: Services, bot: Bot
 ) -> None:
@@ -416,7 +400,6 @@ async def cb_nav(
     await chat_state.save(state, record)
 
 
-@router.message(ASKING, HasText())
 async def typed_answer(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     record = await _record(state, message.from_user, services)
     record.track(message.message_id)
@@ -514,7 +497,6 @@ async def _enter_phase(
 # -- summary and finishing --------------------------------------------------------------------
 
 
-@router.callback_query(SummaryCb.filter())
 async def cb_summary(
     callback: CallbackQuery,
     callback_data: SummaryCb,
@@ -602,7 +584,6 @@ def _editable(services: Services, record: ChatRecord) -> list[tuple[int, str]]:
     return result
 
 
-@router.message(StateFilter(IntakeStates.summary, IntakeStates.editing), HasText())
 async def typed_in_summary(
     message: Message, state: FSMContext, services: Services, bot: Bot
 ) -> None:
@@ -744,4 +725,41 @@ def invalid_text(reason: Invalid, lang: Language) -> str:
     return reason.text(lang)
 
 
-__all__ = ["Accepted", "router", "start_flow"]
+def build_router() -> Router:
+    """A new router with these handlers, in the order they are tried.
+
+    Each Dispatcher needs its own: aiogram attaches a router to one parent only, so a module-level
+    router would make a second `create_dispatcher` (a test, a restart in one process) fail.
+    """
+    router = Router(name=__name__)
+    router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
+    router.message.register(cmd_start, CommandStart())
+    router.callback_query.register(cb_role, RoleCb.filter())
+    router.message.register(typed_role, StateFilter(IntakeStates.choosing_role), HasText())
+    router.message.register(cmd_language, Command("taal", "language"))
+    router.callback_query.register(cb_language, LangCb.filter())
+    router.message.register(cmd_help, Command("help", "hulp"))
+    router.message.register(cmd_human, Command("mens", "human"))
+    router.message.register(cmd_stop, Command("stop", "cancel"))
+    router.callback_query.register(cb_stop, StopCb.filter())
+    router.message.register(cmd_back, Command("terug", "back"))
+    router.callback_query.register(cb_answer, ASKING, AnswerCb.filter())
+    router.callback_query.register(cb_toggle, ASKING, ToggleCb.filter())
+    router.callback_query.register(cb_nav, NavCb.filter())
+    router.message.register(typed_answer, ASKING, HasText())
+    router.callback_query.register(cb_summary, SummaryCb.filter())
+    router.message.register(
+        typed_in_summary, StateFilter(IntakeStates.summary, IntakeStates.editing), HasText()
+    )
+    return router
+
+
+def __getattr__(name: str) -> Router:
+    # `bot.handlers.routers()` reads `<module>.router`: every read builds a fresh one.
+    if name == "router":
+        return build_router()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Accepted", "build_router", "start_flow"]

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.WEBHOOK_URL and not self.WEBHOOK_SECRET:
-            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+            raise ValueError("WEBHOOK_SECRET: required when WEBHOOK_URL is set")
         if self.WEBHOOK_SECRET is not None:
             secret = self.WEBHOOK_SECRET.get_secret_value()
             allowed = all(c.isalnum() or c in "_-" for c in secret)
@@ -102,8 +102,12 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "settings"
+        name = ".".join(str(p) for p in first["loc"] if not isinstance(p, int))
         message = str(first["msg"]).removeprefix("Value error, ")
+        if not name:
+            # A rule across settings names its setting at the start of the message.
+            name, _, message = message.partition(": ")
+            raise ConfigError(f"Setting {name}: {message}") from None
         raise ConfigError(f"Setting {name}: {message} (got {_shown(first)})") from None
 
 

@@ -119,10 +119,16 @@ class Stores:
 
 
 def _purge_quarantined(data_dir: Path, cutoff: datetime) -> int:
+    """Delete moved-aside corrupt files older than the cutoff (by the stamp in their name)."""
     removed = 0
     for path in data_dir.rglob(f"*{CORRUPT_MARK}*"):
-        with contextlib.suppress(OSError):
-            if datetime.fromtimestamp(path.stat().st_mtime, UTC) < cutoff:
+        stamp = path.name.split(CORRUPT_MARK, 1)[1][:16]
+        try:
+            moved = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            moved = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        if moved < cutoff:
+            with contextlib.suppress(OSError):
                 path.unlink()
                 removed += 1
     return removed

@@ -32,7 +32,9 @@ class TestIntakes:
         a = await repo.add(make_intake("A"))
         b = await repo.add(make_intake("B"))
         w = await repo.add(make_intake("W", kind=IntakeKind.EMPLOYER))
-        old = await repo.add(make_intake("Old", created_at=datetime(2025, 12, 31, 23, 0, tzinfo=UTC)))
+        old = await repo.add(
+            make_intake("Old", created_at=datetime(2025, 12, 31, 23, 0, tzinfo=UTC))
+        )
         assert [a.number, b.number, w.number, old.number] == [
             "K-2026-0001",
             "K-2026-0002",
@@ -154,7 +156,7 @@ class TestIntakes:
     async def test_replace_and_returned_objects_are_copies(self, harness: Harness) -> None:
         repo = harness.stores.intakes
         intake = await repo.add(make_intake(answers={"steun": "rolstoel", "nested": {"a": [1]}}))
-        intake.answers["nested"]["a"].append(2)  # type: ignore[index]
+        intake.answers["nested"]["a"].append(2)
         fresh = await repo.get(intake.number)
         assert fresh is not None
         assert fresh.answers["nested"] == {"a": [1]}

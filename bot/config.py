@@ -43,9 +43,10 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
-            return frozenset(
-                int(part) for part in value.replace(";", ",").split(",") if part.strip()
-            )
+            parts = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+            if not all(part.lstrip("-").isdigit() for part in parts):
+                raise ValueError("use Telegram user ids (numbers) separated by commas")
+            return frozenset(int(part) for part in parts)
         if isinstance(value, int):
             return frozenset({value})
         return value

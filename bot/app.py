@@ -24,7 +24,17 @@ from flows.ports import Clock, Funnel, IntakeRepository, Outbox
 
 log = logging.getLogger(__name__)
 
-PRIVATE_COMMANDS = ("start", "help", "terug", "stop", "taal", "mens")
+PRIVATE_COMMANDS = (
+    "start",
+    "help",
+    "terug",
+    "stop",
+    "taal",
+    "mens",
+    "mijngegevens",
+    "verwijder",
+    "intrekken",
+)
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:

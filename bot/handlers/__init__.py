@@ -6,6 +6,6 @@ from aiogram import Router
 
 
 def routers() -> list[Router]:
-    from bot.handlers import fallback, intake
+    from bot.handlers import fallback, intake, privacy
 
-    return [intake.router, fallback.router]
+    return [privacy.router, intake.router, fallback.router]

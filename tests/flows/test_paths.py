@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pytest
 
 from flows.engine import Phase
-from flows.model import ROUTE_CODES, ROUTE_FORMS, TARGET_GROUP_CODES, AnswerValue
+from flows.model import ROUTE_CODES, ROUTE_FORMS, TARGET_GROUP_CODES, AnswerValue, Kind
 from tests.flows.walking import engine_for, walk
 
 
@@ -223,3 +224,27 @@ def test_social_return_reasons_say_it_may_not_count() -> None:
             if rule.code == "social-return":
                 assert "niet altijd mee" in rule.reason.nl
                 assert "does not always count" in rule.reason.en
+
+
+_CODE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_QUESTION_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@pytest.mark.parametrize("name", ["candidate", "employer"])
+def test_codes_are_short_lowercase_and_hyphenated(name: str) -> None:
+    flow = engine_for(name).flow
+    for q in flow.questions:
+        assert _QUESTION_ID.match(q.id), q.id
+        for opt in q.options:
+            assert _CODE.match(opt.code), f"{q.id}: {opt.code}"
+            assert len(opt.code) <= 20, f"{q.id}: {opt.code}"
+    for rule in flow.target_group_rules + flow.route_rules:
+        assert _CODE.match(rule.id), rule.id
+
+
+def test_candidate_single_choices_are_short_lists() -> None:
+    # Two to five buttons for a single choice (domain.md section 4); the multiple-choice lists
+    # are longer where the domain needs it (the nine register routes, the kinds of work).
+    for q in engine_for("candidate").flow.questions:
+        if q.kind in (Kind.SINGLE, Kind.YESNO):
+            assert 2 <= len(q.options) <= 5, q.id

@@ -285,7 +285,17 @@ class _Checker:
             v = q.validation
             if v.minimum is not None and v.maximum is not None and v.minimum > v.maximum:
                 self.problem(q.id, "minimum is above maximum, so no answer is valid")
-            if q.kind.has_options and q.options and not self.explorer.domain(q.id):
+            if (
+                v.min_length is not None
+                and v.max_length is not None
+                and v.min_length > v.max_length
+            ):
+                self.problem(q.id, "min_length is above max_length, so no answer is valid")
+            choices = sum(1 for o in q.options if not o.exclusive)
+            if q.kind == Kind.MULTI and (v.min_choices or 1) > max(choices, 1):
+                self.problem(q.id, "min_choices is more than there are options to choose")
+            ending = q.kind in (Kind.SINGLE, Kind.YESNO) and q.options
+            if ending and not self.explorer.domain(q.id):
                 self.problem(q.id, "every option ends the flow, so nobody who gets here can finish")
             if self._needs_help(q) and q.help is None:
                 self.problem(

@@ -78,6 +78,11 @@ EXPECTED: dict[str, list[str]] = {
         "routes:all: unknown key 'reasons' (use one of: id, code, when, reason, forms)",
         "routes:all: reason: missing text",
     ],
+    "no_options.yaml": [
+        "pick: a single question needs options",
+        "story: min_length is above max_length, so no answer is valid",
+        "several: min_choices is more than there are options to choose",
+    ],
     "misc.yaml": [
         "agree: option 'nee' ends the flow with 'gone', but 'ends' has no text for it",
         "hours: minimum is above maximum, so no answer is valid",

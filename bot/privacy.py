@@ -116,6 +116,19 @@ def group_messages(intake: Intake) -> list[GroupMessage]:
     return found
 
 
+def _empty_outcome(intake: Intake) -> dict[str, Any]:
+    old = intake.outcome or {}
+    return {
+        "flow": str(old.get("flow", intake.kind)),
+        "version": str(old.get("version", intake.flow_version)),
+        "target_groups": [],
+        "routes": [],
+        "support": {},
+        "contact": {},
+        "needs_verification": True,
+    }
+
+
 def tombstone(intake: Intake, at: str) -> Intake:
     """The intake with every personal field removed; what stays says it existed and was erased."""
     # Who did what, when, stays; the details (free text, names, message ids) go.
@@ -130,7 +143,8 @@ def tombstone(intake: Intake, at: str) -> Intake:
         language=intake.language,
         flow_version=intake.flow_version,
         answers={},
-        outcome={},
+        # Empty, but in the shape of an outcome, so code that reads it needs no special case.
+        outcome=_empty_outcome(intake),
         name="",
         status=Status.INGETROKKEN,
         updated_at=at,
@@ -339,4 +353,9 @@ async def update_card(services: Services, intake: Intake) -> None:
             intake.number,
         )
         return
-    await queue(services, intake)
+    try:
+        await queue(services, intake)
+    except Exception as exc:
+        # The erasure itself is done; a card must not undo it. Only the type is logged: a
+        # message could quote the data that was just erased.
+        log.error("intake %s: the card update failed (%s)", intake.number, type(exc).__name__)

@@ -232,7 +232,10 @@ async def test_erase_leaves_a_tombstone_and_nothing_personal(
     assert stone.status == Status.INGETROKKEN
     assert (stone.user_id, stone.chat_id, stone.name) == (0, 0, "")
     assert stone.answers == {}
-    assert stone.outcome == {}
+    assert stone.outcome["target_groups"] == []
+    assert stone.outcome["routes"] == []
+    assert stone.outcome["support"] == {}
+    assert stone.outcome["contact"] == {}
     assert stone.notes == []
     assert stone.target_groups == []
     assert stone.routes == []

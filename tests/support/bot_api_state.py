@@ -180,6 +180,7 @@ _TRUE_METHODS = {
         "unpinChatMessage",
         "close",
         "logOut",
+        "leaveChat",
     )
 }
 

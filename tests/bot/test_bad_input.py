@@ -1,0 +1,478 @@
+"""Every kind of bad input gets a kind answer and changes nothing that is stored.
+
+"Nothing stored changes" is checked on the conversation record (without the list of chat
+message ids the bot keeps for deleting the chat later), the FSM state, the intakes and the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiogram.types import Update
+
+from tests.bot.intake_fixtures import (
+    CANDIDATE_ANSWERS,
+    Harness,
+    confirm_summary,
+    harness_fixture,  # noqa: F401 - the `harness` fixture
+    joined,
+    snapshot,
+    walk,
+    walk_candidate,
+)
+from tests.support.bot_api_state import JsonDict
+from tests.support.updates import (
+    DEFAULT_GROUP_ID,
+    DEFAULT_USER_ID,
+    callback_update,
+    channel_post_update,
+    document_update,
+    edited_message_update,
+    group_message_update,
+    photo_update,
+    sticker_update,
+    update_of,
+    voice_update,
+)
+
+QUESTION_2 = "Vraag 2 van 22\nWie vult de vragen in?\n\nTik op een knop, of typ het nummer."
+STALE = "Deze knop werkt niet meer. Hier was je:"
+
+
+async def at_question_2(harness: Harness) -> JsonDict:
+    """Start a candidate intake and answer the consent; returns the consent question message."""
+    driver = harness.driver()
+    await driver.send("/start kandidaat")
+    first = harness.session.state.last_keyboard_message(DEFAULT_USER_ID)
+    assert first is not None
+    await driver.click("1. Ja, dat is goed")
+    return dict(first)
+
+
+def current_screen(harness: Harness) -> JsonDict:
+    message = harness.session.state.last_keyboard_message(DEFAULT_USER_ID)
+    assert message is not None
+    return message
+
+
+def without_misses(stored: dict[str, Any]) -> dict[str, Any]:
+    return {**stored, "data": {k: v for k, v in stored["data"].items() if k != "misses"}}
+
+
+# -- typed text where a button is expected ------------------------------------------------------
+
+
+async def test_typed_text_for_a_button_question_gives_the_reason_and_asks_again(
+    harness: Harness,
+) -> None:
+    await at_question_2(harness)
+    driver = harness.driver()
+    before = await snapshot(harness)
+
+    await driver.send("geen idee")
+    assert driver.texts_since_last_action == [
+        "Dat antwoord ken ik niet. Tik op een knop, of typ een nummer van 1 tot 4.",
+        QUESTION_2,
+    ]
+    assert "Lukt het niet?" not in joined(driver.texts_since_last_action)
+
+    await driver.send("nog steeds geen idee")
+    first, again = driver.texts_since_last_action
+    # After two misses: an offer of help and of a person, and the question again.
+    assert first.startswith("Dat antwoord ken ik niet.")
+    assert "Lukt het niet?" in first
+    assert "Ik wil een mens spreken" in first
+    assert "/help" in first
+    assert again == QUESTION_2
+    assert ("🙋 Ik wil een mens spreken", "n:human:c:1") in driver.last_keyboard[-1]
+
+    after = await snapshot(harness)
+    assert after["data"]["misses"] == 2
+    assert without_misses(after) == without_misses(before)
+
+    await driver.click("🙋 Ik wil een mens spreken")
+    human = driver.texts_since_last_action[0]
+    assert human.startswith("🙋 Een mens spreken")
+    assert "Ik ben een chatbot." in human
+    assert "Bel of mail het intakebureau" in human
+
+    await driver.send("1")  # a good answer clears the count
+    assert (await snapshot(harness))["data"]["misses"] == 0
+
+
+async def test_text_longer_than_the_question_allows_is_refused(harness: Harness) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="name")
+    driver = harness.driver()
+    before = await snapshot(harness)
+
+    await driver.send("A" * 61)
+
+    reason, again = driver.texts_since_last_action
+    assert reason == "Dat is te lang. Het mag hoogstens 60 tekens zijn. Maak het korter."
+    assert "Hoe mogen we je noemen?" in again
+    assert "Hoogstens 60 tekens." in again
+    assert without_misses(await snapshot(harness)) == without_misses(before)
+
+
+@pytest.mark.parametrize("typed", ["Mijn BSN is 123456782", "123 456 782", "BSN: 1234.56.782"])
+async def test_a_bsn_typed_in_a_text_answer_is_refused(harness: Harness, typed: str) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="work_other")
+    driver = harness.driver()
+    before = await snapshot(harness)
+
+    await driver.send(typed)
+
+    reason, again = driver.texts_since_last_action
+    assert reason.startswith("Het lijkt erop dat je een BSN typte. Dat hebben we niet nodig.")
+    assert "Welk ander werk wil je doen?" in again
+    after = await snapshot(harness)
+    assert without_misses(after) == without_misses(before)
+    assert "123456782" not in repr(after)
+    assert "782" not in repr(after["data"])
+
+
+async def test_html_in_a_name_is_escaped_on_screen_and_stored_verbatim(harness: Harness) -> None:
+    name = "<b>Jan</b> & <script>"
+    await walk_candidate(harness, {"name": name})
+
+    sends = harness.session.requests_of("sendMessage")
+    summary = sends[-1].params["text"]
+    assert summary.startswith("📋 <b>Dit zijn je antwoorden</b>")
+    assert "&lt;b&gt;Jan&lt;/b&gt; &amp; &lt;script&gt;" in summary
+    assert "<script>" not in summary
+    assert "<b>Jan</b>" not in summary
+    # The old question shows the answer escaped too.
+    answered = [
+        r.params["text"]
+        for r in harness.session.requests_of("editMessageText")
+        if "Hoe mogen we je noemen?" in r.params["text"]
+    ]
+    assert answered
+    assert answered[-1].endswith("✅ &lt;b&gt;Jan&lt;/b&gt; &amp; &lt;script&gt;")
+    # What the person reads is exactly what they typed.
+    assert name in (harness.driver().last_text or "")
+
+    await confirm_summary(harness.driver())
+    [intake] = await harness.intakes()
+    assert intake.name == name
+    assert intake.answers["name"] == name
+
+
+# -- buttons that are not for this screen -------------------------------------------------------
+
+
+def _old_consent_button(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("a:c:0:0", message_id=int(first["message_id"]))
+
+
+def _other_flow(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("a:e:1:0", message_id=int(current["message_id"]))
+
+
+def _forged(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("a:c:één:<b>", message_id=int(current["message_id"]))
+
+
+def _not_ours(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("zzz", message_id=int(current["message_id"]))
+
+
+def _out_of_range(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("a:c:1:99", message_id=int(current["message_id"]))
+
+
+def _negative_index(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("a:c:1:-1", message_id=int(current["message_id"]))
+
+
+def _question_out_of_range(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("a:c:999:0", message_id=int(current["message_id"]))
+
+
+def _toggle_on_single(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("m:c:1:0", message_id=int(current["message_id"]))
+
+
+def _back_for_another_question(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("n:back:c:7", message_id=int(current["message_id"]))
+
+
+def _summary_button_while_asking(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("s:ok:c", message_id=int(current["message_id"]))
+
+
+def _stop_on_an_old_message(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("x:1", message_id=int(first["message_id"]))
+
+
+def _role_while_busy(first: JsonDict, current: JsonDict) -> Update:
+    return callback_update("r:employer", message_id=int(first["message_id"]))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _old_consent_button,
+        _other_flow,
+        _forged,
+        _not_ours,
+        _out_of_range,
+        _negative_index,
+        _question_out_of_range,
+        _toggle_on_single,
+        _back_for_another_question,
+        _summary_button_while_asking,
+        _stop_on_an_old_message,
+        _role_while_busy,
+    ],
+)
+async def test_a_button_not_for_this_screen_says_so_and_shows_where_you_were(
+    harness: Harness, make: Callable[[JsonDict, JsonDict], Update]
+) -> None:
+    first = await at_question_2(harness)
+    before = await snapshot(harness)
+    driver = harness.driver()
+
+    await driver.feed(make(first, current_screen(harness)))
+
+    assert driver.texts_since_last_action == [STALE, QUESTION_2]
+    assert harness.session.requests_of("answerCallbackQuery")  # the spinner stops
+    assert await snapshot(harness) == before
+
+
+async def test_a_stale_button_when_nothing_runs_shows_the_start(harness: Harness) -> None:
+    driver = harness.driver()
+    await driver.feed(callback_update("a:c:3:1"))
+    stale, welcome = driver.texts_since_last_action
+    assert stale == "Deze knop werkt niet meer. Je bent nu niet bezig met vragen."
+    assert welcome.startswith("👋 Welkom bij Baanwijzer.")
+    assert await harness.intakes() == []
+
+
+async def test_a_summary_button_after_sending_stores_nothing_more(harness: Harness) -> None:
+    await walk_candidate(harness)
+    summary = current_screen(harness)
+    await confirm_summary(harness.driver())
+    before = await snapshot(harness)
+
+    await harness.driver().feed(callback_update("s:ok:c", message_id=int(summary["message_id"])))
+
+    stale, welcome = harness.driver().texts_since_last_action
+    assert stale == "Deze knop werkt niet meer. Je bent nu niet bezig met vragen."
+    assert welcome.startswith("👋 Welkom bij Baanwijzer.")
+    after = await snapshot(harness)
+    # Only the welcome's "choose a role" may be remembered; no intake, card or answer is added.
+    assert after["state"] in (None, "IntakeStates:choosing_role")
+    assert {**after, "state": None} == before
+    assert len(await harness.intakes()) == 1
+
+
+# -- things that are not typed text -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: photo_update(caption="mijn cv"),
+        lambda: sticker_update(),
+        lambda: voice_update(),
+        lambda: document_update(),
+    ],
+    ids=["photo", "sticker", "voice", "file"],
+)
+async def test_media_gets_a_kind_answer_and_the_question_again(
+    harness: Harness, make: Callable[[], Update]
+) -> None:
+    await at_question_2(harness)
+    before = await snapshot(harness)
+    driver = harness.driver()
+
+    await driver.feed(make())
+
+    assert driver.texts_since_last_action == [
+        "Ik kan alleen tekst lezen. Foto's, stickers, spraak en bestanden kan ik niet gebruiken. "
+        "Tik op een knop of typ je antwoord.",
+        QUESTION_2,
+    ]
+    assert await snapshot(harness) == before
+    assert not harness.session.requests_of("getFile")  # nothing is downloaded
+
+
+async def test_an_edited_message_is_not_taken_as_an_answer(harness: Harness) -> None:
+    await at_question_2(harness)
+    driver = harness.driver()
+    await driver.send("2")  # "Een ouder of voogd"
+    await driver.send("/terug")
+    before = await snapshot(harness)
+    typed = [
+        m for m in harness.session.state.chat_messages(DEFAULT_USER_ID) if m.get("text") == "2"
+    ]
+
+    await driver.feed(edited_message_update("1", message_id=int(typed[-1]["message_id"])))
+
+    assert driver.texts_since_last_action[0] == (
+        "Je hebt een bericht aangepast. Dat kan ik niet lezen. Stuur je antwoord als nieuw bericht."
+    )
+    assert driver.texts_since_last_action[1].startswith("Vraag 2 van 21\nWie vult de vragen in?")
+    assert await snapshot(harness) == before
+
+
+# -- commands mid-question ----------------------------------------------------------------------
+
+
+async def test_an_unknown_command_mid_question_changes_nothing(harness: Harness) -> None:
+    await at_question_2(harness)
+    before = await snapshot(harness)
+    driver = harness.driver()
+
+    await driver.send("/foo")
+
+    assert driver.texts_since_last_action == [
+        "Dat commando ken ik niet. Typ /help voor wat ik kan.",
+        QUESTION_2,
+    ]
+    assert await snapshot(harness) == before  # not even counted as a wrong answer
+
+
+@pytest.mark.parametrize(
+    ("command", "first_words"),
+    [
+        ("/help", "ℹ️ Hulp"),
+        ("/mens", "🙋 Een mens spreken"),
+        ("/start", "Je bent al bezig met de vragen. Je antwoorden zijn bewaard."),
+        ("/start werkgever", "Je bent al bezig met de vragen. Je antwoorden zijn bewaard."),
+    ],
+)
+async def test_known_commands_mid_question_work_and_keep_the_answers(
+    harness: Harness, command: str, first_words: str
+) -> None:
+    await at_question_2(harness)
+    before = await snapshot(harness)
+    driver = harness.driver()
+
+    await driver.send(command)
+
+    shown = driver.texts_since_last_action
+    assert shown[0].startswith(first_words)
+    assert shown[-1] == QUESTION_2
+    assert await snapshot(harness) == before
+    await driver.send("1")  # and the intake goes on where it was
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.answers["filled_by"] == "zelf"
+
+
+# -- two taps at once ---------------------------------------------------------------------------
+
+
+async def test_a_second_tap_while_the_first_is_handled_records_one_answer(
+    harness: Harness,
+) -> None:
+    await at_question_2(harness)
+    screen = current_screen(harness)
+    mark = len(harness.session.requests)
+
+    def tap() -> Update:
+        return update_of(
+            "callback_query",
+            {
+                "id": f"double-{id(object())}",
+                "from": {"id": DEFAULT_USER_ID, "is_bot": False, "first_name": "Anna"},
+                "chat_instance": str(DEFAULT_USER_ID),
+                "message": screen,
+                "data": "a:c:1:2",  # "Iemand van school"
+            },
+        )
+
+    results = await asyncio.gather(
+        harness.dp.feed_update(harness.bot, tap()),
+        harness.dp.feed_update(harness.bot, tap()),
+        return_exceptions=True,
+    )
+
+    assert not [r for r in results if isinstance(r, BaseException)]
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.answers == {"consent": "akkoord", "filled_by": "school"}
+    assert state.current == "age"  # one step on, not two
+    requests = harness.session.requests[mark:]
+    texts = [r.params.get("text", "") for r in requests if r.name == "sendMessage"]
+    assert sum(t.startswith("<i>Vraag 3 van 22</i>") for t in texts) == 2  # next, then again
+    assert sum(t.startswith("Deze knop werkt niet meer.") for t in texts) == 1
+    answered = [r for r in requests if r.name == "editMessageText"]
+    assert len(answered) == 1
+    assert answered[0].params["text"].endswith("✅ Iemand van school")
+    assert len(harness.session.requests_of("answerCallbackQuery")) >= 2
+
+
+async def test_klopt_tapped_twice_at_once_stores_one_intake(harness: Harness) -> None:
+    await walk_candidate(harness)
+    screen = current_screen(harness)
+
+    def tap(n: int) -> Update:
+        return update_of(
+            "callback_query",
+            {
+                "id": f"klopt-{n}",
+                "from": {"id": DEFAULT_USER_ID, "is_bot": False, "first_name": "Anna"},
+                "chat_instance": str(DEFAULT_USER_ID),
+                "message": screen,
+                "data": "s:ok:c:-1",
+            },
+        )
+
+    results = await asyncio.gather(
+        harness.dp.feed_update(harness.bot, tap(1)),
+        harness.dp.feed_update(harness.bot, tap(2)),
+        return_exceptions=True,
+    )
+
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert len(await harness.intakes()) == 1
+    assert len(await harness.deliveries()) == 1
+
+
+# -- not a private chat -------------------------------------------------------------------------
+
+
+async def test_a_command_in_a_group_gets_a_pointer_to_the_private_chat(harness: Harness) -> None:
+    await harness.driver().feed(group_message_update("/start kandidaat"))
+
+    [reply] = harness.session.requests_of("sendMessage")
+    assert reply.params["chat_id"] == str(DEFAULT_GROUP_ID)
+    assert reply.params["text"] == (
+        "Ik werk alleen in een privégesprek. Open @baanwijzer_bot en typ /start."
+    )
+    assert "reply_to_message_id" in reply.params or "reply_parameters" in reply.params
+    group_context = harness.dp.fsm.get_context(harness.bot, DEFAULT_GROUP_ID, DEFAULT_USER_ID)
+    assert await group_context.get_state() is None
+    assert await group_context.get_data() == {}
+    assert await harness.conversation() == (None, {})
+    assert await harness.intakes() == []
+
+
+async def test_ordinary_group_chatter_gets_no_answer(harness: Harness) -> None:
+    await harness.driver().feed(group_message_update("Goedemorgen allemaal"))
+    assert harness.session.requests == []
+
+
+async def test_a_button_in_a_group_gets_a_short_pointer(harness: Harness) -> None:
+    await harness.driver().feed(
+        callback_update("a:c:0:0", chat_id=DEFAULT_GROUP_ID, chat_type="supergroup")
+    )
+    [answer] = harness.session.requests_of("answerCallbackQuery")
+    assert answer.params.get("text")
+    assert harness.session.requests_of("sendMessage") == []
+    assert await harness.intakes() == []
+
+
+async def test_a_channel_post_gets_a_pointer_and_the_bot_leaves(harness: Harness) -> None:
+    await harness.driver().feed(channel_post_update("/start"))
+    names = [r.name for r in harness.session.requests]
+    assert names == ["sendMessage", "leaveChat"]
+    assert "privégesprek" in harness.session.requests[0].params["text"]
+    assert await harness.intakes() == []
+    assert await harness.deliveries() == []

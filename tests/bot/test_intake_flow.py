@@ -1,0 +1,508 @@
+"""The guided intake end to end in a private chat, through the real Dispatcher.
+
+Only the Bot's session (RecordingSession) and the clock are fake. Each test reads what the person
+saw (the texts sent and edited) and what was stored (the intake, the outbox, the conversation).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.screens import CONSENT_VERSION, consent_hash
+from flows.model import Kind
+from flows.records import IntakeKind
+from tests.bot.intake_fixtures import (
+    CANDIDATE_ANSWERS,
+    COORDINATOR_GROUP,
+    EMPLOYER_ANSWERS,
+    Harness,
+    answer_current,
+    build_harness,
+    confirm_summary,
+    harness_fixture,  # noqa: F401 - the `harness` fixture
+    joined,
+    walk,
+    walk_candidate,
+)
+from tests.support.updates import DEFAULT_USER_ID
+
+# -- whole intakes ------------------------------------------------------------------------------
+
+
+async def test_candidate_by_buttons_is_stored_with_outcome_consents_and_a_queued_card(
+    harness: Harness,
+) -> None:
+    asked = await walk_candidate(harness)
+    driver = harness.driver()
+    summary = driver.last_text or ""
+    assert summary.startswith("📋 Dit zijn je antwoorden")
+    assert "Koken in een keuken" in summary
+    assert "Eten en drinken (catering), Iets anders" in summary
+    assert await harness.intakes() == []  # nothing is stored before "klopt"
+
+    await confirm_summary(driver)
+
+    assert asked == [q for q in CANDIDATE_ANSWERS]  # every question once, in flow order
+    [intake] = await harness.intakes()
+    assert re.fullmatch(r"K-2026-\d{4}", intake.number)
+    assert intake.kind == IntakeKind.CANDIDATE
+    assert intake.user_id == DEFAULT_USER_ID
+    assert intake.chat_id == DEFAULT_USER_ID
+    assert intake.language == "nl"
+    assert intake.name == "Anna"
+    assert intake.answers == {
+        **CANDIDATE_ANSWERS,
+        "postcode": "3511",  # only the four digits are kept
+        "phone": "0612345678",
+    }
+    assert intake.target_groups == ["wajong"]
+    assert intake.routes == ["collectief", "individueel"]
+    assert [(c.scope, c.version, c.given) for c in intake.consents] == [
+        ("general", CONSENT_VERSION, True),
+        ("sensitive", CONSENT_VERSION, True),
+    ]
+    flow = harness.services.engines["candidate"].flow
+    assert intake.consents[0].text_hash == consent_hash(
+        harness.services, "nl", flow.question("consent").text.nl
+    )
+    assert intake.consents[1].text_hash == consent_hash(
+        harness.services, "nl", flow.question("sensitive_consent").text.nl
+    )
+    assert intake.consents[0].at == "2026-11-29T09:00:00+00:00"
+
+    [card] = await harness.deliveries()
+    assert card.chat_id == COORDINATOR_GROUP
+    assert card.method == "sendMessage"
+    assert card.purpose == "card"
+    assert card.intake_number == intake.number
+    assert intake.number in card.payload["text"]
+
+    shown = joined(driver.texts_since_last_action)
+    assert f"Je nummer is {intake.number}" in shown
+    assert "Alleen UWV (of de gemeente) beslist" in shown
+    # The conversation is closed: no intake in progress, the number remembered.
+    state, data = await harness.conversation()
+    assert state is None
+    assert data["flow"] is None
+    assert data["flow_state"] is None
+    assert data["last_intake"] == intake.number
+
+
+async def test_candidate_by_typed_numbers_gives_the_same_intake_as_buttons(
+    harness: Harness, tmp_path: Path
+) -> None:
+    await walk_candidate(harness, typed=True)
+    await harness.driver().send("klopt")
+    by_buttons = await build_harness(tmp_path / "other")
+    await walk_candidate(by_buttons)
+    await confirm_summary(by_buttons.driver())
+
+    [typed] = await harness.intakes()
+    [tapped] = await by_buttons.intakes()
+    assert typed.answers == tapped.answers
+    assert typed.target_groups == tapped.target_groups
+    assert typed.routes == tapped.routes
+    # Typed answers are not counted as buttons: no answerCallbackQuery was needed at all.
+    assert harness.session.requests_of("answerCallbackQuery") == []
+
+
+async def test_candidate_by_typed_labels(harness: Harness) -> None:
+    driver = harness.driver()
+    await driver.send("/start kandidaat")
+    engine = harness.services.engines["candidate"]
+    while (question := await harness.current_question()) is not None:
+        value = CANDIDATE_ANSWERS[question.id]
+        if question.kind in (Kind.SINGLE, Kind.YESNO):
+            option = question.option(str(value))
+            assert option is not None
+            await driver.send(option.label.nl.upper())  # a label, in any case
+        else:
+            await answer_current(harness, driver, question, value, typed=True)
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.phase == "summary"
+    assert state.answers["work_setting"] == "team"
+    assert state.answers["travel"] == "ov"
+    assert engine.outcome(state).route_codes == ["collectief", "individueel"]
+
+
+async def test_employer_intake_is_stored_as_w_number(harness: Harness) -> None:
+    await walk(harness, "employer", EMPLOYER_ANSWERS)
+    await confirm_summary(harness.driver())
+
+    [intake] = await harness.intakes()
+    assert re.fullmatch(r"W-2026-\d{4}", intake.number)
+    assert intake.kind == IntakeKind.EMPLOYER
+    assert intake.name == "Bram de Vries"
+    assert intake.answers["contact_email"] == "bram@example.nl"
+    assert intake.answers["offer"] == ["vacature"]
+    assert intake.target_groups == []
+    assert intake.routes == ["individueel"]
+    assert intake.outcome["routes"][0]["forms"] == ["vast", "proefplaatsing"]
+    [card] = await harness.deliveries()
+    assert card.intake_number == intake.number
+    assert card.chat_id == COORDINATOR_GROUP
+    shown = joined(harness.driver().texts_since_last_action)
+    assert f"Je nummer is {intake.number}" in shown
+    assert "dat beslissen UWV of de gemeente" in shown  # never a promise of a subsidy
+
+
+async def test_other_employer_gets_only_the_general_questions_and_route_wsp(
+    harness: Harness,
+) -> None:
+    answers = {**EMPLOYER_ANSWERS, "org_kind": "ander"}
+    asked = await walk(harness, "employer", answers)
+    assert asked == [
+        "consent",
+        "org_kind",
+        "org_name",
+        "contact_name",
+        "contact_method",
+        "contact_email",
+    ]
+    await confirm_summary(harness.driver())
+    [intake] = await harness.intakes()
+    assert intake.routes == ["wsp"]
+    assert "offer" not in intake.answers
+    assert "tasks" not in intake.answers
+    assert "Werkgeversservicepunt" in joined(harness.driver().texts_since_last_action)
+
+
+async def test_without_coordinator_chat_the_intake_is_stored_but_no_card_queued(
+    tmp_path: Path,
+) -> None:
+    harness = await build_harness(tmp_path, COORDINATOR_CHAT_ID=None)
+    await walk_candidate(harness)
+    await confirm_summary(harness.driver())
+    assert len(await harness.intakes()) == 1
+    assert await harness.deliveries() == []
+
+
+# -- what the person sees on the way ------------------------------------------------------------
+
+
+async def test_progress_and_the_old_question_shows_the_chosen_answer_without_buttons(
+    harness: Harness,
+) -> None:
+    driver = harness.driver()
+    await driver.send("/start kandidaat")
+    first = harness.session.state.last_keyboard_message(DEFAULT_USER_ID)
+    assert first is not None
+    assert "Vraag 1 van" in str(first["text"])
+
+    await driver.click("1. Ja, dat is goed")
+    await driver.click("1. Ik, voor mezelf")
+
+    assert any(t.startswith("Vraag 3 van 22") for t in driver.texts_since_last_action)
+    edits = [
+        r
+        for r in harness.session.requests_of("editMessageText")
+        if r.params["message_id"] == str(first["message_id"])
+    ]
+    [edit] = edits
+    assert edit.params["text"].endswith("✅ Ja, dat is goed")
+    assert "Vraag 1 van 22" in edit.params["text"]
+    assert "reply_markup" not in edit.params  # the buttons are gone from the old question
+    old = harness.session.state.messages[DEFAULT_USER_ID][int(first["message_id"])]
+    assert "reply_markup" not in old
+    # Only the newest question carries buttons.
+    with_buttons = [
+        m for m in harness.session.state.chat_messages(DEFAULT_USER_ID) if m.get("reply_markup")
+    ]
+    assert len(with_buttons) == 1
+    assert "Hoe oud ben je?" in with_buttons[0]["text"]
+
+
+async def test_why_button_explains_and_asks_the_same_question_again(harness: Harness) -> None:
+    driver = harness.driver()
+    await driver.send("/start kandidaat")
+    await driver.click("1. Ja, dat is goed")
+    before = await harness.flow_state()
+
+    await driver.click("❓ Waarom vragen we dit?")
+
+    why, again = driver.texts_since_last_action
+    assert why.startswith("❓ Waarom vragen we dit?")
+    assert "Zo weet de coördinator met wie hij praat als hij belt." in why
+    assert "hoogstens 365 dagen" in why
+    assert again.startswith("Vraag 2 van 22\nWie vult de vragen in?")
+    assert await harness.flow_state() == before
+
+
+@pytest.mark.parametrize(
+    ("link", "flow", "first"),
+    [
+        ("kandidaat", "candidate", "Vind je dat goed?"),
+        ("werkgever", "employer", "Gaat u akkoord?"),
+    ],
+)
+async def test_deep_link_starts_the_flow_with_the_privacy_notice(
+    harness: Harness, link: str, flow: str, first: str
+) -> None:
+    driver = harness.driver()
+    await driver.send(f"/start {link}")
+    notice, question = driver.texts_since_last_action
+    assert notice.startswith("🔒 Eerst dit")
+    assert "We vragen nooit je BSN" in notice
+    assert question.startswith("Vraag 1 van")
+    assert first in question
+    state, data = await harness.conversation()
+    assert state == "IntakeStates:asking"
+    assert data["flow"] == flow
+
+
+async def test_plain_start_shows_the_roles_and_a_role_button_or_number_starts(
+    harness: Harness,
+) -> None:
+    driver = harness.driver()
+    await driver.send("/start")
+    assert "Ik ben een computer (een chatbot), geen mens." in (driver.last_text or "")
+    assert [row[0][0] for row in driver.last_keyboard][:3] == [
+        "🔎 Ik zoek werk",
+        "🏢 Ik ben werkgever",
+        "🤝 Ik help iemand die werk zoekt",
+    ]
+    await driver.send("2")  # typed, like the welcome says
+    _, data = await harness.conversation()
+    assert data["flow"] == "employer"
+
+    other = harness.driver(2002)
+    await other.send("/start")
+    await other.click("🔎 Ik zoek werk")
+    _, data = await harness.conversation(2002)
+    assert data["flow"] == "candidate"
+    assert data["role"] == "candidate"
+
+
+async def test_taal_switches_to_english_and_the_intake_is_stored_in_english(
+    harness: Harness,
+) -> None:
+    driver = harness.driver()
+    await driver.send("/start kandidaat")
+    await driver.click("1. Ja, dat is goed")
+    await driver.send("/taal")
+    await driver.click("English")
+    assert driver.texts_since_last_action == [
+        "OK, we go on in English.",
+        "Question 2 of 22\nWho is answering the questions?\n\nTap a button, or type the number.",
+    ]
+    assert driver.last_keyboard[0] == [("1. Me, for myself", "a:c:1:0")]
+    # The answer given in Dutch is kept.
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.answers == {"consent": "akkoord"}
+
+    while (question := await harness.current_question()) is not None:
+        await answer_current(harness, driver, question, CANDIDATE_ANSWERS[question.id], typed=True)
+    assert (driver.last_text or "").startswith("📋 These are your answers")
+    await driver.send("yes")
+    [intake] = await harness.intakes()
+    assert intake.language == "en"
+    assert f"Your number is {intake.number}" in joined(driver.texts_since_last_action)
+
+
+async def test_an_english_telegram_app_gets_english_from_the_start(harness: Harness) -> None:
+    driver = harness.driver(3003, language_code="en-GB")
+    await driver.send("/start kandidaat")
+    assert (driver.last_text or "").startswith("Question 1 of 22")
+
+
+async def test_terug_goes_one_question_back_and_keeps_the_earlier_answer(
+    harness: Harness,
+) -> None:
+    driver = harness.driver()
+    await driver.send("/start kandidaat")
+    await driver.click("1. Ja, dat is goed")
+    await driver.click("3. Iemand van school")
+
+    await driver.send("/terug")
+    assert driver.texts_since_last_action == [
+        "Vraag 2 van 22\nWie vult de vragen in?\n\nTik op een knop, of typ het nummer."
+        "\n\nJe vorige antwoord: Iemand van school"
+    ]
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.current == "filled_by"
+    assert state.answers["filled_by"] == "school"
+
+    await driver.click("1. Ik, voor mezelf")
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.current == "age"
+    assert state.answers["filled_by"] == "zelf"
+
+    await driver.click("⬅️ Terug")  # the button does the same
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.current == "filled_by"
+
+
+async def test_terug_on_the_first_question_says_so(harness: Harness) -> None:
+    driver = harness.driver()
+    await driver.send("/start kandidaat")
+    await driver.send("/terug")
+    assert driver.texts_since_last_action[0] == "Dit is de eerste vraag. Terug gaat niet verder."
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.current == "consent"
+
+
+async def test_stop_asks_first_and_then_forgets_everything(harness: Harness) -> None:
+    driver = harness.driver()
+    await driver.send("/start kandidaat")
+    await driver.click("1. Ja, dat is goed")
+    await driver.click("1. Ik, voor mezelf")
+
+    await driver.send("/stop")
+    assert driver.texts_since_last_action == [
+        "Wil je echt stoppen? Dan wissen we je antwoorden van dit gesprek. "
+        "Er wordt niets verstuurd."
+    ]
+    state_before = await harness.flow_state()
+    assert state_before is not None
+    assert state_before.answers
+
+    await driver.click("Nee, ik ga verder")
+    assert (driver.last_text or "").startswith("Vraag 3 van 22")
+    state = await harness.flow_state()
+    assert state == state_before
+
+    await driver.send("/stop")
+    await driver.click("Ja, stoppen")
+    assert driver.texts_since_last_action == [
+        "Je bent gestopt. We hebben je antwoorden gewist en niets verstuurd.\n"
+        "Wil je later toch verder? Typ /start."
+    ]
+    fsm_state, data = await harness.conversation()
+    assert fsm_state is None
+    assert data["flow"] is None
+    assert data["flow_state"] is None
+    assert data["consents"] == []
+    assert await harness.intakes() == []
+    assert await harness.deliveries() == []
+    # A typed answer now starts nothing by accident: the welcome is shown.
+    await driver.send("1")
+    assert "Wie ben jij?" in (driver.last_text or "")
+
+
+async def test_stop_when_nothing_runs_says_so(harness: Harness) -> None:
+    driver = harness.driver()
+    await driver.send("/stop")
+    assert driver.texts_since_last_action == [
+        "Je bent nu niet bezig met vragen. Typ /start om te beginnen."
+    ]
+    state, _ = await harness.conversation()
+    assert state is None
+    assert await harness.intakes() == []
+
+
+# -- the summary: change one answer -------------------------------------------------------------
+
+
+async def test_wijzigen_changes_one_answer_and_asks_only_what_depends_on_it(
+    harness: Harness,
+) -> None:
+    await walk_candidate(harness)
+    driver = harness.driver()
+    await driver.click("✏️ Wijzigen")
+    picks = [text for row in driver.last_keyboard for text, _ in row]
+    assert "17. Hoe wil je dat we contact met je opnem…" in picks
+    assert not any("Ik stel je een paar vragen" in p for p in picks)  # general consent: no
+
+    await driver.click("17. Hoe wil je dat we contact met je opnem…")
+    assert "antwoord wijzigen" in (driver.last_text or "")
+    assert "Je vorige antwoord: Bellen" in (driver.last_text or "")
+    await driver.click("2. E-mail")
+    # Only the question that depends on the contact method is asked again ...
+    assert "Op welk e-mailadres kunnen we je mailen?" in (driver.last_text or "")
+    await driver.send("anna@example.nl")
+    # ... and then straight back to the summary, not through the rest of the questions.
+    summary = driver.last_text or ""
+    assert summary.startswith("📋 Dit zijn je antwoorden")
+    assert "anna@example.nl" in summary
+    assert "0612345678" not in summary
+
+    await confirm_summary(driver)
+    [intake] = await harness.intakes()
+    assert intake.answers["contact_method"] == "e-mail"
+    assert intake.answers["email"] == "anna@example.nl"
+    assert "phone" not in intake.answers
+    assert intake.answers["hours"] == 24  # the rest is untouched
+
+
+async def test_wijzigen_by_typed_number_and_niets_wijzigen(harness: Harness) -> None:
+    await walk_candidate(harness)
+    driver = harness.driver()
+    await driver.send("wijzigen")
+    before = await harness.flow_state()
+    await driver.click("↩️ Niets wijzigen")
+    assert (driver.last_text or "").startswith("📋 Dit zijn je antwoorden")
+    assert await harness.flow_state() == before
+
+    await driver.send("wijzigen")
+    await driver.send("13")  # "Hoeveel uur per week ..."
+    assert "Hoeveel uur per week" in (driver.last_text or "")
+    await driver.send("32")
+    assert (driver.last_text or "").startswith("📋 Dit zijn je antwoorden")
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.answers["hours"] == 32
+
+
+# -- early ends ---------------------------------------------------------------------------------
+
+
+async def test_no_consent_ends_and_stores_nothing(harness: Harness) -> None:
+    driver = harness.driver()
+    await driver.send("/start kandidaat")
+    await driver.click("2. Nee, liever niet")
+    shown = joined(driver.texts_since_last_action)
+    assert "We bewaren niets." in shown
+    assert "We hebben niets bewaard." in shown
+    state, data = await harness.conversation()
+    assert state is None
+    assert data["flow"] is None
+    assert data["consents"] == []
+    assert await harness.intakes() == []
+    assert await harness.deliveries() == []
+    assert (await harness.funnel.counts())["candidate:ended:no_consent"] == 1
+
+
+async def test_under_16_without_a_parent_ends_and_stores_nothing(harness: Harness) -> None:
+    answers = {**CANDIDATE_ANSWERS, "age": "tot-16", "guardian": "nee"}
+    asked = await walk(harness, "candidate", answers)
+    assert asked == ["consent", "filled_by", "age", "guardian"]
+    shown = joined(harness.driver().texts_since_last_action)
+    assert "Kom terug samen met je ouder of voogd." in shown
+    state, data = await harness.conversation()
+    assert state is None
+    assert data["flow_state"] is None
+    assert await harness.intakes() == []
+    assert await harness.deliveries() == []
+
+
+async def test_under_16_filled_in_by_a_parent_is_not_asked_about_a_guardian(
+    harness: Harness,
+) -> None:
+    answers = {**CANDIDATE_ANSWERS, "age": "tot-16", "filled_by": "ouder"}
+    asked = await walk(harness, "candidate", answers)
+    assert "guardian" not in asked
+    await confirm_summary(harness.driver())
+    [intake] = await harness.intakes()
+    assert intake.answers["age"] == "tot-16"
+    assert intake.answers["filled_by"] == "ouder"
+
+
+async def test_skipping_the_sensitive_questions_stores_no_sensitive_answer(
+    harness: Harness,
+) -> None:
+    asked = await walk_candidate(harness, {"sensitive_consent": "sla-over"})
+    assert not {"register_known", "register_basis", "guidance", "support"} & set(asked)
+    await confirm_summary(harness.driver())
+    [intake] = await harness.intakes()
+    assert intake.target_groups == []
+    assert [c.scope for c in intake.consents] == ["general"]
+    assert "overgeslagen" in joined(harness.driver().texts_since_last_action)

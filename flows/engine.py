@@ -201,6 +201,42 @@ class Engine:
             state.phase = Phase.SUMMARY
         return state
 
+    def resume(self, state: FlowState) -> FlowState:
+        """Fit a stored state to this flow, which may have changed since the state was saved.
+
+        Answers to questions that no longer exist, or that are no longer valid (an option that
+        was removed), are dropped. The walk goes on at the first question still open and, as
+        after going back, continues in order from there. A state of another flow starts afresh.
+        An unchanged state comes back equal. Call it on every state read from storage.
+        """
+        if state.flow != self.flow.name:
+            return self.start()
+        new = state.copy()
+        new.version = self.flow.version
+        new.answers = {}
+        for q in self.flow.questions:
+            if q.id in state.answers:
+                checked = check_value(q, state.answers[q.id])
+                if not isinstance(checked, Invalid):
+                    new.answers[q.id] = checked
+        self._drop_inapplicable(new.answers)
+        if new.phase == Phase.ENDED:
+            return new
+        if new.editing is not None and not self.flow.has_question(new.editing):
+            new.editing, new.reasked = None, []
+        current = new.current
+        still_there = (
+            current is not None
+            and self.flow.has_question(current)
+            and self.applies(self.flow.question(current), new.answers)
+        )
+        if new.phase == Phase.ASKING and still_there:
+            return new
+        new.editing, new.reasked = None, []
+        new.current = self._first_open(new.answers, after=-1)
+        new.phase = Phase.ASKING if new.current is not None else Phase.SUMMARY
+        return new
+
     def answer(self, state: FlowState, value: AnswerValue) -> Result:
         """Accept a structured answer (a button's code, a list of codes) for the question now."""
         question = self._current(state)

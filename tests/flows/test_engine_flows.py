@@ -377,3 +377,41 @@ def test_state_in_edit_mode_survives_json() -> None:
     final = engine.answer(restored, "ja")
     assert isinstance(final, Accepted)
     assert final.state.phase == Phase.SUMMARY
+
+
+# -- a stored state after the flow file changed -----------------------------------------------
+
+
+@pytest.mark.parametrize("stop_at", ["consent", "guardian", "work_other", "name", None])
+def test_resume_keeps_an_unchanged_state(stop_at: str | None) -> None:
+    at = walk("candidate", {"age": "tot-16", "work_kind": ["anders"]}, until=stop_at)
+    assert engine_for("candidate").resume(at.state) == at.state
+
+
+def test_resume_drops_answers_the_flow_no_longer_has() -> None:
+    engine = engine_for("candidate")
+    at = walk("candidate", until="hours")
+    stored = at.state.to_dict()
+    stored["version"] = "2025.9"
+    stored["current"] = "favourite_colour"  # a question that was removed
+    stored["answers"]["favourite_colour"] = "blauw"
+    stored["answers"]["travel"] = "paard"  # an option that was removed
+    stored["answers"]["age"] = "65-plus"
+    state = engine.resume(FlowState.from_dict(stored))
+    assert state.version == engine.flow.version
+    assert state.current == "age"  # the first question that is open again
+    assert "favourite_colour" not in state.answers
+    assert "travel" not in state.answers
+    assert state.answers["filled_by"] == "zelf"
+    rest = walk("candidate", state=state)
+    assert rest.state.phase == Phase.SUMMARY
+    # As after going back: the walk goes on in order, showing the answers already given.
+    assert rest.asked[0] == "age"
+    assert engine.step(state) is not None
+    assert engine.outcome(rest.state).route_codes == ["individueel"]
+
+
+def test_resume_of_another_flow_starts_afresh() -> None:
+    employer = walk("employer", until="tasks").state
+    state = engine_for("candidate").resume(employer)
+    assert state == engine_for("candidate").start()

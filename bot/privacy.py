@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 PERSON = "person"
 ERASED = "gewist"
 WITHDRAWN = "toestemming-ingetrokken"
-# A history entry that names a message the bot posted in a group with this person's data in it
-# (an export, a forwarded answer) carries `msg:<chat_id>:<message_id>` in its detail. On erasure
-# those messages are deleted, best effort (Telegram allows it for 48 hours, or longer as admin).
-_GROUP_MESSAGE = re.compile(r"msg:(-\d+):(\d+)")
+# A history entry that names a message the bot posted with this person's data in it (an export
+# in the group or in a coordinator's private chat, a relayed message) carries
+# `msg:<chat_id>:<message_id>` in its detail. On erasure those messages are deleted, best effort
+# (Telegram allows a bot that for 48 hours, or longer as a group admin).
+_GROUP_MESSAGE = re.compile(r"msg:(-?\d+):(\d+)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot import handoff
-from bot.privacy import group_message_detail
+from bot.privacy import GroupMessage, group_message_detail, group_messages
 from bot.screens import CONSENT_VERSION
 from flows.records import HistoryEntry, Intake, Status
 from tests.bot.intake_fixtures import (
@@ -260,6 +260,33 @@ async def test_erase_leaves_a_tombstone_and_nothing_personal(
     assert "Gewist" in confirmation
     assert intake.number in confirmation
     assert "gewist op 2026-11-29" in confirmation
+
+
+def test_the_audit_trail_names_the_messages_to_delete() -> None:
+    intake = Intake.from_dict(
+        {
+            "number": "K-2026-0001",
+            "kind": "candidate",
+            "created_at": "2026-11-29T09:00:00+00:00",
+            "user_id": 1,
+            "chat_id": 1,
+            "language": "nl",
+            "flow_version": "1",
+            "answers": {},
+            "outcome": {},
+            "history": [
+                {"at": "x", "by": "Piet", "action": "export", "detail": "msg:-100123:7 msg:555:8"},
+                {"at": "x", "by": "bot", "action": "doorgestuurd", "detail": "msg:-100123:9"},
+                {"at": "x", "by": "bot", "action": "kaart-geplaatst", "detail": "kaart 6"},
+                {"at": "x", "by": "Piet", "action": "export", "detail": "msg:-100123:7"},
+            ],
+        }
+    )
+    assert group_messages(intake) == [
+        GroupMessage(-100123, 7),
+        GroupMessage(555, 8),
+        GroupMessage(-100123, 9),
+    ]
 
 
 async def test_erase_during_an_intake_forgets_the_answers_so_far(

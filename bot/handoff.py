@@ -1,7 +1,10 @@
-"""Hand a confirmed intake to the coordinators: a card in their group, through the outbox.
+"""Hand a confirmed intake to the coordinators, and everything after: through the outbox.
 
 The card goes into the durable outbox before the person is told the intake was sent, so a crash
-or a Telegram outage between the two loses nothing; the outbox worker delivers it.
+or a Telegram outage between the two loses nothing; the outbox worker (`bot/delivery.py`)
+delivers it. Card edits, messages to the person and messages relayed to the group go the same
+way. A payload that refers to the card (an edit, a reply under it) may leave out the card's
+message id: the worker fills it in when it sends, because the card may not be delivered yet.
 """
 
 from __future__ import annotations
@@ -10,10 +13,23 @@ import logging
 import uuid
 from typing import Any
 
+from aiogram.types import ForceReply
+
+from bot.coordinator.cards import card_payload, person_lang
 from bot.services import Services
 from flows.records import Delivery, Intake, utc_iso
 
 log = logging.getLogger(__name__)
+
+# Delivery.purpose values: what the worker does with the result.
+CARD = "card"  # sendMessage of a new card; its message id is stored on the intake
+CARD_EDIT = "card-edit"  # editMessageText of the card; chat and message id filled in at send
+TO_PERSON = "person"  # a message to the person; its id is kept so a reply can be relayed
+PERSON_ACK = "person-ack"  # "your message was passed on"
+RELAY = "relay"  # the person's message, under the card in the group
+NOTE_PROMPT = "note-prompt"  # "reply to this with the note", under the card
+GROUP_NOTICE = "group-notice"  # anything else in the group about an intake, under the card
+UNDER_CARD = frozenset({RELAY, NOTE_PROMPT, GROUP_NOTICE})
 
 
 def new_delivery(
@@ -27,6 +43,7 @@ def new_delivery(
     purpose: str = "",
 ) -> Delivery:
     now = utc_iso(services.clock.now())
+    person = user_id if user_id is not None else (intake.user_id if intake else None)
     return Delivery(
         id=uuid.uuid4().hex,
         chat_id=chat_id,
@@ -35,9 +52,19 @@ def new_delivery(
         created_at=now,
         next_attempt_at=now,
         intake_number=intake.number if intake else None,
-        user_id=user_id if user_id is not None else (intake.user_id if intake else None),
+        # An erased intake (a tombstone) has user id 0: it belongs to nobody any more.
+        user_id=person or None,
         purpose=purpose,
     )
+
+
+async def _put(services: Services, delivery: Delivery) -> None:
+    await services.outbox.put(delivery)
+    services.coordinator.wake.set()
+
+
+def _group(services: Services, intake: Intake) -> int | None:
+    return intake.card_chat_id or services.settings.COORDINATOR_CHAT_ID
 
 
 async def queue_new_intake(services: Services, intake: Intake) -> None:
@@ -47,8 +74,57 @@ async def queue_new_intake(services: Services, intake: Intake) -> None:
             "intake %s stored; COORDINATOR_CHAT_ID is not set, so no card is queued", intake.number
         )
         return
-    text = services.renderer.render("nl", "card", intake=intake.to_dict())
-    delivery = new_delivery(
-        services, group, "sendMessage", {"text": text}, intake=intake, purpose="card"
+    payload = card_payload(services, intake)
+    await _put(
+        services, new_delivery(services, group, "sendMessage", payload, intake=intake, purpose=CARD)
     )
-    await services.outbox.put(delivery)
+
+
+async def queue_card_update(services: Services, intake: Intake) -> None:
+    """Re-render the card from the intake as it is now and queue the edit."""
+    group = _group(services, intake)
+    if group is None:
+        return
+    payload = card_payload(services, intake)
+    delivery = new_delivery(
+        services, group, "editMessageText", payload, intake=intake, purpose=CARD_EDIT
+    )
+    await _put(services, delivery)
+
+
+async def queue_to_person(
+    services: Services, intake: Intake, text: str, *, purpose: str = TO_PERSON
+) -> None:
+    if not intake.chat_id:
+        return  # erased: there is nobody to write to
+    payload = {"text": text, "parse_mode": "HTML"}
+    await _put(
+        services,
+        new_delivery(
+            services, intake.chat_id, "sendMessage", payload, intake=intake, purpose=purpose
+        ),
+    )
+
+
+async def queue_under_card(
+    services: Services, intake: Intake, text: str, *, purpose: str, force_reply: bool = False
+) -> None:
+    """A message in the coordinators' group, as a reply to the intake's card."""
+    group = _group(services, intake)
+    if group is None:
+        return
+    payload: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
+    if force_reply:
+        payload["reply_markup"] = ForceReply(force_reply=True, selective=True).model_dump(
+            mode="json", exclude_none=True
+        )
+    await _put(
+        services,
+        new_delivery(services, group, "sendMessage", payload, intake=intake, purpose=purpose),
+    )
+
+
+async def tell_person_status(services: Services, intake: Intake, template: str) -> None:
+    """Tell the person, in their own language, that their intake was picked up or closed."""
+    text = services.renderer.render(person_lang(services, intake), template, number=intake.number)
+    await queue_to_person(services, intake, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.config import Settings
+from bot.coordinator.state import CoordinatorState
 from bot.keyboards import Keyboards
 from bot.render import Renderer
 from flows.engine import Engine
@@ -25,3 +26,4 @@ class Services:
     bot_username: str = ""
     # Storage problems found at start-up (corrupt files moved aside), shown to coordinators.
     storage_problems: list[str] = field(default_factory=list)
+    coordinator: CoordinatorState = field(default_factory=CoordinatorState)

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiogram import Bot
 
+from bot.delivery import start_delivery_worker
 from bot.services import Services
 from storage import run_retention
 
@@ -20,5 +21,6 @@ def start_background_tasks(bot: Bot, services: Services, stores: Any) -> list[as
         asyncio.create_task(
             run_retention(stores, services.clock, every=timedelta(hours=1)), name="retention"
         ),
+        start_delivery_worker(bot, services),
     ]
     return tasks

@@ -6,6 +6,6 @@ from aiogram import Router
 
 
 def routers() -> list[Router]:
-    from bot.handlers import fallback, intake, privacy
+    from bot.handlers import coordinator, fallback, intake, privacy
 
-    return [privacy.router, intake.router, fallback.router]
+    return [coordinator.router, privacy.router, intake.router, fallback.router]

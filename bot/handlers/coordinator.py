@@ -1,0 +1,634 @@
+"""The coordinators' side in Telegram: card buttons, review commands, replies, and the relay.
+
+Everything here is for coordinators only (`bot/coordinator/access.py`). Anybody else who tries a
+coordinator command in a group gets the unknown-command answer; in a private chat the command is
+not taken here at all, so the other routers answer it exactly as any unknown command. A card
+button pressed by somebody else gets the same text as a toast, and nothing of the intake.
+
+Messages about an intake (card, card edits, notes prompts, messages to and from the person) go
+through the outbox (`bot/handoff.py`, delivered by `bot/delivery.py`). Direct answers to a
+command (a list, a view, an export, the figures) are sent at once and counted in the pace.
+
+The person-side relay is a private-chat handler that runs before the intake's: it only takes a
+text message when the person has no intake in progress (FSM state None) and a coordinator wrote
+to them in the last RELAY_DAYS days, or when the message is a reply to a message the bot
+delivered to them from a coordinator.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.filters import Command, CommandObject, Filter
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    ReactionTypeEmoji,
+    User,
+)
+from markupsafe import Markup
+
+from bot import handoff
+from bot.coordinator.access import Coordinator, InCoordinatorGroup
+from bot.coordinator.cards import (
+    age_text,
+    answer_lines,
+    coordinator_lang,
+    has_details,
+    list_line,
+    local_time,
+    number_in,
+    person_lang,
+    short,
+    view_context,
+    who,
+)
+from bot.coordinator.export import export_files
+from bot.coordinator.keyboards import NEXT_STATUSES, CardCb, ListCb, page_keyboard
+from bot.coordinator.stats import chart_png, figures
+from bot.delivery import summarize
+from bot.filters import NotPrivateChat
+from bot.i18n import label
+from bot.logging_setup import pseudonym
+from bot.services import Services
+from flows.model import ROUTE_CODES, TARGET_GROUP_CODES
+from flows.ports import IntakeFilter
+from flows.records import HistoryEntry, Intake, IntakeKind, Note, Status, utc_iso
+
+log = logging.getLogger(__name__)
+router = Router(name=__name__)
+
+COMMANDS = ("intakes", "intake", "zoek", "antwoord", "export", "stats", "wachtrij")
+PAGE_SIZE = 10
+SEARCH_LIMIT = 20
+RELAY_DAYS = 14
+MAX_RELAYED = 3000
+# History actions this module writes (the audit trail shown in /intake).
+TO_PERSON = "bericht-aan-persoon"
+FROM_PERSON = "bericht-van-persoon"
+KINDS = {"kandidaat": IntakeKind.CANDIDATE, "candidate": IntakeKind.CANDIDATE,
+         "werkgever": IntakeKind.EMPLOYER, "employer": IntakeKind.EMPLOYER}  # fmt: skip
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+async def _send(
+    bot: Bot,
+    services: Services,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    reply_to: int | None = None,
+) -> Message | None:
+    """A direct answer to a coordinator; counted in the pace, not retried (they can ask again)."""
+    services.coordinator.pace.record(chat_id, services.clock.now())
+    try:
+        return await bot.send_message(
+            chat_id=chat_id, text=text, reply_markup=markup, reply_to_message_id=reply_to
+        )
+    except TelegramAPIError as exc:
+        log.warning("answer to a coordinator command not sent: %s", type(exc).__name__)
+        return None
+
+
+def _render(services: Services, template: str, /, **context: Any) -> str:
+    return services.renderer.render(coordinator_lang(services), template, **context)
+
+
+async def _unknown(message: Message, services: Services, bot: Bot) -> None:
+    text = _render(services, "unknown_command")
+    await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+
+
+async def _react(bot: Bot, message: Message) -> None:
+    """A 👍 on the coordinator's message: done, without another message in the group."""
+    try:
+        await bot.set_message_reaction(
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            reaction=[ReactionTypeEmoji(emoji="👍")],
+        )
+    except TelegramAPIError as exc:
+        log.debug("no reaction: %s", type(exc).__name__)
+
+
+def _actor(user: User) -> str:
+    return who(user.id, user.full_name)
+
+
+def _place(message: Message) -> str:
+    return "privé" if message.chat.type == "private" else "groep"
+
+
+async def _audit(
+    services: Services, numbers: list[str], by: str, action: str, detail: str = ""
+) -> None:
+    at = utc_iso(services.clock.now())
+    for number in numbers:
+        await services.intakes.record(
+            number, HistoryEntry(at=at, by=by, action=action, detail=detail)
+        )
+
+
+# -- review commands --------------------------------------------------------------------------
+
+
+def _parse_filter(arg: str) -> IntakeFilter | None:
+    token = arg.strip().casefold()
+    if not token:
+        return IntakeFilter()
+    if token in {s.value for s in Status}:
+        return IntakeFilter(status=Status(token))
+    if token in KINDS:
+        return IntakeFilter(kind=KINDS[token])
+    if token in TARGET_GROUP_CODES:
+        return IntakeFilter(target_group=token)
+    if token in ROUTE_CODES:
+        return IntakeFilter(route=token)
+    return None
+
+
+async def _list_page(
+    services: Services, token: str, page: int, by: str, place: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    lang = coordinator_lang(services)
+    found = _parse_filter(token) or IntakeFilter()
+    result = await services.intakes.list(found, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+    pages = max(1, -(-result.total // PAGE_SIZE))
+    text = _render(
+        services,
+        "coord_list",
+        title=label(lang, "coord_list_all"),
+        filter=token,
+        total=result.total,
+        page=page,
+        pages=pages,
+        items=[list_line(i) for i in result.items],
+    )
+    await _audit(services, [i.number for i in result.items], by, "bekeken-in-lijst", place)
+    return text, page_keyboard(token, page, pages, lang)
+
+
+@router.message(Command("intakes"), Coordinator())
+async def cmd_intakes(
+    message: Message, command: CommandObject, services: Services, bot: Bot
+) -> None:
+    assert message.from_user is not None
+    token = (command.args or "").strip().casefold()
+    if _parse_filter(token) is None:
+        text = _render(services, "coord_usage", command="intakes", bad=short(token, 40))
+        await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+        return
+    text, markup = await _list_page(services, token, 0, _actor(message.from_user), _place(message))
+    await _send(bot, services, message.chat.id, text, markup)
+
+
+@router.callback_query(ListCb.filter(), Coordinator())
+async def cb_page(
+    callback: CallbackQuery, callback_data: ListCb, services: Services, bot: Bot
+) -> None:
+    await callback.answer()
+    if callback.message is None or _parse_filter(callback_data.f) is None or callback_data.p < 0:
+        return
+    place = "privé" if callback.message.chat.type == "private" else "groep"
+    text, markup = await _list_page(
+        services, callback_data.f, callback_data.p, _actor(callback.from_user), place
+    )
+    try:
+        await bot.edit_message_text(
+            text=text,
+            chat_id=callback.message.chat.id,
+            message_id=callback.message.message_id,
+            reply_markup=markup,
+        )
+    except TelegramBadRequest as exc:
+        if "not modified" not in exc.message:
+            log.warning("list page not shown: %s", exc.message[:80])
+
+
+@router.message(Command("intake"), Coordinator())
+async def cmd_intake(
+    message: Message, command: CommandObject, services: Services, bot: Bot
+) -> None:
+    assert message.from_user is not None
+    number = number_in((command.args or "").upper())
+    if number is None:
+        text = _render(services, "coord_usage", command="intake", bad="")
+        await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+        return
+    intake = await services.intakes.get(number)
+    if intake is None:
+        await _send(
+            bot, services, message.chat.id, _render(services, "coord_not_found", number=number)
+        )
+        return
+    private = message.chat.type == "private"
+    await _audit(services, [number], _actor(message.from_user), "bekeken", _place(message))
+    intake = await services.intakes.get(number) or intake  # show this view in the history too
+    text = _render(services, "coord_intake", **view_context(services, intake, private=private))
+    await _send(bot, services, message.chat.id, text)
+
+
+@router.message(Command("zoek", "search"), Coordinator())
+async def cmd_search(
+    message: Message, command: CommandObject, services: Services, bot: Bot
+) -> None:
+    assert message.from_user is not None
+    query = " ".join((command.args or "").split())
+    if len(query) < 2:
+        text = _render(services, "coord_usage", command="zoek", bad="")
+        await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+        return
+    found = list(await services.intakes.search_name(query, SEARCH_LIMIT))
+    lang = coordinator_lang(services)
+    text = _render(
+        services,
+        "coord_list",
+        title=label(lang, "coord_search"),
+        filter=short(query, 40),
+        total=len(found),
+        page=0,
+        pages=1,
+        items=[list_line(i) for i in found],
+    )
+    await _audit(
+        services,
+        [i.number for i in found],
+        _actor(message.from_user),
+        "gevonden-bij-zoeken",
+        _place(message),
+    )
+    await _send(bot, services, message.chat.id, text)
+
+
+@router.message(Command("wachtrij", "queue"), Coordinator())
+async def cmd_queue(message: Message, services: Services, bot: Bot) -> None:
+    pending = list(await services.outbox.pending())
+    summary = summarize(pending, services.clock.now())
+    oldest = "-" if summary.oldest_seconds is None else age_text(summary.oldest_seconds)
+    text = _render(
+        services,
+        "coord_queue",
+        waiting=summary.waiting,
+        group=summary.group,
+        private=summary.private,
+        oldest=oldest,
+        last_error=summary.last_error,
+        failed=summary.failed,
+    )
+    await _send(bot, services, message.chat.id, text)
+
+
+@router.message(Command("export"), Coordinator())
+async def cmd_export(message: Message, services: Services, bot: Bot) -> None:
+    assert message.from_user is not None
+    intakes = list(await services.intakes.all())
+    now = services.clock.now()
+    stamp = now.strftime("%Y%m%d-%H%M")
+    csv_bytes, xlsx_bytes = export_files(intakes)
+    caption = _render(
+        services, "coord_export_caption", count=len(intakes), at=local_time(utc_iso(now))
+    )
+    sent: list[int] = []
+    chat_id = message.chat.id
+    for content, name in (
+        (csv_bytes, f"intakes-{stamp}.csv"),
+        (xlsx_bytes, f"intakes-{stamp}.xlsx"),
+    ):
+        services.coordinator.pace.record(chat_id, services.clock.now())
+        try:
+            # In memory only: an export file is never written to disk.
+            document = await bot.send_document(
+                chat_id=chat_id, document=BufferedInputFile(content, filename=name), caption=caption
+            )
+        except TelegramAPIError as exc:
+            log.warning("export not sent: %s", type(exc).__name__)
+            continue
+        sent.append(document.message_id)
+    if sent:
+        # `msg:<chat>:<id>` lets erasure find and delete these messages (bot/privacy.py).
+        detail = " ".join(f"msg:{chat_id}:{m}" for m in sent)
+        await _audit(
+            services, [i.number for i in intakes], _actor(message.from_user), "export", detail
+        )
+    log.info("export of %d intakes sent to the %s", len(intakes), _place(message))
+
+
+@router.message(Command("stats", "cijfers"), Coordinator())
+async def cmd_stats(message: Message, services: Services, bot: Bot) -> None:
+    intakes = list(await services.intakes.all())
+    counts = await services.funnel.counts()
+    lang = coordinator_lang(services)
+    context = figures(intakes, counts, services.engines, lang)
+    await _send(bot, services, message.chat.id, _render(services, "coord_stats", **context))
+    png = chart_png(intakes)
+    services.coordinator.pace.record(message.chat.id, services.clock.now())
+    try:
+        await bot.send_photo(
+            chat_id=message.chat.id,
+            photo=BufferedInputFile(png, filename="intakes-per-week.png"),
+            caption=_render(services, "coord_stats_caption"),
+        )
+    except TelegramAPIError as exc:
+        log.warning("chart not sent: %s", type(exc).__name__)
+
+
+@router.message(Command("antwoord", "reply"), Coordinator())
+async def cmd_answer(
+    message: Message, command: CommandObject, services: Services, bot: Bot
+) -> None:
+    assert message.from_user is not None
+    parts = (command.args or "").strip().split(maxsplit=1)
+    number = number_in(parts[0].upper()) if parts else None
+    if number is None or len(parts) < 2 or not parts[1].strip():
+        text = _render(services, "coord_usage", command="antwoord", bad="")
+        await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+        return
+    intake = await services.intakes.get(number)
+    if intake is None or not intake.chat_id:
+        await _send(
+            bot, services, message.chat.id, _render(services, "coord_not_found", number=number)
+        )
+        return
+    await _message_person(services, intake, parts[1], message.from_user)
+    await _react(bot, message)
+
+
+async def _message_person(services: Services, intake: Intake, text: str, user: User) -> None:
+    body = services.renderer.render(
+        person_lang(services, intake), "person_message", number=intake.number, text=text.strip()
+    )
+    await handoff.queue_to_person(services, intake, body)
+    await services.intakes.update(intake.number, _actor(user), TO_PERSON, short(text, 200))
+
+
+# -- non-coordinators -------------------------------------------------------------------------
+
+
+@router.message(Command(*COMMANDS, "search", "queue", "cijfers", "reply"), NotPrivateChat())
+async def not_for_you(message: Message, services: Services, bot: Bot) -> None:
+    """Outside the coordinators' reach a coordinator command is just an unknown command."""
+    await _unknown(message, services, bot)
+
+
+# -- card buttons -----------------------------------------------------------------------------
+
+
+@router.callback_query(CardCb.filter(), Coordinator())
+async def cb_card(
+    callback: CallbackQuery, callback_data: CardCb, services: Services, bot: Bot
+) -> None:
+    user = callback.from_user
+    intake = await services.intakes.get(callback_data.n)
+    lang = coordinator_lang(services)
+    if intake is None:
+        await callback.answer(
+            _render(services, "coord_alert", key="gone", number=callback_data.n), show_alert=True
+        )
+        return
+    action = callback_data.a
+    if action == "claim":
+        key = await _claim(services, intake, user)
+    elif action == "status":
+        key = await _move(services, intake, callback_data.s, user)
+    elif action == "note":
+        key = await _ask_note(services, intake, user)
+    elif action == "details":
+        key = await _details(services, bot, intake, user)
+    else:
+        key = "gone"
+    status = label(lang, f"coord_to_{callback_data.s}") if key == "status" else ""
+    text = _render(services, "coord_alert", key=key, number=intake.number, status=status)
+    await callback.answer(text, show_alert=key in ("start_bot", "gone", "same", "closed"))
+
+
+async def _claim(services: Services, intake: Intake, user: User) -> str:
+    if intake.status.is_closed:
+        return "closed"
+    if intake.assignee_id == user.id:
+        return "mine"
+    first = intake.status is Status.NIEUW
+    detail = f"was {intake.assignee_name}" if intake.assignee_name else ""
+    updated = await services.intakes.update(
+        intake.number,
+        _actor(user),
+        "opgepakt",
+        detail,
+        status=Status.OPGEPAKT if first else None,
+        assignee_id=user.id,
+        assignee_name=user.full_name,
+    )
+    if updated is None:
+        return "gone"
+    await handoff.queue_card_update(services, updated)
+    if first:
+        await handoff.tell_person_status(services, updated, "person_picked_up")
+        await services.intakes.record(
+            updated.number,
+            HistoryEntry(utc_iso(services.clock.now()), "bot", "persoon-ingelicht", "opgepakt"),
+        )
+    return "claimed"
+
+
+async def _move(services: Services, intake: Intake, target: str, user: User) -> str:
+    try:
+        new = Status(target)
+    except ValueError:
+        return "same"
+    if new not in NEXT_STATUSES[intake.status]:
+        return "same"
+    updated = await services.intakes.update(
+        intake.number, _actor(user), "status", f"{intake.status.value} -> {new.value}", status=new
+    )
+    if updated is None:
+        return "gone"
+    await handoff.queue_card_update(services, updated)
+    if new in (Status.GEPLAATST, Status.AFGESLOTEN):
+        await handoff.tell_person_status(services, updated, "person_closed")
+        await services.intakes.record(
+            updated.number,
+            HistoryEntry(utc_iso(services.clock.now()), "bot", "persoon-ingelicht", "afgesloten"),
+        )
+    return "status"
+
+
+async def _ask_note(services: Services, intake: Intake, user: User) -> str:
+    mention = Markup('<a href="tg://user?id={}">{}</a>').format(user.id, short(user.first_name, 40))
+    text = _render(services, "coord_note_prompt", number=intake.number, mention=mention)
+    await handoff.queue_under_card(
+        services, intake, text, purpose=handoff.NOTE_PROMPT, force_reply=True
+    )
+    return "note_asked"
+
+
+async def _details(services: Services, bot: Bot, intake: Intake, user: User) -> str:
+    if not has_details(services, intake):
+        return "no_details"
+    text = _render(
+        services,
+        "coord_details",
+        number=intake.number,
+        name=short(intake.name, 80),
+        answers=answer_lines(services, intake, sensitive=True),
+    )
+    services.coordinator.pace.record(user.id, services.clock.now())
+    try:
+        await bot.send_message(chat_id=user.id, text=text)
+    except (TelegramForbiddenError, TelegramBadRequest) as exc:
+        # The coordinator never pressed Start in a private chat with the bot (or blocked it).
+        log.info(
+            "details for %s not sent to %s: %s",
+            intake.number,
+            pseudonym(user.id),
+            type(exc).__name__,
+        )
+        return "start_bot"
+    except TelegramAPIError as exc:
+        log.warning("details not sent: %s", type(exc).__name__)
+        return "start_bot"
+    await _audit(services, [intake.number], _actor(user), "details-bekeken", "privé")
+    return "details_sent"
+
+
+@router.callback_query(CardCb.filter())
+@router.callback_query(ListCb.filter())
+async def button_not_for_you(callback: CallbackQuery, services: Services) -> None:
+    await callback.answer(_render(services, "unknown_command"))
+
+
+# -- replies in the coordinators' group ---------------------------------------------------------
+
+
+class ReplyToBot(Filter):
+    """A text (not a command) that replies to one of the bot's own messages."""
+
+    async def __call__(self, message: Message, bot: Bot) -> bool:
+        reply = message.reply_to_message
+        return (
+            message.text is not None
+            and not message.text.startswith("/")
+            and reply is not None
+            and reply.from_user is not None
+            and reply.from_user.id == bot.id
+        )
+
+
+def _ids(intake: Intake, action: str) -> set[int]:
+    found: set[int] = set()
+    for entry in intake.history:
+        if entry.action != action:
+            continue
+        for part in entry.detail.split():
+            tail = part.rsplit(":", 1)[-1]
+            if tail.isdigit():
+                found.add(int(tail))
+    return found
+
+
+@router.message(InCoordinatorGroup(), ReplyToBot(), Coordinator())
+async def group_reply(message: Message, services: Services, bot: Bot) -> None:
+    assert message.reply_to_message is not None and message.from_user is not None
+    replied = message.reply_to_message
+    number = number_in(replied.text or replied.caption)
+    intake = await services.intakes.get(number) if number else None
+    if intake is None:
+        return  # a reply to a list or a figure: ordinary talk in the group
+    replied_id = replied.message_id
+    text = message.text or ""
+    if replied_id in _ids(intake, "notitie-gevraagd"):
+        note = Note(
+            at=utc_iso(services.clock.now()), by=message.from_user.full_name, text=text.strip()
+        )
+        updated = await services.intakes.update(
+            intake.number, _actor(message.from_user), "notitie", "", note=note
+        )
+        if updated is not None:
+            await handoff.queue_card_update(services, updated)
+        await _react(bot, message)
+    elif replied_id == intake.card_message_id or replied_id in _ids(intake, "doorgestuurd"):
+        if not intake.chat_id:
+            await _send(
+                bot,
+                services,
+                message.chat.id,
+                _render(services, "coord_not_found", number=intake.number),
+            )
+            return
+        await _message_person(services, intake, text, message.from_user)
+        await _react(bot, message)
+    else:
+        await _send(
+            bot,
+            services,
+            message.chat.id,
+            _render(services, "coord_reply_hint", number=intake.number),
+        )
+
+
+# -- the person's side: relay replies back to the group -------------------------------------------
+
+
+class PersonRelay(Filter):
+    """A person's text that answers a coordinator (see the module docstring); gives the intake."""
+
+    async def __call__(
+        self, message: Message, services: Services, bot: Bot, raw_state: str | None = None
+    ) -> bool | dict[str, Any]:
+        if message.chat.type != "private" or message.from_user is None:
+            return False
+        text = message.text
+        if text is None or text.startswith("/"):
+            return False
+        reply = message.reply_to_message
+        replied_bot = (
+            reply is not None and reply.from_user is not None and reply.from_user.id == bot.id
+        )
+        if raw_state is not None and not replied_bot:
+            return False  # an intake is in progress: this text is an answer to it
+        intakes = [i for i in await services.intakes.for_user(message.from_user.id) if i.chat_id]
+        if not intakes:
+            return False
+        if replied_bot and reply is not None:
+            for intake in intakes:
+                if reply.message_id in _ids(intake, "bericht-bezorgd"):
+                    return {"relay_intake": intake}
+            if raw_state is not None:
+                return False
+        cutoff = utc_iso(services.clock.now() - timedelta(days=RELAY_DAYS))
+        best: tuple[str, Intake] | None = None
+        for intake in intakes:
+            for entry in intake.history:
+                if (
+                    entry.action == TO_PERSON
+                    and entry.at >= cutoff
+                    and (best is None or entry.at > best[0])
+                ):
+                    best = (entry.at, intake)
+        return {"relay_intake": best[1]} if best is not None else False
+
+
+@router.message(PersonRelay())
+async def relay_from_person(message: Message, relay_intake: Intake, services: Services) -> None:
+    intake = relay_intake
+    text = message.text or ""
+    relayed = services.renderer.render(
+        coordinator_lang(services),
+        "relay_from_person",
+        number=intake.number,
+        name=short(intake.name, 80),
+        text=text[:MAX_RELAYED],
+    )
+    await handoff.queue_under_card(services, intake, relayed, purpose=handoff.RELAY)
+    await services.intakes.update(intake.number, "person", FROM_PERSON, short(text, 200))
+    ack = services.renderer.render(
+        person_lang(services, intake), "person_relayed", number=intake.number
+    )
+    await handoff.queue_to_person(services, intake, ack, purpose=handoff.PERSON_ACK)
+    log.info("message from the person of %s relayed to the coordinators", intake.number)

@@ -9,7 +9,11 @@ log record is then searched for the person's user id, name, phone number and e-m
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,17 +26,34 @@ from tests.bot.intake_fixtures import (
     COORDINATOR_GROUP,
     EMPLOYER_ANSWERS,
     FakeClock,
+    Harness,
     build_harness,
     confirm_summary,
     walk,
     walk_candidate,
 )
+from tests.support.updates import group_message_update
 
 USER_ID = 987654321
+COORDINATOR = 4242
 NAME = "Zebulon Quixotewicz"
 PHONE_TYPED = "06 13579246"
 PHONE_STORED = "0613579246"
 EMAIL = "zebulon.quixote@voorbeeld-post.nl"
+
+
+async def deliver_all(harness: Harness, clock: FakeClock) -> bool:
+    """Run the outbox worker until the outbox is empty, on fake time; False if there is none."""
+    try:
+        delivery = importlib.import_module("bot.delivery")
+    except ImportError:
+        return False
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    await delivery.DeliveryWorker(harness.bot, harness.services, sleep=sleep).drain()
+    return True
 
 
 def needles() -> dict[str, bytes]:
@@ -102,15 +123,21 @@ async def test_erasure_leaves_nothing_in_files_or_logs(
         assert len(intakes) == 2
         assert {i.user_id for i in intakes} == {USER_ID}
 
-        # The coordinators' side, as far as it reaches the stores: the cards are delivered (the
-        # delivered record stays in a day file), a coordinator claims one, adds a note with the
-        # phone number, and an export to the group is recorded in the audit trail.
-        for number, delivery in enumerate(await harness.stores.outbox.pending(), start=500):
-            await harness.stores.outbox.mark_delivered(delivery.id, clock.now())
-            assert delivery.intake_number is not None
-            await harness.stores.intakes.update(
-                delivery.intake_number, "bot", "card", card=(COORDINATOR_GROUP, number)
-            )
+        # The coordinators' side: the cards are delivered (by the outbox worker where it exists;
+        # the delivered record stays in a day file), a coordinator exports (by /export where it
+        # exists), and a note with the phone number and a free-text audit line are added.
+        delivered = await deliver_all(harness, clock)
+        if not delivered:
+            for number, delivery in enumerate(await harness.stores.outbox.pending(), start=500):
+                await harness.stores.outbox.mark_delivered(delivery.id, clock.now())
+                assert delivery.intake_number is not None
+                await harness.stores.intakes.update(
+                    delivery.intake_number, "bot", "card", card=(COORDINATOR_GROUP, number)
+                )
+        await harness.dp.feed_update(
+            harness.bot,
+            group_message_update("/export", chat_id=COORDINATOR_GROUP, user_id=COORDINATOR),
+        )
         first = intakes[0].number
         now = utc_iso(clock.now())
         await harness.stores.intakes.update(
@@ -128,6 +155,12 @@ async def test_erasure_leaves_nothing_in_files_or_logs(
                 detail=f"{NAME}, {EMAIL}; {group_message_detail(COORDINATOR_GROUP, 900)}",
             ),
         )
+        exported = [
+            m
+            for h in (await harness.stores.intakes.get(first) or intakes[0]).history
+            for m in re.findall(r"msg:(-?\d+):(\d+)", h.detail)
+        ]
+        assert exported, "an export is named in the audit trail"
         # Another person's intake stays as it is.
         await walk_candidate(harness, {"name": "Bob"}, user_id=2002)
         await confirm_summary(harness.driver(2002))
@@ -136,6 +169,14 @@ async def test_erasure_leaves_nothing_in_files_or_logs(
         await driver.send("/verwijder")
         await driver.click("🗑️ Ja, wis alles")
         assert "Gewist" in (driver.last_text or "")
+        deleted = {
+            (r.params["chat_id"], m)
+            for r in harness.session.requests_of("deleteMessages")
+            for m in json.loads(r.params["message_ids"])
+        }
+        assert {(chat, int(m)) for chat, m in exported} <= deleted
+        # The card edits ("ingetrokken") go out too, and leave only delivered records behind.
+        await deliver_all(harness, clock)
     finally:
         await harness.stores.close()
 

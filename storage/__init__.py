@@ -102,6 +102,7 @@ class Stores:
         if self.data_dir is not None:
             cutoff = now - timedelta(days=self.retention_days)
             quarantined = await asyncio.to_thread(_purge_quarantined, self.data_dir, cutoff)
+        await self.intakes.checkpoint()
         report = PurgeReport(len(numbers), conversations, deliveries, quarantined)
         logger.info(
             "retention: %d intakes, %d conversations, %d deliveries, %d corrupt files deleted",

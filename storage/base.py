@@ -25,6 +25,10 @@ class IntakeStore(IntakeRepository, Protocol):
         """Delete intakes created before the cutoff; returns their numbers."""
         ...
 
+    async def checkpoint(self) -> None:
+        """Save what makes the next start fast (the TinyDB index snapshot); may do nothing."""
+        ...
+
     async def close(self) -> None: ...
 
 

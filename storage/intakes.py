@@ -20,10 +20,13 @@ import asyncio
 import builtins
 import copy
 import logging
+import os
 import re
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -53,16 +56,29 @@ from storage.intake_index import (
     json_copy,
     prepare_new,
 )
-from storage.migrations import upgrade
+from storage.migrations import INDEX_SCHEMA, upgrade
 
 logger = logging.getLogger("baanwijzer.storage")
 
 PARTITION_CAP = 128
 TABLE = "intakes"
 COUNTERS_FILE = "counters.json"
+INDEX_FILE = "index.json"
+FRESH_NS = 2_000_000_000
 PART_RE = re.compile(r"^(\d{4}-\d{2})-(\d{3,})\.json$")
 
 T = TypeVar("T")
+
+
+def _signature(stat: os.stat_result) -> list[int]:
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    parts: dict[str, list[int]]
+    entries: dict[str, list[IndexEntry]]
+    counters: dict[str, int]
 
 
 class _Partition:
@@ -74,23 +90,25 @@ class _Partition:
         self.table: Table = self.db.table(TABLE, cache_size=0)
         self.ids: dict[str, int] = {}
 
-    def load(self) -> list[dict[str, Any]]:
-        """Read and check the file; migrate old records in memory (written back on next write)."""
+    def load(self) -> list[IndexEntry]:
+        """Read and check the file; migrate old records in memory (written back on next write).
+
+        Returns the index entries of its intakes (order 0: the caller numbers them).
+        """
         tables = self.db.storage.read() or {}
         raw: dict[str, Any] = tables.get(TABLE, {})
-        docs: list[dict[str, Any]] = []
+        entries: list[IndexEntry] = []
         for doc_id, doc in list(raw.items()):
             if not isinstance(doc, dict) or not doc_id.isdigit():
                 raise CorruptFileError(self.path, f"document {doc_id!r} is not an object")
             try:
                 current = upgrade("intake", doc)
-                entry_for(current, "", 0)
+                entries.append(entry_for(current, self.path.name, 0))
             except (KeyError, TypeError, ValueError) as exc:
                 raise CorruptFileError(self.path, f"document {doc_id} malformed") from exc
             raw[doc_id] = current
             self.ids[str(current["number"])] = int(doc_id)
-            docs.append(current)
-        return docs
+        return entries
 
     def get(self, number: str) -> dict[str, Any] | None:
         doc_id = self.ids.get(number)
@@ -140,6 +158,7 @@ class TinyIntakeRepository:
         self._counts: dict[str, int] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intakes")
         self._closed = False
+        self._dirty = False
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -155,37 +174,125 @@ class TinyIntakeRepository:
         self._dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(self._dir)
         saved = self._load_counters()
+        snapshot = self._load_snapshot()
+        trusted: dict[str, list[int]] = snapshot.parts if snapshot else {}
+        collected: dict[str, IndexEntry] = {}
+        reread = 0
         for path in sorted(self._dir.iterdir()):
             if not PART_RE.match(path.name):
                 continue
-            part = _Partition(path)
-            try:
-                docs = part.load()
-            except CorruptFileError as exc:
-                part.close()
-                quarantine(path, self._clock.now(), self._problems, exc.reason)
-                continue
-            for doc in docs:
-                entry = entry_for(doc, path.name, self._index.next_order())
-                if entry.number in self._index.entries:
-                    message = f"intake {entry.number} found twice; kept the one in {path.name}"
+            name = path.name
+            if snapshot is not None and trusted.get(name) == _signature(path.stat()):
+                entries = snapshot.entries.get(name, [])
+            else:
+                part = _Partition(path)
+                try:
+                    entries = part.load()
+                except CorruptFileError as exc:
+                    part.close()
+                    quarantine(path, self._clock.now(), self._problems, exc.reason)
+                    continue
+                self._remember(name, part)
+                reread += 1
+            for entry in entries:
+                if entry.number in collected:
+                    message = (
+                        f"intake {entry.number} found twice, in {collected[entry.number].part}"
+                        f" and {name}; the first is used"
+                    )
                     logger.warning(message)
                     self._problems.append(message)
-                    self._drop_from_partition(self._index.entries[entry.number])
-                self._index.put(entry)
-            self._counts[path.name] = len(part.ids)
-            self._remember(path.name, part)
-        for key, value in saved.items():
-            if self._index.counters.get(key, 0) < value:
-                self._index.counters[key] = value
+                    continue
+                entry.order = self._index.next_order()
+                collected[entry.number] = entry
+            self._counts[name] = len(entries)
+        self._index.load_many(collected.values())
+        for source in (saved, snapshot.counters if snapshot else {}):
+            for key, value in source.items():
+                if self._index.counters.get(key, 0) < value:
+                    self._index.counters[key] = value
+        if snapshot is None or reread or set(trusted) - set(self._counts):
+            self._save_index()
         logger.info(
-            "intakes opened: %d intakes in %d partitions", len(self._index), len(self._counts)
+            "intakes opened: %d intakes in %d partitions (%d read, the rest from the index)",
+            len(self._index),
+            len(self._counts),
+            reread,
         )
 
-    def _drop_from_partition(self, entry: IndexEntry) -> None:
-        part = self._partition(entry.part)
-        part.remove([entry.number])
-        self._counts[entry.part] = len(part.ids)
+    def _load_snapshot(self) -> _Snapshot | None:
+        path = self._dir / INDEX_FILE
+        try:
+            data = read_json_object(path)
+            if data is None:
+                return None
+            if data.get("schema") != INDEX_SCHEMA:
+                logger.info("index file of another schema: rebuilt from the partitions")
+                return None
+            by_part: dict[str, list[IndexEntry]] = defaultdict(list)
+            for row in data["entries"]:
+                number, part, kind, status, user_id, name, created, groups, routes = row
+                by_part[part].append(
+                    IndexEntry(
+                        str(number),
+                        str(part),
+                        str(kind),
+                        str(status),
+                        int(user_id),
+                        str(name),
+                        str(created),
+                        tuple(groups),
+                        tuple(routes),
+                        0,
+                    )
+                )
+            parts = {str(k): [int(x) for x in v] for k, v in data["parts"].items()}
+            counters = {str(k): int(v) for k, v in data.get("counters", {}).items()}
+            return _Snapshot(parts, by_part, counters)
+        except CorruptFileError as exc:
+            quarantine(path, self._clock.now(), self._problems, exc.reason)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            quarantine(path, self._clock.now(), self._problems, "not an index")
+        return None
+
+    def _save_index(self) -> None:
+        """Write the index snapshot: every entry, and the signature of each partition file.
+
+        A partition whose signature (inode, size, mtime) still matches at open is not read; one
+        written less than `FRESH_NS` ago is left out, so that a rewrite within the file system's
+        timestamp granularity cannot go unnoticed.
+        """
+        now = time.time_ns()
+        parts: dict[str, list[int]] = {}
+        for name in self._counts:
+            try:
+                stat = (self._dir / name).stat()
+            except FileNotFoundError:
+                continue
+            if now - stat.st_mtime_ns > FRESH_NS:
+                parts[name] = _signature(stat)
+        entries = [
+            [
+                e.number,
+                e.part,
+                e.kind,
+                e.status,
+                e.user_id,
+                e.name,
+                e.created,
+                list(e.target_groups),
+                list(e.routes),
+            ]
+            for e in self._index.oldest_first()
+        ]
+        record = {
+            "schema": INDEX_SCHEMA,
+            "counters": self._index.counters,
+            "parts": parts,
+            "entries": entries,
+        }
+        atomic_write_bytes(self._dir / INDEX_FILE, dumps(record))
+        self._dirty = False
 
     def _load_counters(self) -> dict[str, int]:
         path = self._dir / COUNTERS_FILE
@@ -284,6 +391,9 @@ class TinyIntakeRepository:
             for number in numbers:
                 self._index.remove(number)
             removed.extend(numbers)
+        if removed:
+            # Rewrite the index now, so that no copy of the erased names is left in it.
+            self._save_index()
         return removed
 
     # -- running in the writer thread -------------------------------------------------------
@@ -307,6 +417,7 @@ class TinyIntakeRepository:
         part.insert(doc)
         self._counts[name] = len(part.ids)
         self._index.put(entry_for(doc, name, self._index.next_order()))
+        self._dirty = True
         logger.info("intake %s stored", doc["number"])
         return Intake.from_dict(json_copy(doc))
 
@@ -372,6 +483,7 @@ class TinyIntakeRepository:
         doc: dict[str, Any] = json_copy(intake.to_dict())
         self._partition(entry.part).replace(doc)
         self._index.put(entry_for(doc, entry.part, entry.order))
+        self._dirty = True
         return Intake.from_dict(json_copy(doc))
 
     async def record(self, number: str, entry: HistoryEntry) -> None:
@@ -415,11 +527,23 @@ class TinyIntakeRepository:
     async def count(self) -> int:
         return len(self._index)
 
+    async def checkpoint(self) -> None:
+        """Save the index snapshot if anything changed since the last one (makes the next open
+        fast); run by the retention loop and at close."""
+
+        def run() -> None:
+            if self._dirty:
+                self._save_index()
+
+        await self._call(run)
+
     async def close(self) -> None:
         if self._closed:
             return
 
         def run() -> None:
+            if self._dirty:
+                self._save_index()
             for part in self._parts.values():
                 part.close()
             self._parts.clear()
@@ -435,21 +559,26 @@ def write_partitions(
     """Bulk-write intakes (already numbered, as `Intake.to_dict()`) straight into partition files.
 
     For imports and for seeding benchmarks; the directory must not be open in a repository.
-    Returns how many were written. Counters are raised to the highest number written.
+    New partition files follow the existing ones of the same month; the counters are raised to
+    the highest number written. Returns how many intakes were written.
     """
     directory.mkdir(parents=True, exist_ok=True)
     by_month: dict[str, list[dict[str, Any]]] = defaultdict(list)
     index = IntakeIndex()
+    saved = read_json_object(directory / COUNTERS_FILE) or {}
+    index.counters.update({str(k): int(v) for k, v in saved.get("counters", {}).items()})
     for doc in docs:
         by_month[str(doc["created_at"])[:7]].append(doc)
         index.note_number(str(doc["number"]))
     written = 0
     for month, items in sorted(by_month.items()):
+        matches = [PART_RE.match(p.name) for p in directory.iterdir()]
+        last = max((int(m[2]) for m in matches if m and m[1] == month), default=0)
         for start in range(0, len(items), cap):
             chunk = items[start : start + cap]
             table = {str(i + 1): doc for i, doc in enumerate(chunk)}
-            name = f"{month}-{start // cap + 1:03d}.json"
-            atomic_write_bytes(directory / name, dumps({TABLE: table}))
+            last += 1
+            atomic_write_bytes(directory / f"{month}-{last:03d}.json", dumps({TABLE: table}))
             written += len(chunk)
     atomic_write_bytes(directory / COUNTERS_FILE, dumps({"schema": 1, "counters": index.counters}))
     return written

@@ -137,6 +137,9 @@ class MemoryIntakeRepository:
     async def count(self) -> int:
         return len(self._index)
 
+    async def checkpoint(self) -> None:
+        pass
+
     async def close(self) -> None:
         pass
 

@@ -1,0 +1,109 @@
+"""The TinyDB layout: small partition files, one file written per intake write, an index
+snapshot that spares reading unchanged partitions at open and never outlives an erasure."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from storage import open_stores
+from storage.intakes import TinyIntakeRepository, _Partition
+from tests.storage.conftest import FakeClock, make_intake
+
+
+def stamps(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in folder.iterdir()}
+
+
+async def test_partitions_per_month_capped_and_one_file_per_write(tmp_path: Path) -> None:
+    clock = FakeClock()
+    folder = tmp_path / "intakes"
+    repo = await TinyIntakeRepository.open(folder, clock, [], partition_cap=3)
+    october = datetime(2026, 10, 5, tzinfo=UTC)
+    for n in range(7):
+        await repo.add(make_intake(f"N{n}", created_at=october + timedelta(hours=n)))
+    first = await repo.add(make_intake("Nov"))
+    names = sorted(p.name for p in folder.glob("2026-*.json"))
+    assert names == ["2026-10-001.json", "2026-10-002.json", "2026-10-003.json", "2026-11-001.json"]
+    before = stamps(folder)
+    await repo.update(first.number, "coord", "view")
+    after = stamps(folder)
+    changed = {name for name in after if before.get(name) != after[name]}
+    assert changed == {"2026-11-001.json"}  # the update rewrote its own partition only
+    before = stamps(folder)
+    await repo.add(make_intake("Nov 2"))
+    changed = {name for name in stamps(folder) if before.get(name) != stamps(folder)[name]}
+    assert changed == {"2026-11-001.json", "counters.json"}
+    await repo.close()
+
+
+async def test_open_reads_only_partitions_changed_since_the_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    data = tmp_path / "data"
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    for month in range(1, 7):
+        created = datetime(2026, month, 3, tzinfo=UTC)
+        await stores.intakes.add(make_intake(f"M{month}", created_at=created))
+    await stores.close()
+    old = os.stat(data / "intakes" / "2026-01-001.json").st_mtime_ns - 10_000_000_000
+    for path in (data / "intakes").glob("2026-*.json"):  # as if written long ago
+        os.utime(path, ns=(old, old))
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    await stores.close()  # this open saved a snapshot that trusts all six partitions
+
+    # Change one partition behind the index's back (as a crash after a write would leave it).
+    path = data / "intakes" / "2026-03-001.json"
+    content = json.loads(path.read_text())
+    content["intakes"]["1"]["name"] = "Veranderd"
+    path.write_text(json.dumps(content))
+
+    loaded: list[str] = []
+    real_load = _Partition.load
+
+    def spy(self: _Partition) -> list[object]:
+        loaded.append(self.path.name)
+        return real_load(self)  # type: ignore[return-value]
+
+    monkeypatch.setattr(_Partition, "load", spy)
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    assert loaded == ["2026-03-001.json"]
+    assert [i.name for i in await stores.intakes.search_name("veranderd")] == ["Veranderd"]
+    assert await stores.intakes.search_name("M3") == []
+    assert len(await stores.intakes.all()) == 6
+    await stores.close()
+
+
+async def test_index_snapshot_keeps_no_erased_names(tmp_path: Path) -> None:
+    clock = FakeClock()
+    data = tmp_path / "data"
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    await stores.intakes.add(make_intake("Wilhelmina Zoekmij", user_id=55))
+    await stores.intakes.add(make_intake("Blijft Staan", user_id=56))
+    await stores.close()
+    index = data / "intakes" / "index.json"
+    assert "zoekmij" in index.read_text()
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    await stores.erase_user(55)
+    assert "zoekmij" not in index.read_text()
+    assert "blijft staan" in index.read_text()
+    await stores.close()
+
+
+async def test_corrupt_index_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    clock = FakeClock()
+    data = tmp_path / "data"
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    added = await stores.intakes.add(make_intake("Eén"))
+    await stores.close()
+    (data / "intakes" / "index.json").write_text('{"schema": 1, "entries": [[1, 2]]')
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    assert len(stores.problems) == 1
+    assert "index.json" in stores.problems[0]
+    assert await stores.intakes.get(added.number) is not None
+    await stores.close()

@@ -515,3 +515,25 @@ async def test_an_old_delete_button_after_a_new_start_is_harmless(harness: Harne
     await driver.click("🧹 Wis dit gesprek uit de chat")
     await driver.feed(callback_update("z:delete", message_id=int(old["message_id"])))
     assert len(await harness.intakes()) == 1
+
+
+async def test_the_rights_work_in_english(harness: Harness, card_updates: list[Intake]) -> None:
+    driver = harness.driver(3003, language_code="en")
+    await driver.send("/mijngegevens")
+    assert "We keep nothing about you" in (driver.last_text or "")
+    await driver.send("/intrekken")
+    assert "nothing to withdraw" in (driver.last_text or "")
+    await driver.send("/start candidate")
+    await driver.click("1. Yes, that is fine")
+    await driver.send("/mijngegevens")
+    shown = driver.texts_since_last_action
+    assert any("You are busy with the questions now" in t for t in shown)
+    assert "Who is answering the questions?" in shown[-1]  # the intake goes on where it was
+    await driver.send("/verwijder")
+    assert "Delete everything?" in (driver.last_text or "")
+    await driver.click("No, do not delete")
+    assert any("nothing was deleted" in t for t in driver.texts_since_last_action)
+    await driver.send("/verwijder")
+    await driver.click("🗑️ Yes, delete everything")
+    assert "Deleted." in (driver.last_text or "")
+    assert await harness.conversation(3003) == (None, {})

@@ -83,7 +83,7 @@ def error_type(last_error: str) -> str:
 
 def backoff(attempts: int) -> float:
     """2, 4, 8, ... seconds after the 1st, 2nd, 3rd failure, at most 10 minutes."""
-    return float(min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts)))
+    return float(min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(max(0, attempts), 16)))
 
 
 @dataclass(frozen=True, slots=True)

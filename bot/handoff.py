@@ -13,8 +13,6 @@ import logging
 import uuid
 from typing import Any
 
-from aiogram.types import ForceReply
-
 from bot.coordinator.cards import card_payload, person_lang
 from bot.services import Services
 from flows.records import Delivery, Intake, utc_iso
@@ -106,18 +104,12 @@ async def queue_to_person(
     )
 
 
-async def queue_under_card(
-    services: Services, intake: Intake, text: str, *, purpose: str, force_reply: bool = False
-) -> None:
+async def queue_under_card(services: Services, intake: Intake, text: str, *, purpose: str) -> None:
     """A message in the coordinators' group, as a reply to the intake's card."""
     group = _group(services, intake)
     if group is None:
         return
     payload: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
-    if force_reply:
-        payload["reply_markup"] = ForceReply(force_reply=True, selective=True).model_dump(
-            mode="json", exclude_none=True
-        )
     await _put(
         services,
         new_delivery(services, group, "sendMessage", payload, intake=intake, purpose=purpose),

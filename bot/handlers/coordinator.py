@@ -462,9 +462,7 @@ async def _move(services: Services, intake: Intake, target: str, user: User) -> 
 async def _ask_note(services: Services, intake: Intake, user: User) -> str:
     mention = Markup('<a href="tg://user?id={}">{}</a>').format(user.id, short(user.first_name, 40))
     text = _render(services, "coord_note_prompt", number=intake.number, mention=mention)
-    await handoff.queue_under_card(
-        services, intake, text, purpose=handoff.NOTE_PROMPT, force_reply=True
-    )
+    await handoff.queue_under_card(services, intake, text, purpose=handoff.NOTE_PROMPT)
     return "note_asked"
 
 

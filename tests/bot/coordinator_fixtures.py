@@ -1,0 +1,234 @@
+"""Set-up for the coordinator tests: the shared intake harness, a group, coordinators, a worker
+on fake time, and helpers that press buttons on and reply to specific bot messages.
+
+Everybody who is not in COORDINATOR_IDS is outside the coordinators' group here (the fake Bot
+API answers getChatMember with "left"), except MEMBER, who is a plain member of the group.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.delivery import DeliveryWorker
+from bot.handoff import queue_new_intake
+from flows.model import AnswerValue
+from flows.outcome import compute_outcome
+from flows.records import Intake, IntakeKind, utc_iso
+from tests.bot.intake_fixtures import (
+    CANDIDATE_ANSWERS,
+    COORDINATOR_GROUP,
+    EMPLOYER_ANSWERS,
+    FakeClock,
+    Harness,
+    build_harness,
+)
+from tests.support.bot_api_state import BotApiState, JsonDict
+from tests.support.session import RecordedRequest, RecordingSession
+from tests.support.updates import message_json, update_of, user_json
+
+GROUP = COORDINATOR_GROUP
+COORD = 501
+COORD_NAME = "Cora"
+COORD2 = 503
+MEMBER = 502
+STRANGER = 666
+PERSON = 1001
+
+_callback_ids = itertools.count(1)
+
+
+class TimedSession(RecordingSession):
+    """Also notes the fake time of every request, to check the pace."""
+
+    def __init__(self, state: BotApiState, clock: FakeClock) -> None:
+        super().__init__(state)
+        self.clock = clock
+        self.times: list[Any] = []
+
+    async def make_request(self, bot: Any, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
+        self.times.append(self.clock.now())
+        return await super().make_request(bot, method, timeout)
+
+
+@dataclass
+class Coord:
+    """The harness, its worker and the helpers a coordinator test needs."""
+
+    h: Harness
+    worker: DeliveryWorker
+    session: TimedSession
+    slept: list[float]
+
+    # -- delivery -----------------------------------------------------------------------------
+
+    async def deliver(self) -> None:
+        await self.worker.drain()
+
+    # -- intakes ------------------------------------------------------------------------------
+
+    async def add_intake(
+        self,
+        *,
+        kind: IntakeKind = IntakeKind.CANDIDATE,
+        user_id: int = PERSON,
+        name: str | None = None,
+        language: str = "nl",
+        answers: dict[str, AnswerValue] | None = None,
+        queue: bool = True,
+    ) -> Intake:
+        """A confirmed intake stored as `finish()` stores it, and its card queued."""
+        base = dict(CANDIDATE_ANSWERS if kind is IntakeKind.CANDIDATE else EMPLOYER_ANSWERS)
+        base.update(answers or {})
+        engine = self.h.services.engines[str(kind)]
+        name_q = engine.flow.name_question or ""
+        if name is not None:
+            base[name_q] = name
+        outcome = compute_outcome(engine.flow, base)
+        now = utc_iso(self.h.clock.now())
+        intake = Intake(
+            number="",
+            kind=kind,
+            created_at=now,
+            updated_at=now,
+            user_id=user_id,
+            chat_id=user_id,
+            language=language,
+            flow_version=engine.flow.version,
+            answers=base,
+            outcome=outcome.to_dict(),
+            name=str(base.get(name_q, "")),
+            target_groups=outcome.target_group_codes,
+            routes=outcome.route_codes,
+        )
+        stored = await self.h.stores.intakes.add(intake)
+        if queue:
+            await queue_new_intake(self.h.services, stored)
+        return stored
+
+    async def intake(self, number: str) -> Intake:
+        found = await self.h.stores.intakes.get(number)
+        assert found is not None
+        return found
+
+    async def card_id(self, number: str) -> int:
+        intake = await self.intake(number)
+        assert intake.card_message_id is not None, "the card was not delivered"
+        return intake.card_message_id
+
+    # -- Telegram updates ---------------------------------------------------------------------
+
+    def message(self, chat_id: int, message_id: int) -> JsonDict:
+        return self.session.state.messages[chat_id][message_id]
+
+    async def say(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        chat_id: int = GROUP,
+        reply_to: int | None = None,
+        first_name: str = COORD_NAME,
+    ) -> None:
+        """`user_id` writes `text` in a chat (the group by default), maybe as a reply."""
+        chat_type = "private" if chat_id > 0 else "supergroup"
+        content: dict[str, Any] = {"text": text}
+        if text.startswith("/"):
+            length = len(text.split(maxsplit=1)[0])
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        if reply_to is not None:
+            content["reply_to_message"] = self.message(chat_id, reply_to)
+        message = message_json(
+            user_id=user_id,
+            chat_id=chat_id,
+            chat_type=chat_type,
+            first_name=first_name,
+            message_id=self.session.state.next_message_id(chat_id),
+            language_code="nl",
+            **content,
+        )
+        self.session.state.remember(message)
+        await self.h.dp.feed_update(self.h.bot, update_of("message", message))
+
+    async def press(
+        self,
+        user_id: int,
+        data: str,
+        *,
+        chat_id: int = GROUP,
+        message_id: int,
+        first_name: str = COORD_NAME,
+    ) -> None:
+        """`user_id` presses a button with callback data `data` on bot message `message_id`."""
+        callback: JsonDict = {
+            "id": f"kcb{next(_callback_ids)}",
+            "from": user_json(user_id, first_name, "nl"),
+            "chat_instance": str(chat_id),
+            "message": self.message(chat_id, message_id),
+            "data": data,
+        }
+        await self.h.dp.feed_update(self.h.bot, update_of("callback_query", callback))
+
+    # -- reading what was sent ----------------------------------------------------------------
+
+    def mark(self) -> int:
+        return len(self.session.requests)
+
+    def since(self, mark: int) -> list[RecordedRequest]:
+        return self.session.requests[mark:]
+
+    def sent_to(
+        self, chat_id: int, since: int = 0, method: str | None = None
+    ) -> list[RecordedRequest]:
+        return [
+            r
+            for r in self.session.requests[since:]
+            if r.ok and r.chat_id == str(chat_id) and (method is None or r.name == method)
+        ]
+
+    def alerts(self, since: int) -> list[str]:
+        return [
+            r.params.get("text", "")
+            for r in self.session.requests[since:]
+            if r.name == "answerCallbackQuery"
+        ]
+
+    def card_buttons(self, message_id: int, chat_id: int = GROUP) -> dict[str, str]:
+        markup = self.message(chat_id, message_id).get("reply_markup") or {}
+        return {
+            b["text"]: b["callback_data"]
+            for row in markup.get("inline_keyboard", [])
+            for b in row
+            if "callback_data" in b
+        }
+
+
+async def make_coord(tmp_path: Path, **settings: Any) -> Coord:
+    clock = FakeClock()
+    state = BotApiState(default_member_status="left")
+    state.set_member_status(GROUP, MEMBER, "member")
+    session = TimedSession(state, clock)
+    values: dict[str, Any] = {"COORDINATOR_IDS": frozenset({COORD, COORD2})}
+    values.update(settings)
+    h = await build_harness(tmp_path / "data", clock=clock, session=session, **values)
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
+
+    worker = DeliveryWorker(h.bot, h.services, sleep=fake_sleep)
+    return Coord(h, worker, session, slept)
+
+
+@pytest.fixture(name="coord")
+async def coord_fixture(tmp_path: Path) -> AsyncIterator[Coord]:
+    coord = await make_coord(tmp_path)
+    yield coord
+    await coord.h.stores.close()

@@ -13,6 +13,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot.api_models import keep_response_models
 from bot.app import create_bot, create_dispatcher, create_services, set_commands
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleSession, run_console
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _assemble(settings: Settings) -> tuple[Services, Dispatcher, Stores]:
+    keep_response_models()
     clock = SystemClock()
     stores = await open_stores(
         settings.DATA_DIR,

@@ -1,0 +1,271 @@
+"""The outbox worker on fake time: retries (429, 5xx, timeouts), order per chat, the group pace,
+permanent errors, card edits after their card, restarts, and logs without personal data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import handoff
+from bot.delivery import DeliveryWorker, is_permanent, summarize
+from flows.records import parse_iso
+from storage import open_stores
+from tests.bot.coordinator_fixtures import (
+    COORD,
+    GROUP,
+    PERSON,
+    Coord,
+    TimedSession,
+    coord_fixture,  # noqa: F401 - the fixture, by name
+)
+from tests.bot.intake_fixtures import FakeClock, build_harness
+from tests.support.bot_api_state import BotApiError, BotApiState
+from tests.support.session import RecordingSession, network_error
+
+PRIVATE_A = 7001
+PRIVATE_B = 7002
+
+
+async def put(coord: Coord, chat_id: int, text: str) -> None:
+    services = coord.h.services
+    delivery = handoff.new_delivery(services, chat_id, "sendMessage", {"text": text})
+    await services.outbox.put(delivery)
+
+
+def delivered_texts(coord: Coord, chat_id: int | None = None) -> list[str]:
+    return [
+        r.params["text"]
+        for r in coord.session.requests
+        if r.ok and r.name == "sendMessage" and (chat_id is None or r.chat_id == str(chat_id))
+    ]
+
+
+def attempts(coord: Coord, method: str = "sendMessage") -> list[tuple[str, bool, float]]:
+    """(text, ok, seconds since the start) of every attempt, in order."""
+    start = coord.session.times[0] if coord.session.times else coord.h.clock.now()
+    return [
+        (r.params.get("text", ""), r.ok, (t - start).total_seconds())
+        for r, t in zip(coord.session.requests, coord.session.times, strict=True)
+        if r.name == method
+    ]
+
+
+async def test_429_waits_retry_after_and_keeps_the_order(coord: Coord) -> None:
+    for i in range(3):
+        await put(coord, GROUP, f"m{i}")
+    coord.session.fail_next("sendMessage", BotApiError.retry_after_seconds(30))
+    await coord.deliver()
+    assert delivered_texts(coord) == ["m0", "m1", "m2"]
+    tried = attempts(coord)
+    assert [(text, ok) for text, ok, _ in tried] == [
+        ("m0", False),
+        ("m0", True),
+        ("m1", True),
+        ("m2", True),
+    ]
+    assert tried[1][2] >= 30  # not before Telegram said so
+    assert await coord.h.deliveries() == []
+
+
+async def test_server_errors_and_timeouts_back_off_and_lose_nothing(coord: Coord) -> None:
+    # A private chat: its 1 s pace is shorter than the first backoff, so the gaps are the backoff.
+    await put(coord, PRIVATE_A, "card")
+    await put(coord, PRIVATE_A, "after")
+    coord.session.fail_next("sendMessage", BotApiError.server_error(502, "Bad Gateway"), times=2)
+    coord.session.fail_next("sendMessage", network_error(), times=2)
+    await coord.deliver()
+    assert delivered_texts(coord) == ["card", "after"]
+    tried = attempts(coord)
+    assert [ok for _, ok, _ in tried] == [False, False, False, False, True, True]
+    gaps = [round(tried[i + 1][2] - tried[i][2]) for i in range(3)]
+    assert gaps == [2, 4, 8]  # exponential backoff
+    assert tried[4][2] - tried[3][2] == pytest.approx(16)
+    assert await coord.h.deliveries() == []
+
+
+async def test_a_waiting_chat_keeps_its_order_while_other_chats_go_on(coord: Coord) -> None:
+    await put(coord, PRIVATE_A, "a1")
+    await put(coord, PRIVATE_B, "b1")
+    await put(coord, PRIVATE_A, "a2")
+    coord.session.fail_next("sendMessage", BotApiError.server_error())
+    await coord.deliver()
+    assert delivered_texts(coord) == ["b1", "a1", "a2"]
+    assert delivered_texts(coord, PRIVATE_A) == ["a1", "a2"]
+
+
+async def test_group_pace_holds_twenty_a_minute(coord: Coord) -> None:
+    for i in range(45):
+        await put(coord, GROUP, f"g{i}")
+    await put(coord, PRIVATE_A, "p0")
+    await put(coord, PRIVATE_A, "p1")
+    await coord.deliver()
+    assert delivered_texts(coord, GROUP) == [f"g{i}" for i in range(45)]
+    times = [
+        t
+        for r, t in zip(coord.session.requests, coord.session.times, strict=True)
+        if r.chat_id == str(GROUP)
+    ]
+    for start in times:
+        in_window = [t for t in times if start <= t < start + timedelta(seconds=60)]
+        assert len(in_window) <= 20
+    private = [
+        t
+        for r, t in zip(coord.session.requests, coord.session.times, strict=True)
+        if r.chat_id == str(PRIVATE_A)
+    ]
+    assert private[0] == times[0]  # a person is not kept waiting behind the group
+    assert (private[1] - private[0]).total_seconds() >= 1
+
+
+async def test_pace_counts_direct_answers_in_the_group(coord: Coord) -> None:
+    for _ in range(20):
+        await coord.say(COORD, "/wachtrij")
+    await put(coord, GROUP, "after the burst")
+    start = coord.h.clock.now()
+    await coord.deliver()
+    [sent_at] = [
+        t
+        for r, t in zip(coord.session.requests, coord.session.times, strict=True)
+        if r.params.get("text") == "after the burst"
+    ]
+    assert (sent_at - start).total_seconds() >= 60
+
+
+async def test_permanent_errors_are_not_retried_and_are_reported(coord: Coord) -> None:
+    intake = await coord.add_intake()
+    await coord.deliver()
+    card_id = await coord.card_id(intake.number)
+    coord.session.state.block(PERSON)
+    await handoff.queue_to_person(coord.h.services, await coord.intake(intake.number), "Hallo")
+    await coord.deliver()
+    [failed] = await coord.h.deliveries()
+    assert is_permanent(failed)
+    assert "TelegramForbiddenError" in failed.last_error
+    assert failed.attempts == 1
+    [notice] = [
+        r
+        for r in coord.sent_to(GROUP, method="sendMessage")
+        if "niet worden bezorgd" in r.params["text"]
+    ]
+    assert '"message_id":' + str(card_id) in notice.params["reply_parameters"].replace(" ", "")
+    history = [e.action for e in (await coord.intake(intake.number)).history]
+    assert "niet-bezorgd" in history
+
+    coord.h.clock.advance(timedelta(days=2))
+    before = len(coord.session.requests)
+    await coord.deliver()
+    assert coord.session.requests[before:] == []  # never tried again
+
+    summary = summarize(await coord.h.deliveries(), coord.h.clock.now())
+    assert (summary.waiting, summary.failed, summary.last_error) == (0, 1, "TelegramForbiddenError")
+    mark = coord.mark()
+    await coord.say(COORD, "/wachtrij")
+    text = coord.sent_to(GROUP, mark, "sendMessage")[0].params["text"]
+    assert "Definitief mislukt: 1" in text
+    assert "TelegramForbiddenError" in text
+
+
+async def test_chat_not_found_is_permanent_and_does_not_block_the_chat(coord: Coord) -> None:
+    await put(coord, GROUP, "lost")
+    await put(coord, GROUP, "next")
+    coord.session.fail_next("sendMessage", BotApiError.chat_not_found())
+    await coord.deliver()
+    assert delivered_texts(coord) == ["next"]
+    [failed] = await coord.h.deliveries()
+    assert failed.last_error.startswith("permanent:")
+    assert parse_iso(failed.next_attempt_at).year == 9999
+    assert await coord.h.stores.outbox.due(coord.h.clock.now() + timedelta(days=365)) == []
+
+
+async def test_a_card_edit_waits_for_its_card_and_edits_that_message(coord: Coord) -> None:
+    intake = await coord.add_intake()
+    await coord.h.stores.intakes.update(
+        intake.number, "x", "status", status=None, assignee_name="Bo"
+    )
+    await handoff.queue_card_update(coord.h.services, await coord.intake(intake.number))
+    coord.session.fail_next("sendMessage", BotApiError.retry_after_seconds(5))
+    await coord.deliver()
+    names = [(r.name, r.ok) for r in coord.session.requests]
+    assert names == [("sendMessage", False), ("sendMessage", True), ("editMessageText", True)]
+    card_id = await coord.card_id(intake.number)
+    assert coord.session.requests[-1].params["message_id"] == str(card_id)
+    assert "👤 Bo" in coord.message(GROUP, card_id)["text"]
+
+
+async def test_an_unchanged_card_edit_counts_as_delivered(coord: Coord) -> None:
+    intake = await coord.add_intake()
+    await coord.deliver()
+    await handoff.queue_card_update(coord.h.services, await coord.intake(intake.number))
+    await handoff.queue_card_update(coord.h.services, await coord.intake(intake.number))
+    await coord.deliver()
+    assert await coord.h.deliveries() == []
+
+
+async def test_the_outbox_survives_a_restart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    clock = FakeClock()
+    stores = await open_stores(data, clock, retention_days=365, conversation_days=30)
+    h = await build_harness(data, stores=stores, clock=clock, COORDINATOR_IDS=frozenset({COORD}))
+    assert isinstance(h.session, RecordingSession)
+    first = Coord(h, DeliveryWorker(h.bot, h.services), TimedSession(h.session.state, clock), [])
+    intake = await first.add_intake()
+    await stores.close()  # the process stops before the worker ran
+
+    reopened = await open_stores(data, clock, retention_days=365, conversation_days=30)
+    session = TimedSession(BotApiState(), clock)
+    h2 = await build_harness(data, stores=reopened, clock=clock, session=session)
+
+    async def fake_sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    await DeliveryWorker(h2.bot, h2.services, sleep=fake_sleep).drain()
+    [card] = [r for r in session.requests if r.name == "sendMessage"]
+    assert intake.number in card.params["text"]
+    stored = await reopened.intakes.get(intake.number)
+    assert stored is not None
+    assert stored.card_message_id == card.result.message_id
+    assert list(await reopened.outbox.pending()) == []
+    await reopened.close()
+
+
+async def test_logs_say_what_is_pending_without_personal_data(
+    coord: Coord, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    intake = await coord.add_intake(name="Zoë Geheim")
+    await coord.deliver()
+    coord.session.fail_next("sendMessage", BotApiError.server_error(), times=3)
+    await handoff.queue_to_person(
+        coord.h.services, await coord.intake(intake.number), "Zoë, bel 0612345678"
+    )
+    await coord.deliver()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "outbox: 1 waiting (0 group, 1 private)" in text
+    assert "failed: TelegramServerError" in text
+    for secret in ("Zoë", "Geheim", "0612345678", str(PERSON)):
+        assert secret not in text
+
+
+async def test_the_running_worker_wakes_when_something_is_queued(coord: Coord) -> None:
+    async def quick_sleep(seconds: float) -> None:
+        coord.h.clock.advance(timedelta(seconds=min(seconds, 1.0)))
+        await asyncio.sleep(0.01)
+
+    worker = DeliveryWorker(coord.h.bot, coord.h.services, sleep=quick_sleep)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.05)
+        intake = await coord.add_intake()
+        for _ in range(100):
+            if (await coord.intake(intake.number)).card_message_id is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert (await coord.intake(intake.number)).card_message_id is not None
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

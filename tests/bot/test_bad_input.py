@@ -7,15 +7,20 @@ message ids the bot keeps for deleting the chat later), the FSM state, the intak
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiogram import Bot
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 
 from tests.bot.intake_fixtures import (
     CANDIDATE_ANSWERS,
     Harness,
+    build_harness,
     confirm_summary,
     harness_fixture,  # noqa: F401 - the `harness` fixture
     joined,
@@ -24,6 +29,7 @@ from tests.bot.intake_fixtures import (
     walk_candidate,
 )
 from tests.support.bot_api_state import JsonDict
+from tests.support.session import RecordingSession
 from tests.support.updates import (
     DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,
@@ -368,9 +374,31 @@ async def test_known_commands_mid_question_work_and_keep_the_answers(
 # -- two taps at once ---------------------------------------------------------------------------
 
 
+class SlowSession(RecordingSession):
+    """Every Bot API call takes a moment, as over the network: without it a handler never
+    yields to the event loop and two "concurrent" updates would simply run one after the other."""
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109 - signature fixed by BaseSession
+    ) -> TelegramType:
+        await asyncio.sleep(0.002)
+        return await super().make_request(bot, method, timeout)
+
+
+@pytest.fixture
+async def slow(tmp_path: Path) -> AsyncIterator[Harness]:
+    harness = await build_harness(tmp_path, session=SlowSession())
+    yield harness
+    await harness.stores.close()
+
+
 async def test_a_second_tap_while_the_first_is_handled_records_one_answer(
-    harness: Harness,
+    slow: Harness,
 ) -> None:
+    harness = slow
     await at_question_2(harness)
     screen = current_screen(harness)
     mark = len(harness.session.requests)
@@ -408,7 +436,8 @@ async def test_a_second_tap_while_the_first_is_handled_records_one_answer(
     assert len(harness.session.requests_of("answerCallbackQuery")) >= 2
 
 
-async def test_klopt_tapped_twice_at_once_stores_one_intake(harness: Harness) -> None:
+async def test_klopt_tapped_twice_at_once_stores_one_intake(slow: Harness) -> None:
+    harness = slow
     await walk_candidate(harness)
     screen = current_screen(harness)
 

@@ -32,7 +32,7 @@ from tinydb import Query, TinyDB
 from tinydb.storages import JSONStorage
 
 from flows.records import Intake, IntakeKind, utc_iso
-from storage import SystemClock, open_stores
+from storage import Stores, SystemClock, open_stores
 from storage.atomic import dumps
 from storage.conversations import file_name, key_to_dict
 from storage.intakes import write_partitions
@@ -117,32 +117,52 @@ class Row:
     note: str = ""
 
 
-async def timed(samples: int, step: Callable[[int], Awaitable[None]]) -> list[float]:
-    result = []
+async def interleaved(
+    samples: int, steps: dict[int, Callable[[int], Awaitable[None]]]
+) -> dict[int, list[float]]:
+    """Run one sample of every size in turn, so that noise from the machine hits all alike."""
+    result: dict[int, list[float]] = {size: [] for size in steps}
     for i in range(samples):
-        start = time.perf_counter()
-        await step(i)
-        result.append(time.perf_counter() - start)
+        for size, step in steps.items():
+            start = time.perf_counter()
+            await step(i)
+            result[size].append(time.perf_counter() - start)
     return result
 
 
-async def bench_intakes(root: Path, count: int, samples: int) -> tuple[list[float], float]:
+async def open_intakes(root: Path, count: int) -> tuple[Stores, str]:
+    """Seed `count` intakes by writing partition files, then open twice: the first (cold) open
+    reads every partition and writes the index snapshot, the second (warm) reads the snapshot."""
     data = root / f"intakes-{count}"
     for month_docs in seeded_docs(count):
         write_partitions(data / "intakes", month_docs)
-    opened = time.perf_counter()
-    stores = await open_stores(data, SystemClock(), retention_days=3650, conversation_days=30)
-    open_seconds = time.perf_counter() - opened
-    assert await stores.intakes.count() == count  # type: ignore[attr-defined]
+    times = []
+    for _ in range(2):
+        opened = time.perf_counter()
+        stores = await open_stores(data, SystemClock(), retention_days=3650, conversation_days=30)
+        times.append(time.perf_counter() - opened)
+        assert await stores.intakes.count() == count  # type: ignore[attr-defined]
+        if len(times) == 1:
+            await stores.close()
+    return stores, f"open {times[0]:.2f} s cold, {times[1]:.2f} s from index"
 
-    async def add(i: int) -> None:
-        doc = intake_doc(count + i, "", NOW)
-        await stores.intakes.add(Intake.from_dict(doc))
 
-    result = await timed(samples, add)
-    await stores.close()
-    shutil.rmtree(data)
-    return result, open_seconds
+async def bench_intakes(
+    root: Path, sizes: list[int], samples: int
+) -> tuple[dict[int, list[float]], dict[int, str]]:
+    opened = {size: await open_intakes(root, size) for size in sizes}
+
+    def adder(stores: Stores, size: int) -> Callable[[int], Awaitable[None]]:
+        async def add(i: int) -> None:
+            await stores.intakes.add(Intake.from_dict(intake_doc(size + i, "", NOW)))
+
+        return add
+
+    steps = {size: adder(stores, size) for size, (stores, _) in opened.items()}
+    result = await interleaved(samples, steps)
+    for stores, _ in opened.values():
+        await stores.close()
+    return result, {size: note for size, (_, note) in opened.items()}
 
 
 def bench_default_insert(root: Path, count: int, samples: int) -> list[float]:
@@ -165,7 +185,7 @@ def conversation_data(n: int) -> dict[str, Any]:
     return {"flow": "candidate", "answers": answers(n), "shown": ["q1", "q2", "q3"], "step": n % 20}
 
 
-async def bench_conversations(root: Path, count: int, samples: int) -> list[float]:
+async def open_conversations(root: Path, count: int) -> tuple[Stores, list[StorageKey]]:
     data = root / f"conversations-{count}"
     folder = data / "conversations"
     folder.mkdir(parents=True)
@@ -181,17 +201,24 @@ async def bench_conversations(root: Path, count: int, samples: int) -> list[floa
         (folder / file_name(key)).write_bytes(dumps(record))
     stores = await open_stores(data, SystemClock(), retention_days=3650, conversation_days=30)
     assert await stores.conversations.count() == count
-    conv = stores.conversations
+    return stores, keys
+
+
+async def bench_conversations(root: Path, sizes: list[int], samples: int) -> dict[int, list[float]]:
+    opened = {size: await open_conversations(root, size) for size in sizes}
     rng = random.Random(1)
 
-    async def step(i: int) -> None:
-        key = keys[rng.randrange(count)]
-        await conv.set_state(key, f"Intake:q{i % 20}")
-        await conv.set_data(key, conversation_data(i))
+    def stepper(stores: Stores, keys: list[StorageKey]) -> Callable[[int], Awaitable[None]]:
+        async def step(i: int) -> None:
+            key = keys[rng.randrange(len(keys))]
+            await stores.conversations.set_state(key, f"Intake:q{i % 20}")
+            await stores.conversations.set_data(key, conversation_data(i))
 
-    result = await timed(samples, step)
-    await stores.close()
-    shutil.rmtree(data)
+        return step
+
+    result = await interleaved(samples, {s: stepper(*pair) for s, pair in opened.items()})
+    for stores, _ in opened.values():
+        await stores.close()
     return result
 
 
@@ -232,25 +259,39 @@ async def main(quick: bool) -> None:
     rows: list[Row] = []
     started = time.perf_counter()
     try:
+        ours, notes = await bench_intakes(root, intake_sizes, ours_samples)
+        print(f"  our intake adds: done ({time.perf_counter() - started:.0f} s)", flush=True)
         for count in intake_sizes:
-            ours, open_seconds = await bench_intakes(root, count, ours_samples)
             default = None
+            default_n = 0
             if count <= default_cap:
                 default_n = default_samples[count]
                 default = percentiles(bench_default_insert(root, count, default_n))
-            else:
-                default_n = 0
-            note = f"open {open_seconds:.2f} s"
             rows.append(
-                Row("intake add", count, percentiles(ours), ours_samples, default, default_n, note)
+                Row(
+                    "intake add",
+                    count,
+                    percentiles(ours[count]),
+                    ours_samples,
+                    default,
+                    default_n,
+                    notes[count],
+                )
             )
-            print(f"  intakes {count}: done ({time.perf_counter() - started:.0f} s)", flush=True)
+            print(f"  default {count}: done ({time.perf_counter() - started:.0f} s)", flush=True)
+        steps = await bench_conversations(root, conversation_sizes, ours_samples)
         for count in conversation_sizes:
-            ours = await bench_conversations(root, count, ours_samples)
             default_n = default_samples[count]
             default = percentiles(bench_default_conversations(root, count, default_n))
             rows.append(
-                Row("conversation step", count, percentiles(ours), ours_samples, default, default_n)
+                Row(
+                    "conversation step",
+                    count,
+                    percentiles(steps[count]),
+                    ours_samples,
+                    default,
+                    default_n,
+                )
             )
             print(
                 f"  conversations {count}: done ({time.perf_counter() - started:.0f} s)", flush=True
@@ -267,12 +308,12 @@ async def main(quick: bool) -> None:
         shown = (
             f"{row.default[0]:.1f} | {row.default[1]:.1f}" if row.default else "not run | not run"
         )
-        notes = f"{row.ours_n} samples ours, {row.default_n} default"
+        text = f"{row.ours_n} samples ours, {row.default_n} default"
         if row.note:
-            notes += f"; {row.note}"
+            text += f"; {row.note}"
         print(
             f"| {row.operation} | {row.stored:,} | {row.ours[0]:.2f} | {row.ours[1]:.2f} |"
-            f" {shown} | {notes} |"
+            f" {shown} | {text} |"
         )
     adds = {row.stored: row.ours[0] for row in rows if row.operation == "intake add"}
     print()

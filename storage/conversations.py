@@ -1,6 +1,6 @@
 """Conversations (aiogram FSM state and data), one small file per open conversation.
 
-Layout: `DATA_DIR/conversations/<user_id>-<chat_id>-<hash>.json`, each holding
+Layout: `DATA_DIR/conversations/<sha256 of the key>.json`, each holding
 `{"schema", "key", "state", "data", "updated_at"}`. A conversation step rewrites only its own file
 (temp file, fsync, rename, fsync dir), so its cost does not depend on how many conversations are
 open. A conversation with no state and no data has no file: `state.clear()` removes it.
@@ -82,8 +82,9 @@ def key_from_dict(data: Mapping[str, Any]) -> StorageKey:
 
 
 def file_name(key: StorageKey) -> str:
-    digest = hashlib.sha256(dumps(key_to_dict(key))).hexdigest()[:16]
-    return f"{key.user_id}-{key.chat_id}-{digest}.json"
+    """A name made from a hash of the key: no user or chat id in file names (nor in log lines
+    that name a file)."""
+    return hashlib.sha256(dumps(key_to_dict(key))).hexdigest()[:32] + ".json"
 
 
 class _ConversationBase(ConversationStore):

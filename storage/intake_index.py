@@ -61,7 +61,9 @@ class IndexEntry:
     def sort_key(self) -> tuple[str, int, str]:
         return (self.created, self.order, self.number)
 
-    def matches(self, f: IntakeFilter) -> bool:
+    def matches(self, f: IntakeFilter, since: str = "", until: str = "") -> bool:
+        """Whether this intake passes the filter; `since`/`until` are `f.since`/`f.until` as
+        UTC ISO text (computed once per listing, not once per intake)."""
         if f.status is not None and self.status != str(f.status):
             return False
         if f.kind is not None and self.kind != str(f.kind):
@@ -70,9 +72,9 @@ class IndexEntry:
             return False
         if f.route is not None and f.route not in self.routes:
             return False
-        if f.since is not None and self.created < utc_iso(f.since):
+        if since and self.created < since:
             return False
-        return not (f.until is not None and self.created >= utc_iso(f.until))
+        return not (until and self.created >= until)
 
 
 def entry_for(doc: dict[str, Any], part: str, order: int) -> IndexEntry:
@@ -160,8 +162,10 @@ class IntakeIndex:
         total = 0
         page: list[IndexEntry] = []
         end = offset + limit
+        since = utc_iso(f.since) if f.since is not None else ""
+        until = utc_iso(f.until) if f.until is not None else ""
         for entry in self.newest_first():
-            if entry.matches(f):
+            if entry.matches(f, since, until):
                 if offset <= total < end:
                     page.append(entry)
                 total += 1

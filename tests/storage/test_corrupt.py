@@ -10,6 +10,7 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from storage import open_stores
+from storage.conversations import file_name
 from tests.storage.conftest import FakeClock, make_delivery, make_intake
 
 
@@ -30,7 +31,7 @@ async def test_corrupt_files_reported_and_moved_aside(
 
     broken_partition = data / "intakes" / "2026-11-001.json"
     broken_partition.write_bytes(broken_partition.read_bytes()[:-20])  # torn: "Extra data" kind
-    conversation = next((data / "conversations").glob("5-5-*.json"))
+    conversation = data / "conversations" / file_name(StorageKey(1, 5, 5))
     conversation.write_text('{"schema": 1, "key": ')
     (data / "outbox" / "pending.json").write_text("[1, 2, 3]")
     (data / "intakes" / "counters.json").write_bytes(b"\x00\x00\x00")

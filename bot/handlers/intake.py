@@ -427,7 +427,11 @@ async def _apply(
         record.misses += 1
         offer = record.misses >= MISSES_BEFORE_HELP
         text = services.renderer.render(
-            record.lang, "invalid", reason=result.reason.text(record.lang), offer_help=offer
+            record.lang,
+            "invalid",
+            reason=result.reason.text(record.lang),
+            offer_help=offer,
+            has_why=step.question.help is not None,
         )
         await send(bot, chat_id, record, text)
         await show_question(bot, chat_id, services, record)

@@ -109,6 +109,100 @@ async def test_typed_text_for_a_button_question_gives_the_reason_and_asks_again(
     assert (await snapshot(harness))["data"]["misses"] == 0
 
 
+async def test_the_offer_of_help_names_only_buttons_that_are_there(harness: Harness) -> None:
+    driver = harness.driver()
+    await driver.send("/start kandidaat")  # the consent question has no "why" button
+    await driver.send("misschien")
+    await driver.send("misschien wel")
+    offer = driver.texts_since_last_action[0]
+    assert "Ik wil een mens spreken" in offer
+    assert "Waarom vragen we dit?" not in offer
+    assert not any("Waarom" in text for row in driver.last_keyboard for text, _ in row)
+
+
+async def test_klaar_with_nothing_ticked_asks_for_a_choice(harness: Harness) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="helpers")
+    driver = harness.driver()
+    before = await snapshot(harness)
+
+    await driver.click("✅ Klaar")
+
+    reason, again = driver.texts_since_last_action
+    assert reason == "Kies er minstens 1."
+    assert "Wie helpt je nu met werk zoeken?" in again
+    assert without_misses(await snapshot(harness)) == without_misses(before)
+
+
+async def test_ticking_an_only_this_option_clears_the_others(harness: Harness) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="helpers")
+    driver = harness.driver()
+    await driver.click("m:c:9:0")  # De gemeente
+    await driver.click("m:c:9:1")  # UWV
+    await driver.click("m:c:9:5")  # Niemand: only this one
+    ticked = [text for row in driver.last_keyboard for text, _ in row if text.startswith("☑️")]
+    assert ticked == ["☑️ 6. Niemand"]
+    await driver.click("✅ Klaar")
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.answers["helpers"] == ["niemand"]
+
+
+async def test_typed_text_on_the_summary_explains_the_two_choices(harness: Harness) -> None:
+    await walk_candidate(harness)
+    before = await snapshot(harness)
+    driver = harness.driver()
+
+    await driver.send("hmm")
+
+    hint, summary = driver.texts_since_last_action
+    assert hint.startswith("Tik op Klopt om te versturen, of op Wijzigen")
+    assert summary.startswith("📋 Dit zijn je antwoorden")
+    assert await snapshot(harness) == before
+
+
+async def test_a_question_button_while_the_summary_is_shown_is_stale(harness: Harness) -> None:
+    await walk_candidate(harness)
+    before = await snapshot(harness)
+    driver = harness.driver()
+
+    await driver.feed(callback_update("a:c:17:0"))  # "travel", answered long ago
+
+    stale, summary = driver.texts_since_last_action
+    assert stale == STALE
+    assert summary.startswith("📋 Dit zijn je antwoorden")
+    assert await snapshot(harness) == before
+
+
+@pytest.mark.parametrize(
+    ("make", "reply"),
+    [
+        (lambda: sticker_update(), "I can only read text."),
+        (lambda: callback_update("zzz"), "This button no longer works. Here is where you were:"),
+        (lambda: None, "I don't know that command."),
+    ],
+    ids=["sticker", "stale", "unknown-command"],
+)
+async def test_bad_input_is_answered_in_english_too(
+    harness: Harness, make: Callable[[], Update | None], reply: str
+) -> None:
+    driver = harness.driver(4004, language_code="en")
+    await driver.send("/start kandidaat")
+    update = make()
+    if update is None:
+        await driver.send("/foo")
+    else:
+        raw = update.model_dump(exclude_none=True, by_alias=True)
+        for part in ("message", "callback_query"):
+            if part in raw:
+                raw[part]["from"]["id"] = 4004
+                chat = raw[part]["chat"] if part == "message" else raw[part]["message"]["chat"]
+                chat["id"] = 4004
+        await driver.feed(Update.model_validate(raw))
+    first, question = driver.texts_since_last_action
+    assert first.startswith(reply)
+    assert question.startswith("Question 1 of 22")
+
+
 async def test_text_longer_than_the_question_allows_is_refused(harness: Harness) -> None:
     await walk(harness, "candidate", CANDIDATE_ANSWERS, until="name")
     driver = harness.driver()

@@ -18,7 +18,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,11 @@ from storage.intake_index import json_copy
 from storage.migrations import CONVERSATION_SCHEMA, upgrade
 
 logger = logging.getLogger("baanwijzer.storage")
+
+
+# A write that changes nothing is skipped, unless the stored updated_at (which idle retention
+# reads) is older than this.
+UNCHANGED_REFRESH = timedelta(hours=1)
 
 
 class _Keep(Enum):
@@ -118,6 +123,13 @@ class _ConversationBase(ConversationStore):
         )
         if current is None and new.empty:
             return {}
+        if (
+            current is not None
+            and new.state == current.state
+            and new.data == current.data
+            and parse_iso(new.updated_at) - parse_iso(current.updated_at) < UNCHANGED_REFRESH
+        ):
+            return copy.deepcopy(current.data)  # nothing to write: saves an fsync
         await self._persist(key, new)
         if new.empty:
             self._items.pop(key, None)

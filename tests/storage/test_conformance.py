@@ -300,3 +300,21 @@ class TestConversations:
         assert await conv.purge_idle_before(harness.clock.now() - timedelta(minutes=30)) == 1
         assert await conv.get_state(keys[2]) is None
         assert await conv.get_state(StorageKey(bot_id=1, chat_id=4, user_id=4)) == "Form:age"
+
+
+@BOTH
+async def test_unchanged_conversation_write_is_skipped_but_refreshes_hourly(
+    harness: Harness,
+) -> None:
+    conv = harness.stores.conversations
+    key = StorageKey(bot_id=1, chat_id=77, user_id=77)
+    await conv.set_state(key, "Form:name")
+    harness.clock.advance(timedelta(minutes=30))
+    await conv.set_state(key, "Form:name")  # no change: no write, updated_at stays
+    harness.clock.advance(timedelta(minutes=31))
+    assert await conv.purge_idle_before(harness.clock.now() - timedelta(minutes=60)) == 1
+    await conv.set_state(key, "Form:name")
+    harness.clock.advance(timedelta(minutes=90))
+    await conv.set_state(key, "Form:name")  # unchanged but over an hour: refreshed
+    conv = (await harness.reopen()).conversations
+    assert await conv.purge_idle_before(harness.clock.now() - timedelta(minutes=1)) == 0

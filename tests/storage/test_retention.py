@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from storage import open_stores, run_retention
+from storage.conversations import file_name
 from tests.storage.conftest import BOTH, FakeClock, Harness, make_delivery, make_intake
 
 OLD = {"name": "Fenna Zwartkop", "phone": "0612345678", "email": "fenna@zwartkop.example"}
@@ -110,3 +113,25 @@ async def test_run_retention_loop(tmp_path: Path) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await stores.close()
+
+
+async def test_logs_hold_no_personal_data(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = FakeClock()
+    data = tmp_path / "data"
+    stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
+    h = Harness("tinydb", clock, stores, data)
+    number = await seed_person(h, OLD, OLD_USER, timedelta(days=40))
+    await h.stores.intakes.update(number, "coord", "status", "opgepakt")
+    await h.stores.purge(clock.now())
+    await seed_person(h, NEW, NEW_USER, timedelta(days=1))
+    await h.stores.close()
+    (data / "conversations" / file_name(StorageKey(1, NEW_USER, NEW_USER))).write_text("{")
+    stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
+    await stores.erase_user(NEW_USER)
+    await stores.close()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "intakes opened" in text  # the logs do say what happened
+    assert number in text
+    for needle in [*needles(OLD, OLD_USER), *needles(NEW, NEW_USER)]:
+        assert needle not in text

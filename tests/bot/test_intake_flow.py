@@ -506,3 +506,47 @@ async def test_skipping_the_sensitive_questions_stores_no_sensitive_answer(
     assert intake.target_groups == []
     assert [c.scope for c in intake.consents] == ["general"]
     assert "overgeslagen" in joined(harness.driver().texts_since_last_action)
+
+
+# -- what the bot must not claim (domain.md section 6) ------------------------------------------
+
+NEVER_CLAIMED = (
+    "qualif",
+    "in aanmerking",
+    "je hoort bij de doelgroep",
+    "you belong to the target group",
+    "garant",
+    "guarantee",
+    "recht op",
+    "entitled",
+    "u krijgt subsidie",
+    "you will receive",
+    "ik ben een mens",
+    "i am a person",
+    "i am human",
+)
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+@pytest.mark.parametrize("flow", ["candidate", "employer"])
+async def test_the_outcome_claims_nothing_that_only_uwv_or_the_gemeente_decides(
+    harness: Harness, flow: str, lang: str
+) -> None:
+    driver = harness.driver(5005, language_code=lang)
+    if flow == "candidate":
+        answers = {
+            **CANDIDATE_ANSWERS,
+            "register_basis": ["uwv-onderzoek", "wsw"],
+            "employer_pref": ["leverancier", "dichtbij"],
+        }
+    else:
+        answers = {**EMPLOYER_ANSWERS, "org_kind": "leverancier", "offer": ["social-return"]}
+    await walk(harness, flow, answers, user_id=5005, typed=True)
+    await driver.send("klopt" if lang == "nl" else "yes")
+
+    shown = joined(driver.texts_since_last_action).casefold()
+    assert ("je nummer is" if lang == "nl" else "your number is") in shown
+    for claim in NEVER_CLAIMED:
+        assert claim not in shown, claim
+    assert "uwv" in shown  # who decides is named
+    assert "social return" in shown  # and that it does not always count

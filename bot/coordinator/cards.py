@@ -190,9 +190,9 @@ def render_card(services: Services, intake: Intake) -> tuple[str, InlineKeyboard
 def card_payload(services: Services, intake: Intake) -> dict[str, Any]:
     text, markup = render_card(services, intake)
     payload: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
-    payload["reply_markup"] = (
-        markup.model_dump(mode="json", exclude_none=True) if markup else {"inline_keyboard": []}
-    )
+    if markup is not None:
+        # Left out when there are no buttons: an edit without a keyboard removes the old one.
+        payload["reply_markup"] = markup.model_dump(mode="json", exclude_none=True)
     return payload
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 
 import openpyxl
 
@@ -415,3 +416,57 @@ async def test_stats_and_queue(coord: Coord) -> None:
     await coord.say(COORD, "/wachtrij")
     queue = visible_text(coord.sent_to(GROUP, mark, "sendMessage")[0].params["text"])
     assert "Wachtend: 0" in queue
+
+
+async def test_erasure_updates_the_card_to_a_tombstone(coord: Coord) -> None:
+    from bot.privacy import erase_person
+
+    intake = await coord.add_intake(name="Zoë Geheim")
+    await coord.deliver()
+    card_id = await coord.card_id(intake.number)
+    await coord.press(COORD, CardCb(a="claim", n=intake.number).pack(), message_id=card_id)
+    await coord.deliver()
+    await erase_person(coord.h.services, PERSON)
+    await coord.deliver()
+    card = coord.message(GROUP, card_id)
+    assert "gewist" in card["text"]
+    assert "Zoë" not in card["text"]
+    assert "reply_markup" not in card  # no buttons on a tombstone
+    mark = coord.mark()
+    await coord.press(COORD, CardCb(a="details", n=intake.number).pack(), message_id=card_id)
+    assert coord.alerts(mark) == ["Er zijn geen details (meer)."]
+    assert coord.sent_to(COORD, mark) == []
+
+
+async def test_a_reply_to_a_coordinator_message_is_relayed_even_during_a_new_intake(
+    coord: Coord,
+) -> None:
+    intake = await coord.add_intake()
+    await coord.deliver()
+    await coord.say(COORD, f"/antwoord {intake.number} Wanneer kun je?")
+    await coord.deliver()
+    [to_person] = coord.sent_to(PERSON, method="sendMessage")
+    person = coord.h.driver(PERSON)
+    await person.send("/start kandidaat")
+    state_before = await coord.h.conversation(PERSON)
+    mark = coord.mark()
+    await coord.say(PERSON, "Maandag", chat_id=PERSON, reply_to=to_person.result.message_id)
+    await coord.deliver()
+    [relayed] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert "Maandag" in relayed.params["text"]
+    state_after = await coord.h.conversation(PERSON)
+    assert state_after[0] == state_before[0]  # the intake in progress is untouched
+    assert state_after[1]["flow_state"] == state_before[1]["flow_state"]
+
+
+async def test_an_old_conversation_is_not_relayed(coord: Coord) -> None:
+    intake = await coord.add_intake()
+    await coord.deliver()
+    await coord.say(COORD, f"/antwoord {intake.number} Hallo")
+    await coord.deliver()
+    coord.h.clock.advance(timedelta(days=30))
+    mark = coord.mark()
+    await coord.say(PERSON, "Hallo?", chat_id=PERSON)
+    await coord.deliver()
+    assert coord.sent_to(GROUP, mark) == []
+    assert coord.sent_to(PERSON, mark, "sendMessage")  # the usual welcome instead

@@ -107,20 +107,22 @@ class QueueSummary:
 
 
 def summarize(pending: Sequence[Delivery], now: datetime) -> QueueSummary:
+    """Counts for /wachtrij and the log: per chat kind, the oldest, the latest error's type."""
     waiting = [d for d in pending if not is_permanent(d)]
-    errors = sorted((d for d in pending if d.last_error), key=lambda d: d.next_attempt_at)
     oldest = min((parse_iso(d.created_at) for d in waiting), default=None)
-    last = max(
-        (d for d in pending if d.last_error and not is_permanent(d)),
-        key=lambda d: d.attempts,
-        default=errors[-1] if errors else None,
+    # The error of the delivery that waits longest for its next try is the freshest one; when
+    # nothing waits after an error, the newest permanent failure.
+    retrying = [d for d in waiting if d.last_error]
+    failed = [d for d in pending if is_permanent(d)]
+    latest = max(retrying, key=lambda d: d.next_attempt_at, default=None) or (
+        max(failed, key=lambda d: d.created_at) if failed else None
     )
     return QueueSummary(
         group=sum(1 for d in waiting if is_group(d.chat_id)),
         private=sum(1 for d in waiting if not is_group(d.chat_id)),
-        failed=len(pending) - len(waiting),
+        failed=len(failed),
         oldest_seconds=None if oldest is None else (now - oldest).total_seconds(),
-        last_error=error_type(last.last_error) if last is not None else "-",
+        last_error=error_type(latest.last_error) if latest is not None else "-",
     )
 
 

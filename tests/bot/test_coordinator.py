@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import openpyxl
 
@@ -21,6 +22,7 @@ from tests.bot.coordinator_fixtures import (
     STRANGER,
     Coord,
     coord_fixture,  # noqa: F401 - the fixture, by name
+    make_coord,
 )
 from tests.bot.intake_fixtures import confirm_summary, walk_candidate
 from tests.support.bot_api_state import visible_text
@@ -470,3 +472,34 @@ async def test_an_old_conversation_is_not_relayed(coord: Coord) -> None:
     await coord.deliver()
     assert coord.sent_to(GROUP, mark) == []
     assert coord.sent_to(PERSON, mark, "sendMessage")  # the usual welcome instead
+
+
+async def test_coordinator_texts_in_english_when_that_is_the_default(tmp_path: Path) -> None:
+    coord = await make_coord(tmp_path, DEFAULT_LANGUAGE="en")
+    intake = await coord.add_intake(kind=IntakeKind.EMPLOYER)
+    await coord.deliver()
+    card_id = await coord.card_id(intake.number)
+    assert "employer" in coord.message(GROUP, card_id)["text"]
+    assert "🙋 I'll take it" in coord.card_buttons(card_id)
+    mark = coord.mark()
+    for command in (f"/intake {intake.number}", "/intakes", "/stats", "/wachtrij", "/zoek Bram"):
+        await coord.say(COORD, command)
+    for data in ("claim", "note", "details"):
+        await coord.press(COORD, CardCb(a=data, n=intake.number).pack(), message_id=card_id)
+    await coord.deliver()
+    texts = [r.params.get("text", "") for r in coord.since(mark) if r.ok]
+    assert any("All answers" in t for t in texts)
+    assert any("Figures" in t for t in texts)
+    assert any("type the note for" in t for t in texts)
+    assert coord.alerts(mark)[0] == f"You picked up {intake.number}."
+    await coord.h.stores.close()
+
+
+async def test_a_stranger_replying_to_a_card_reaches_nobody(coord: Coord) -> None:
+    intake = await coord.add_intake()
+    await coord.deliver()
+    mark = coord.mark()
+    await coord.say(STRANGER, "Hallo Anna", reply_to=await coord.card_id(intake.number))
+    assert await coord.h.deliveries() == []
+    for request in coord.since(mark):
+        assert intake.number not in json.dumps(request.params)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import handoff
 from bot.logging_setup import pseudonym
 from bot.services import Services
 from flows.engine import Engine, FlowState, Phase
@@ -345,17 +346,8 @@ def withdraw_in_conversation(engine: Engine, state: FlowState) -> FlowState | No
 
 async def update_card(services: Services, intake: Intake) -> None:
     """Re-render the coordinators' card through the outbox (`bot.handoff.queue_card_update`)."""
-    from bot import handoff
-
-    queue = getattr(handoff, "queue_card_update", None)
-    if queue is None:
-        log.warning(
-            "intake %s changed; the card cannot be updated yet (no queue_card_update)",
-            intake.number,
-        )
-        return
     try:
-        await queue(services, intake)
+        await handoff.queue_card_update(services, intake)
     except Exception as exc:
         # The erasure itself is done; a card must not undo it. Only the type is logged: a
         # message could quote the data that was just erased.

@@ -47,7 +47,7 @@ def card_updates(monkeypatch: pytest.MonkeyPatch) -> list[Intake]:
     async def record(services: object, intake: Intake) -> None:
         calls.append(intake)
 
-    monkeypatch.setattr(handoff, "queue_card_update", record, raising=False)
+    monkeypatch.setattr(handoff, "queue_card_update", record)
     return calls
 
 
@@ -537,3 +537,22 @@ async def test_the_rights_work_in_english(harness: Harness, card_updates: list[I
     await driver.click("🗑️ Yes, delete everything")
     assert "Deleted." in (driver.last_text or "")
     assert await harness.conversation(3003) == (None, {})
+
+
+async def test_a_failing_card_update_does_not_stop_the_erasure(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(services: object, intake: Intake) -> None:
+        raise RuntimeError(f"cannot render {intake.name}")
+
+    monkeypatch.setattr(handoff, "queue_card_update", broken)
+    await submitted(harness)
+    driver = harness.driver()
+    await driver.send("/verwijder")
+    await driver.click("🗑️ Ja, wis alles")
+    (stone,) = await harness.intakes()
+    assert stone.status == Status.INGETROKKEN
+    assert await harness.conversation() == (None, {})
+    assert "Gewist" in (driver.last_text or "")
+    assert "RuntimeError" in caplog.text
+    assert "cannot render" not in caplog.text

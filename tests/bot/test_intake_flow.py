@@ -452,6 +452,26 @@ async def test_wijzigen_by_typed_number_and_niets_wijzigen(harness: Harness) -> 
     assert state.answers["hours"] == 32
 
 
+async def test_turning_the_sensitive_consent_off_from_the_summary_drops_those_answers(
+    harness: Harness,
+) -> None:
+    await walk_candidate(harness)
+    driver = harness.driver()
+    await driver.click("✏️ Wijzigen")
+    [pick] = [t for row in driver.last_keyboard for t, _ in row if "De volgende vragen" in t]
+    await driver.click(pick)
+    await driver.click("2. Nee, sla ze over")
+    summary = driver.last_text or ""
+    assert summary.startswith("📋 Dit zijn je antwoorden")  # nothing else is asked
+    assert "Wajong" not in summary
+
+    await confirm_summary(driver)
+    [intake] = await harness.intakes()
+    assert not {"register_known", "register_basis", "guidance", "support"} & set(intake.answers)
+    assert intake.target_groups == []
+    assert [c.scope for c in intake.consents] == ["general"]
+
+
 # -- early ends ---------------------------------------------------------------------------------
 
 

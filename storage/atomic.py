@@ -150,6 +150,9 @@ class AtomicJSONStorage(Storage):
 
     A file that exists but cannot be parsed raises CorruptFileError: the caller moves it aside;
     it is never overwritten with an empty database.
+
+    Unlike JSONStorage, documents that TinyDB returns share nested values (lists, dicts) with
+    this in-memory copy: copy them before changing them (the repositories here deep-copy).
     """
 
     def __init__(self, path: str | Path) -> None:

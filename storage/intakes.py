@@ -4,14 +4,18 @@ Layout (under `DATA_DIR/intakes/`):
 
 - `2026-11-001.json`, `2026-11-002.json`, ...: TinyDB files (table `intakes`) with at most
   `PARTITION_CAP` intakes each, by the month the intake was created. A write rewrites one such
-  file only, so its cost does not grow with the number of stored intakes.
-- `counters.json`: the last number handed out per kind and year (`{"K-2026": 42}`), so that a
-  number is never handed out twice, even after its intake was deleted.
+  file only, so its cost does not grow with the number of stored intakes. Table `meta` holds the
+  number counters as they were when an intake was added to that file: a new intake and the
+  counter that numbered it land in the same atomic write.
+- `counters.json`: the counters (`{"K-2026": 42}`), written before an erasure or purge deletes
+  partition files, so that a number is never handed out twice, even after its intake is gone.
+- `index.json`: a snapshot of the in-memory index with a signature (inode, size, mtime) per
+  partition; at open, partitions whose signature still matches are not read. Written at close,
+  by `checkpoint()` and right after every erasure or purge (so no erased name stays in it).
 
-At open every partition is read once (which also finds corrupt files) to build the in-memory
-index: number -> partition, and the fields that listing, filtering and name search need. All
-file work runs in one dedicated thread per repository: writes are serialized, the event loop
-never waits on disk, and reads of cached partitions cost no I/O.
+The index (number -> partition, and the fields that listing, filtering and name search need)
+lives in memory. All file work runs in one dedicated thread per repository: writes are
+serialized, the event loop never waits on disk, and reads of cached partitions cost no I/O.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tinydb import TinyDB
-from tinydb.table import Document, Table
+from tinydb.table import Table
 
 from flows.ports import Clock, IntakeFilter, IntakePage
 from flows.records import HistoryEntry, Intake, Note, Status
@@ -62,6 +66,7 @@ logger = logging.getLogger("baanwijzer.storage")
 
 PARTITION_CAP = 128
 TABLE = "intakes"
+META = "meta"
 COUNTERS_FILE = "counters.json"
 INDEX_FILE = "index.json"
 FRESH_NS = 2_000_000_000
@@ -108,6 +113,7 @@ class _Partition:
                 raise CorruptFileError(self.path, f"document {doc_id} malformed") from exc
             raw[doc_id] = current
             self.ids[str(current["number"])] = int(doc_id)
+        self.counters()  # raises CorruptFileError if the meta table is malformed
         return entries
 
     def get(self, number: str) -> dict[str, Any] | None:
@@ -117,10 +123,30 @@ class _Partition:
         doc = self.table.get(doc_id=doc_id)
         return None if doc is None else copy.deepcopy(dict(doc))
 
-    def insert(self, doc: dict[str, Any]) -> None:
+    def insert(self, doc: dict[str, Any], counters: dict[str, int]) -> None:
+        """Add one intake and the number counters in a single atomic write of this file.
+
+        Written through the TinyDB storage directly (not `Table.insert`), because the intake and
+        the `meta` table with the counters must land in the same write: the number is then
+        durable exactly when the intake is.
+        """
         doc_id = max(self.ids.values(), default=0) + 1
-        self.table.insert(Document(doc, doc_id=doc_id))
+        tables = dict(self.db.storage.read() or {})
+        intakes = dict(tables.get(TABLE, {}))
+        intakes[str(doc_id)] = doc
+        tables[TABLE] = intakes
+        tables[META] = {"1": {"counters": dict(counters)}}
+        self.db.storage.write(tables)
+        self.table.clear_cache()
         self.ids[str(doc["number"])] = doc_id
+
+    def counters(self) -> dict[str, int]:
+        tables = self.db.storage.read() or {}
+        meta = tables.get(META, {}).get("1", {})
+        try:
+            return {str(k): int(v) for k, v in meta.get("counters", {}).items()}
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise CorruptFileError(self.path, "meta table malformed") from exc
 
     def replace(self, doc: dict[str, Any]) -> None:
         self.table.update(doc, doc_ids=[self.ids[str(doc["number"])]])
@@ -192,6 +218,8 @@ class TinyIntakeRepository:
                     part.close()
                     quarantine(path, self._clock.now(), self._problems, exc.reason)
                     continue
+                for key, value in part.counters().items():
+                    saved[key] = max(saved.get(key, 0), value)
                 self._remember(name, part)
                 reread += 1
             for entry in entries:
@@ -376,6 +404,9 @@ class TinyIntakeRepository:
         by_part: dict[str, list[str]] = defaultdict(list)
         for entry in entries:
             by_part[entry.part].append(entry.number)
+        if by_part:
+            # A partition file that is deleted takes its copy of the counters with it.
+            self._save_counters()
         removed: list[str] = []
         for name, numbers in sorted(by_part.items()):
             part = self._partition(name)
@@ -411,10 +442,9 @@ class TinyIntakeRepository:
 
     def _add_sync(self, intake: Intake) -> Intake:
         doc = prepare_new(intake, self._index, self._clock.now())
-        self._save_counters()
         name = self._partition_for_new(doc["created_at"])
         part = self._partition(name)
-        part.insert(doc)
+        part.insert(doc, self._index.counters)
         self._counts[name] = len(part.ids)
         self._index.put(entry_for(doc, name, self._index.next_order()))
         self._dirty = True

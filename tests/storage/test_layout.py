@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.records import IntakeKind
 from storage import open_stores
 from storage.intakes import TinyIntakeRepository, _Partition
 from tests.storage.conftest import FakeClock, make_intake
@@ -37,8 +38,24 @@ async def test_partitions_per_month_capped_and_one_file_per_write(tmp_path: Path
     before = stamps(folder)
     await repo.add(make_intake("Nov 2"))
     changed = {name for name in stamps(folder) if before.get(name) != stamps(folder)[name]}
-    assert changed == {"2026-11-001.json", "counters.json"}
+    assert changed == {"2026-11-001.json"}  # the intake and its number in one write
     await repo.close()
+
+
+async def test_numbers_survive_deleting_every_file_that_held_them(tmp_path: Path) -> None:
+    clock = FakeClock()
+    data = tmp_path / "data"
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    for n in range(3):
+        await stores.intakes.add(make_intake(f"N{n}", user_id=9))
+    await stores.intakes.add(make_intake("W", user_id=9, kind=IntakeKind.EMPLOYER))
+    assert len(await stores.intakes.delete_user(9)) == 4
+    await stores.close()
+    assert list((data / "intakes").glob("2026-*.json")) == []
+    (data / "intakes" / "index.json").unlink()  # only counters.json is left to remember
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    assert (await stores.intakes.add(make_intake("Next"))).number == "K-2026-0004"
+    await stores.close()
 
 
 async def test_open_reads_only_partitions_changed_since_the_snapshot(

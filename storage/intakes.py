@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import copy
+import gc
 import logging
 import os
 import re
@@ -197,6 +198,17 @@ class TinyIntakeRepository:
         return repo
 
     def _open_sync(self) -> None:
+        # Loading creates hundreds of thousands of objects that all stay alive: without the
+        # cyclic GC running over and over in between, opening is about twice as fast.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._open_files()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _open_files(self) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(self._dir)
         saved = self._load_counters()

@@ -67,3 +67,10 @@ class CoordinatorState:
     # Set when something is queued, so the worker delivers at once instead of at its next poll.
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     members: dict[int, Membership] = field(default_factory=dict)
+    # One change at a time per intake: two coordinators pressing "claim" together must not
+    # both see "nieuw" and tell the person twice. (Updates from different users in one group
+    # run in parallel: SimpleEventIsolation keys on chat and user.)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, number: str) -> asyncio.Lock:
+        return self._locks.setdefault(number, asyncio.Lock())

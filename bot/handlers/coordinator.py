@@ -386,27 +386,36 @@ async def cb_card(
     callback: CallbackQuery, callback_data: CardCb, services: Services, bot: Bot
 ) -> None:
     user = callback.from_user
-    intake = await services.intakes.get(callback_data.n)
     lang = coordinator_lang(services)
+    async with services.coordinator.lock(callback_data.n):
+        intake = await services.intakes.get(callback_data.n)
+        key = (
+            "gone"
+            if intake is None
+            else await _card_action(services, bot, intake, callback_data, user)
+        )
     if intake is None:
         await callback.answer(
             _render(services, "coord_alert", key="gone", number=callback_data.n), show_alert=True
         )
         return
-    action = callback_data.a
-    if action == "claim":
-        key = await _claim(services, intake, user)
-    elif action == "status":
-        key = await _move(services, intake, callback_data.s, user)
-    elif action == "note":
-        key = await _ask_note(services, intake, user)
-    elif action == "details":
-        key = await _details(services, bot, intake, user)
-    else:
-        key = "gone"
     status = label(lang, f"coord_to_{callback_data.s}") if key == "status" else ""
     text = _render(services, "coord_alert", key=key, number=intake.number, status=status)
     await callback.answer(text, show_alert=key in ("start_bot", "gone", "same", "closed"))
+
+
+async def _card_action(
+    services: Services, bot: Bot, intake: Intake, data: CardCb, user: User
+) -> str:
+    if data.a == "claim":
+        return await _claim(services, intake, user)
+    if data.a == "status":
+        return await _move(services, intake, data.s, user)
+    if data.a == "note":
+        return await _ask_note(services, intake, user)
+    if data.a == "details":
+        return await _details(services, bot, intake, user)
+    return "gone"
 
 
 async def _claim(services: Services, intake: Intake, user: User) -> str:

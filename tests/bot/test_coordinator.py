@@ -3,6 +3,7 @@ the person told, export, access for strangers, pagination and escaping."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -15,6 +16,7 @@ from bot.coordinator.keyboards import CardCb, ListCb
 from flows.records import IntakeKind, Note, Status
 from tests.bot.coordinator_fixtures import (
     COORD,
+    COORD2,
     COORD_NAME,
     GROUP,
     MEMBER,
@@ -503,3 +505,21 @@ async def test_a_stranger_replying_to_a_card_reaches_nobody(coord: Coord) -> Non
     assert await coord.h.deliveries() == []
     for request in coord.since(mark):
         assert intake.number not in json.dumps(request.params)
+
+
+async def test_two_coordinators_claiming_at_once_tell_the_person_once(coord: Coord) -> None:
+    intake = await coord.add_intake()
+    await coord.deliver()
+    card_id = await coord.card_id(intake.number)
+    claim = CardCb(a="claim", n=intake.number).pack()
+    mark = coord.mark()
+    await asyncio.gather(
+        coord.press(COORD, claim, message_id=card_id),
+        coord.press(COORD2, claim, message_id=card_id, first_name="Dirk"),
+    )
+    await coord.deliver()
+    told = [r for r in coord.sent_to(PERSON, mark, "sendMessage") if "opgepakt" in r.params["text"]]
+    assert len(told) == 1
+    stored = await coord.intake(intake.number)
+    assert stored.status is Status.OPGEPAKT
+    assert stored.assignee_id in (COORD, COORD2)

@@ -77,6 +77,8 @@ def question_context(
         "editing": step.editing,
         "max_length": q.validation.max_length,
         "optional": q.optional,
+        # Employers are addressed with "u", candidates with "je" (flows/data/*.yaml).
+        "flow": record.flow,
     }
 
 

@@ -483,6 +483,7 @@ async def _enter_phase(
         text = services.renderer.render(
             record.lang,
             "ended",
+            flow=record.flow,
             message=end.text.get(record.lang) if end else "",
             **privacy_context(services),
         )
@@ -554,7 +555,9 @@ async def _summary_action(
     elif action == "edit":
         await remove_keyboard(bot, chat_id, record)
         editable = _editable(services, record)
-        text = services.renderer.render(record.lang, "edit_pick", count=len(editable))
+        text = services.renderer.render(
+            record.lang, "edit_pick", count=len(editable), flow=record.flow
+        )
         markup = services.keyboards.edit_choices(record.flow, record.lang, editable)
         await state.set_state(IntakeStates.editing)
         await send(bot, chat_id, record, text, markup, screen=True)

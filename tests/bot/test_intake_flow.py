@@ -171,6 +171,26 @@ async def test_other_employer_gets_only_the_general_questions_and_route_wsp(
     assert "Werkgeversservicepunt" in joined(harness.driver().texts_since_last_action)
 
 
+async def test_an_employer_is_addressed_with_u_and_a_candidate_with_je(harness: Harness) -> None:
+    await walk(harness, "employer", EMPLOYER_ANSWERS, until="offer")
+    employer = harness.driver()
+    assert "U mag meer dan één kiezen." in (employer.last_text or "")
+    await walk(harness, "employer", EMPLOYER_ANSWERS, start=False)
+    assert (employer.last_text or "").startswith("📋 Dit zijn uw antwoorden")
+    assert "Wilt u iets veranderen?" in (employer.last_text or "")
+    await employer.send("wijzigen")
+    assert (employer.last_text or "").startswith("✏️ Welk antwoord wilt u veranderen?")
+
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, user_id=2002, until="helpers")
+    candidate = harness.driver(2002)
+    assert "Je mag meer dan één kiezen." in (candidate.last_text or "")
+    await candidate.send("/stop")
+    await candidate.click("Ja, stoppen")
+    await candidate.send("/start werkgever")
+    await candidate.click("2. Nee, liever niet")
+    assert "Typ /start als u opnieuw wilt beginnen." in (candidate.last_text or "")
+
+
 async def test_without_coordinator_chat_the_intake_is_stored_but_no_card_queued(
     tmp_path: Path,
 ) -> None:

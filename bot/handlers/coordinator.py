@@ -30,6 +30,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
     ReactionTypeEmoji,
+    ReplyParameters,
     User,
 )
 from markupsafe import Markup
@@ -91,7 +92,12 @@ async def _send(
     services.coordinator.pace.record(chat_id, services.clock.now())
     try:
         return await bot.send_message(
-            chat_id=chat_id, text=text, reply_markup=markup, reply_to_message_id=reply_to
+            chat_id=chat_id,
+            text=text,
+            reply_markup=markup,
+            reply_parameters=None
+            if reply_to is None
+            else ReplyParameters(message_id=reply_to, allow_sending_without_reply=True),
         )
     except TelegramAPIError as exc:
         log.warning("answer to a coordinator command not sent: %s", type(exc).__name__)

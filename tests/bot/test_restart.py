@@ -16,7 +16,7 @@ from tests.bot.intake_fixtures import (
     walk,
 )
 from tests.support.session import RecordingSession
-from tests.support.updates import DEFAULT_USER_ID, callback_update
+from tests.support.updates import DEFAULT_USER_ID, callback_update, update_of
 
 
 async def restart(before: Harness, data_dir: Path) -> Harness:
@@ -109,5 +109,41 @@ async def test_an_older_button_after_a_restart_is_stale_and_changes_nothing(
         assert stale == "Deze knop werkt niet meer. Hier was je:"
         assert "Hoe wil je naar je werk reizen?" in where
         assert await second.flow_state() == state_before
+    finally:
+        await second.stores.close()
+
+
+async def test_a_button_on_a_message_telegram_no_longer_shows_in_full_still_works(
+    tmp_path: Path,
+) -> None:
+    # After 48 hours Telegram sends the button's message as an InaccessibleMessage (date 0).
+    data_dir = tmp_path / "data"
+    first = await open_file_harness(data_dir)
+    await walk(first, "candidate", CANDIDATE_ANSWERS, until="work_setting")
+    screen = first.session.state.last_keyboard_message(DEFAULT_USER_ID)
+    assert screen is not None
+
+    second = await restart(first, data_dir)
+    try:
+        update = update_of(
+            "callback_query",
+            {
+                "id": "old-1",
+                "from": {"id": DEFAULT_USER_ID, "is_bot": False, "first_name": "Anna"},
+                "chat_instance": str(DEFAULT_USER_ID),
+                "message": {
+                    "message_id": screen["message_id"],
+                    "date": 0,
+                    "chat": {"id": DEFAULT_USER_ID, "type": "private", "first_name": "Anna"},
+                },
+                "data": "a:c:12:1",  # "Alleen, in een eigen baan"
+            },
+        )
+        assert type(update.callback_query).__name__ == "CallbackQuery"
+        await second.driver().feed(update)
+        state = await second.flow_state()
+        assert state is not None
+        assert state.answers["work_setting"] == "alleen"
+        assert state.current == "employer_pref"
     finally:
         await second.stores.close()

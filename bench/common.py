@@ -269,6 +269,7 @@ class RoundResult:
 
     count: int
     wall: float
+    cpu: float = 0.0  # process CPU time (all threads) while the round ran
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     unhandled: int = 0
@@ -276,6 +277,10 @@ class RoundResult:
     @property
     def per_second(self) -> float:
         return self.count / self.wall if self.wall > 0 else 0.0
+
+    @property
+    def cpu_ms_each(self) -> float:
+        return self.cpu / self.count * 1000 if self.count else 0.0
 
 
 async def feed_round(
@@ -302,6 +307,7 @@ async def feed_round(
         result.latencies.append(time.perf_counter() - arrived)
 
     tasks: list[asyncio.Task[None]] = []
+    cpu_started = time.process_time()
     started = time.perf_counter()
     for first in range(0, len(raws), batch):
         for raw in raws[first : first + batch]:
@@ -311,6 +317,7 @@ async def feed_round(
         await asyncio.sleep(0)
     await asyncio.gather(*tasks)
     result.wall = time.perf_counter() - started
+    result.cpu = time.process_time() - cpu_started
     return result
 
 

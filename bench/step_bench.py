@@ -55,6 +55,8 @@ class StepResult:
     rounds: int
     intake_per_s: float
     bare_per_s: float
+    intake_cpu_ms: float = 0.0
+    bare_cpu_ms: float = 0.0
     intake_rounds: list[float] = field(default_factory=list)
     bare_rounds: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -74,6 +76,10 @@ class StepResult:
             ("step: bare answer('ok'), updates/s", f"{self.bare_per_s:,.0f}"),
             ("step: intake step, updates/s", f"{self.intake_per_s:,.0f}"),
             ("step: ratio intake / bare", f"{self.ratio:.2f} ({meets} target {TARGET_RATIO})"),
+            (
+                "step: CPU per update, bare / intake",
+                f"{self.bare_cpu_ms:.2f} / {self.intake_cpu_ms:.2f} ms",
+            ),
             ("step: errors", str(len(self.errors))),
         ]
 
@@ -169,18 +175,26 @@ async def _run(bench: BenchBot, users: int, rounds: int) -> StepResult:
     settle_gc()
     bare_rates: list[float] = []
     intake_rates: list[float] = []
+    bare_cpu: list[float] = []
+    intake_cpu: list[float] = []
     for _ in range(rounds):
-        for rates, run in ((bare_rates, bare_round), (intake_rates, intake_round)):
+        for rates, cpu, run in (
+            (bare_rates, bare_cpu, bare_round),
+            (intake_rates, intake_cpu, intake_round),
+        ):
             result = await run()
             errors.extend(result.errors)
             if result.unhandled:
                 errors.append(f"{result.unhandled} updates not handled")
             rates.append(result.per_second)
+            cpu.append(result.cpu_ms_each)
     return StepResult(
         users=users,
         rounds=rounds,
         intake_per_s=median(intake_rates),
         bare_per_s=median(bare_rates),
+        intake_cpu_ms=median(intake_cpu),
+        bare_cpu_ms=median(bare_cpu),
         intake_rounds=intake_rates,
         bare_rounds=bare_rates,
         errors=errors[:20],

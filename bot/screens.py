@@ -116,7 +116,7 @@ async def show_question(bot: Bot, chat_id: int, services: Services, record: Chat
     await send(bot, chat_id, record, text, markup, screen=True)
 
 
-def privacy_context(services: Services) -> dict[str, Any]:
+def privacy_context(services: Services, flow: str | None = None) -> dict[str, Any]:
     s = services.settings
     return {
         "retention_days": s.RETENTION_DAYS,
@@ -124,12 +124,16 @@ def privacy_context(services: Services) -> dict[str, Any]:
         "contact_nl": s.SERVICE_CONTACT,
         "contact_en": s.SERVICE_CONTACT_EN,
         "version": CONSENT_VERSION,
+        # The notice says what is asked, which differs between candidates and employers.
+        "flow": flow or "candidate",
     }
 
 
-def consent_hash(services: Services, lang: Language, extra: str = "") -> str:
+def consent_hash(
+    services: Services, lang: Language, extra: str = "", flow: str | None = None
+) -> str:
     """A hash of the exact consent text shown, so the record proves what was agreed to."""
-    notice = services.renderer.render(lang, "privacy", **privacy_context(services))
+    notice = services.renderer.render(lang, "privacy", **privacy_context(services, flow))
     return hashlib.sha256((notice + "\n" + extra).encode("utf-8")).hexdigest()[:16]
 
 

@@ -86,7 +86,7 @@ async def start_flow(
     record.started_at = utc_iso(services.clock.now())
     await services.funnel.count(f"{flow}:started")
     await state.set_state(IntakeStates.asking)
-    notice = services.renderer.render(record.lang, "privacy", **privacy_context(services))
+    notice = services.renderer.render(record.lang, "privacy", **privacy_context(services, flow))
     await send(bot, chat_id, record, notice)
     await show_question(bot, chat_id, services, record)
 
@@ -459,7 +459,9 @@ def _record_consent(
         consent = ConsentRecord(
             scope=scope,
             version=CONSENT_VERSION,
-            text_hash=consent_hash(services, record.lang, question.text.get(record.lang)),
+            text_hash=consent_hash(
+                services, record.lang, question.text.get(record.lang), record.flow
+            ),
             at=utc_iso(services.clock.now()),
         )
         record.consents.append(
@@ -483,9 +485,9 @@ async def _enter_phase(
         text = services.renderer.render(
             record.lang,
             "ended",
-            flow=record.flow,
             message=end.text.get(record.lang) if end else "",
-            **privacy_context(services),
+            # privacy_context may carry a "flow" of its own: this one wins, no duplicate keyword.
+            **{**privacy_context(services), "flow": record.flow},
         )
         await services.funnel.count(f"{record.flow}:ended:{record.flow_state.end_code}")
         record.reset_intake()
@@ -672,13 +674,12 @@ async def finish(
     text = services.renderer.render(
         record.lang,
         "outcome",
-        flow=record.flow,
         number=stored.number,
         target_groups=[f.to_dict() for f in outcome.target_groups],
         routes=[f.to_dict() for f in outcome.routes],
         contact=_contact_text(services, record, answers),
         sensitive_skipped=_sensitive_skipped(services, record),
-        **privacy_context(services),
+        **privacy_context(services, record.flow),
     )
     record.reset_intake()
     record.last_intake = stored.number

@@ -52,7 +52,7 @@ async def write_forever(data_dir: Path, trial: int) -> None:
                 name=f"Naam {tag}",
             )
         )
-        say(f"ack intake {intake.number} {tag}")
+        say(f"ack intake {intake.number} {tag} {chat}")
         await stores.intakes.update(intake.number, "crash", "status", tag, status=Status.OPGEPAKT)
         say(f"ack update {intake.number} {tag}")
         key = StorageKey(bot_id=1, chat_id=chat, user_id=chat)
@@ -74,6 +74,10 @@ async def write_forever(data_dir: Path, trial: int) -> None:
         if step % 2 == 0:
             await stores.outbox.mark_delivered(tag, now)
             say(f"ack delivered {tag}")
+        if step % 9 == 0:
+            say(f"begin erase {chat}")
+            numbers = await stores.intakes.delete_user(chat)
+            say(f"ack erase {chat} {','.join(numbers) or '-'}")
 
 
 def main() -> None:

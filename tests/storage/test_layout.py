@@ -124,3 +124,22 @@ async def test_corrupt_index_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
     assert "index.json" in stores.problems[0]
     assert await stores.intakes.get(added.number) is not None
     await stores.close()
+
+
+async def test_more_partitions_than_the_cache_holds(tmp_path: Path) -> None:
+    clock = FakeClock()
+    folder = tmp_path / "intakes"
+    repo = await TinyIntakeRepository.open(folder, clock, [], partition_cap=2, cached_partitions=2)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    added = [
+        await repo.add(make_intake(f"N{n}", created_at=start + timedelta(days=9 * n)))
+        for n in range(20)
+    ]
+    assert len(list(folder.glob("2026-*.json"))) >= 10
+    for intake in added:
+        await repo.update(intake.number, "coord", "view")
+    got = [await repo.get(i.number) for i in reversed(added)]
+    assert [g.name for g in got if g is not None] == [f"N{n}" for n in range(19, -1, -1)]
+    assert all(g is not None and len(g.history) == 1 for g in got)
+    assert [i.name for i in await repo.all()] == [f"N{n}" for n in range(20)]
+    await repo.close()

@@ -142,6 +142,12 @@ async def test_employer_intake_is_stored_as_w_number(harness: Harness) -> None:
     assert intake.target_groups == []
     assert intake.routes == ["individueel"]
     assert intake.outcome["routes"][0]["forms"] == ["vast", "proefplaatsing"]
+    # The consent proof is the hash of the notice this employer saw, not the candidates' one.
+    [consent] = intake.consents
+    question = harness.services.engines["employer"].flow.question("consent")
+    assert (consent.scope, consent.version) == ("general", CONSENT_VERSION)
+    assert consent.text_hash == consent_hash(harness.services, "nl", question.text.nl, "employer")
+    assert consent.text_hash != consent_hash(harness.services, "nl", question.text.nl, "candidate")
     [card] = await harness.deliveries()
     assert card.intake_number == intake.number
     assert card.chat_id == COORDINATOR_GROUP

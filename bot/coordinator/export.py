@@ -14,9 +14,6 @@ import csv
 import io
 from collections.abc import Sequence
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
 from flows.records import Intake
 
 COLUMNS: tuple[str, ...] = (
@@ -84,6 +81,10 @@ def to_csv(intakes: Sequence[Intake]) -> bytes:
 
 
 def to_xlsx(intakes: Sequence[Intake]) -> bytes:
+    # Imported on first use, so that openpyxl does not weigh on every start-up of the bot.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     book = Workbook()
     sheet = book.active
     sheet.title = "intakes"

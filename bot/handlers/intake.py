@@ -50,6 +50,7 @@ DEEP_LINKS = {
     "employer": "employer",
 }
 MISSES_BEFORE_HELP = 2
+ROLES = ("candidate", "employer", "helper")
 BUSY_STATES = (IntakeStates.asking.state, IntakeStates.summary.state, IntakeStates.editing.state)
 
 
@@ -118,7 +119,9 @@ async def cb_role(
     await callback.answer()
     record = await _record(state, callback.from_user, services)
     chat_id = callback.from_user.id
-    if await state.get_state() in BUSY_STATES:
+    # Callback data comes from the client: a role no keyboard offers is forged, and must not be
+    # stored as the intake's role.
+    if await state.get_state() in BUSY_STATES or callback_data.role not in ROLES:
         await _stale(bot, chat_id, services, record)
     else:
         flow = "employer" if callback_data.role == "employer" else "candidate"

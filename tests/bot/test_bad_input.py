@@ -352,6 +352,23 @@ async def test_a_stale_button_when_nothing_runs_shows_the_start(harness: Harness
     assert await harness.intakes() == []
 
 
+async def test_a_forged_role_starts_nothing(harness: Harness) -> None:
+    driver = harness.driver()
+    await driver.send("/start")
+    before = await snapshot(harness)
+
+    await driver.feed(callback_update("r:<b>admin</b>"))
+
+    stale, welcome = driver.texts_since_last_action
+    assert stale == "Deze knop werkt niet meer. Je bent nu niet bezig met vragen."
+    assert welcome.startswith("👋 Welkom bij Baanwijzer.")
+    assert await snapshot(harness) == before
+    await driver.click("🤝 Ik help iemand die werk zoekt")  # the real buttons still work
+    _, data = await harness.conversation()
+    assert data["role"] == "helper"
+    assert data["flow"] == "candidate"
+
+
 async def test_a_summary_button_after_sending_stores_nothing_more(harness: Harness) -> None:
     await walk_candidate(harness)
     summary = current_screen(harness)

@@ -17,6 +17,7 @@ delivered to them from a coordinator.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -298,7 +299,8 @@ async def cmd_export(message: Message, services: Services, bot: Bot) -> None:
     intakes = list(await services.intakes.all())
     now = services.clock.now()
     stamp = now.strftime("%Y%m%d-%H%M")
-    csv_bytes, xlsx_bytes = export_files(intakes)
+    # Off the event loop: building a workbook of thousands of rows takes a while.
+    csv_bytes, xlsx_bytes = await asyncio.to_thread(export_files, intakes)
     caption = _render(
         services, "coord_export_caption", count=len(intakes), at=local_time(utc_iso(now))
     )
@@ -334,7 +336,7 @@ async def cmd_stats(message: Message, services: Services, bot: Bot) -> None:
     lang = coordinator_lang(services)
     context = figures(intakes, counts, services.engines, lang)
     await _send(bot, services, message.chat.id, _render(services, "coord_stats", **context))
-    png = chart_png(intakes)
+    png = await asyncio.to_thread(chart_png, intakes)
     services.coordinator.pace.record(message.chat.id, services.clock.now())
     try:
         await bot.send_photo(

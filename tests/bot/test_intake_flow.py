@@ -517,6 +517,17 @@ async def test_no_consent_ends_and_stores_nothing(harness: Harness) -> None:
     assert (await harness.funnel.counts())["candidate:ended:no_consent"] == 1
 
 
+@pytest.mark.parametrize("flow", ["candidate", "employer"])
+async def test_no_consent_in_english(harness: Harness, flow: str) -> None:
+    driver = harness.driver(6006, language_code="en")
+    await driver.send(f"/start {'kandidaat' if flow == 'candidate' else 'werkgever'}")
+    await driver.click("2. No, I'd rather not")
+    shown = joined(driver.texts_since_last_action)
+    assert "That is fine. We keep nothing." in shown
+    assert "Vraag" not in shown
+    assert await harness.intakes() == []
+
+
 async def test_under_16_without_a_parent_ends_and_stores_nothing(harness: Harness) -> None:
     answers = {**CANDIDATE_ANSWERS, "age": "tot-16", "guardian": "nee"}
     asked = await walk(harness, "candidate", answers)

@@ -109,33 +109,36 @@ class _ConversationBase(ConversationStore):
         *,
         state: str | _Keep | None = KEEP,
         data: Mapping[str, Any] | _Keep = KEEP,
-    ) -> dict[str, Any]:
-        """Set the state and/or the data of one conversation; the caller holds the key's lock."""
+    ) -> None:
+        """Set the state and/or the data of one conversation; the caller holds the key's lock.
+
+        Stored data is never changed in place (readers get copies), so a change of the state
+        alone shares the data instead of copying it.
+        """
         current = self._items.get(key)
         new = Conversation(
             state=(current.state if current else None) if isinstance(state, _Keep) else state,
             data=(
-                (copy.deepcopy(current.data) if current else {})
+                (current.data if current else {})
                 if isinstance(data, _Keep)
                 else json_copy(dict(data))
             ),
             updated_at=utc_iso(self._clock.now()),
         )
         if current is None and new.empty:
-            return {}
+            return
         if (
             current is not None
             and new.state == current.state
             and new.data == current.data
             and parse_iso(new.updated_at) - parse_iso(current.updated_at) < UNCHANGED_REFRESH
         ):
-            return copy.deepcopy(current.data)  # nothing to write: saves an fsync
+            return  # nothing to write: saves an fsync
         await self._persist(key, new)
         if new.empty:
             self._items.pop(key, None)
         else:
             self._items[key] = new
-        return copy.deepcopy(new.data)
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         async with self._locks.hold(key):
@@ -159,7 +162,9 @@ class _ConversationBase(ConversationStore):
             current = self._items.get(key)
             merged = copy.deepcopy(current.data) if current else {}
             merged.update(data)
-            return await self._change(key, data=merged)
+            await self._change(key, data=merged)
+            stored = self._items.get(key)
+            return {} if stored is None else copy.deepcopy(stored.data)
 
     async def delete(self, key: StorageKey) -> bool:
         async with self._locks.hold(key):

@@ -14,6 +14,7 @@ import asyncio
 import gc
 import itertools
 import json
+import math
 import os
 import platform
 import resource
@@ -85,6 +86,8 @@ class BenchSession(BaseSession):
     def __init__(self) -> None:
         super().__init__()
         self.calls: Counter[str] = Counter()
+        # The encoded fields of the last call of each method, to copy a real request from.
+        self.last: dict[str, dict[str, str]] = {}
         self._message_ids: dict[str, int] = {}
         self._date = str(int(time.time()))
         self._bot_json = json.dumps(
@@ -131,6 +134,7 @@ class BenchSession(BaseSession):
         form()
         name = method.__api_method__
         self.calls[name] += 1
+        self.last[name] = fields
         content = self._answer(name, fields)
         response = self.check_response(bot=bot, method=method, status_code=200, content=content)
         return cast(TelegramType, response.result)
@@ -213,6 +217,10 @@ class BenchBot:
     async def close(self) -> None:
         await self.stores.close()
         await self.bot.session.close()
+        # aiogram attaches a router to one parent only, and some handler modules keep one
+        # module-level router: let the next assembly in this process (the smoke test) take it.
+        for router in self.dp.sub_routers:
+            router._parent_router = None
 
 
 async def open_bench_bot(data_dir: Path, *, coordinator: bool = True) -> BenchBot:
@@ -329,7 +337,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
     return ordered[rank - 1]
 
 

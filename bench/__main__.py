@@ -1,0 +1,106 @@
+"""Run every benchmark and print one table: `python -m bench` (about 6 minutes), `--quick` (~2).
+
+Each benchmark runs in its own process (`python -m bench.<name> --json`), so that peak RSS, the
+garbage collector and aiogram's routers belong to that benchmark alone. The storage engineer's
+`bench.storage_bench` runs last with `--quick` (its full run takes about 5 minutes by itself:
+`python -m bench.storage_bench`); its own table is printed below ours. The exit status is 1 if
+any benchmark failed or lost anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.common import Row, machine_line
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BENCHES = ("step_bench", "burst_bench", "footprint_bench")
+TIMEOUT = 900
+
+
+def run_json(module: str, quick: bool) -> tuple[bool, list[Row], float, str]:
+    """(ok, rows, seconds, error text) of one benchmark run in a child process."""
+    command = [sys.executable, "-m", f"bench.{module}", "--json"] + (["--quick"] if quick else [])
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        return False, [], time.perf_counter() - started, f"timed out after {TIMEOUT} s"
+    seconds = time.perf_counter() - started
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        return False, [], seconds, (done.stderr or done.stdout)[-3000:]
+    report = json.loads(lines[-1])
+    rows = [(str(figure), str(value)) for figure, value in report["rows"]]
+    errors = "\n".join(str(e) for e in report.get("errors", []))
+    return bool(report["ok"]) and done.returncode == 0, rows, seconds, errors
+
+
+def run_storage_bench() -> tuple[bool, str, float]:
+    command = [sys.executable, "-m", "bench.storage_bench", "--quick"]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"timed out after {TIMEOUT} s", time.perf_counter() - started
+    output = done.stdout if done.returncode == 0 else done.stdout + done.stderr[-3000:]
+    return done.returncode == 0, output.strip(), time.perf_counter() - started
+
+
+def table(rows: Sequence[Row]) -> str:
+    width = max(len(figure) for figure, _ in rows)
+    value_width = max(len(value) for _, value in rows)
+    lines = [
+        f"| {'figure':<{width}} | {'value':<{value_width}} |",
+        f"|{'-' * (width + 2)}|{'-' * (value_width + 2)}|",
+    ]
+    lines += [f"| {figure:<{width}} | {value:<{value_width}} |" for figure, value in rows]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, about 2 minutes")
+    parser.add_argument("--skip-storage", action="store_true", help="leave out bench.storage_bench")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    rows: list[Row] = []
+    failures: list[str] = []
+    for module in BENCHES:
+        print(f"running bench.{module}{' --quick' if args.quick else ''} ...", file=sys.stderr)
+        ok, bench_rows, seconds, errors = run_json(module, args.quick)
+        rows.extend(bench_rows)
+        rows.append((f"({module} took)", f"{seconds:.0f} s"))
+        if not ok:
+            failures.append(f"bench.{module} FAILED:\n{errors}")
+    storage_output = ""
+    if not args.skip_storage:
+        print("running bench.storage_bench --quick ...", file=sys.stderr)
+        ok, storage_output, seconds = run_storage_bench()
+        rows.append(("(storage_bench --quick took)", f"{seconds:.0f} s"))
+        if not ok:
+            failures.append(f"bench.storage_bench FAILED:\n{storage_output}")
+    mode = "quick" if args.quick else "full"
+    print(f"\nBaanwijzer benchmarks, {mode} run: {machine_line()}\n")
+    print(table(rows))
+    if storage_output:
+        print("\nbench.storage_bench --quick (storage engineer's benchmark):\n")
+        print(storage_output)
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    for failure in failures:
+        print("\n" + failure, file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

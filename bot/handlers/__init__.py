@@ -6,6 +6,12 @@ from aiogram import Router
 
 
 def routers() -> list[Router]:
+    """Fresh routers for one Dispatcher: aiogram attaches a router to a single parent."""
     from bot.handlers import coordinator, fallback, intake, privacy
 
-    return [coordinator.router, privacy.router, intake.router, fallback.router]
+    return [
+        coordinator.build_router(),
+        privacy.build_router(),
+        intake.build_router(),
+        fallback.build_router(),
+    ]

@@ -56,6 +56,7 @@ from bot.coordinator.keyboards import NEXT_STATUSES, CardCb, ListCb, page_keyboa
 from bot.coordinator.stats import chart_png, figures
 from bot.delivery import summarize
 from bot.filters import NotPrivateChat
+from bot.handlers.registry import Handlers
 from bot.i18n import label
 from bot.logging_setup import pseudonym
 from bot.services import Services
@@ -64,7 +65,7 @@ from flows.ports import IntakeFilter
 from flows.records import HistoryEntry, Intake, IntakeKind, Note, Status, utc_iso
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
+handlers = Handlers(__name__)
 
 COMMANDS = ("intakes", "intake", "zoek", "antwoord", "export", "stats", "wachtrij")
 PAGE_SIZE = 10
@@ -183,7 +184,7 @@ async def _list_page(
     return text, page_keyboard(token, page, pages, lang)
 
 
-@router.message(Command("intakes"), Coordinator())
+@handlers.message(Command("intakes"), Coordinator())
 async def cmd_intakes(
     message: Message, command: CommandObject, services: Services, bot: Bot
 ) -> None:
@@ -197,7 +198,7 @@ async def cmd_intakes(
     await _send(bot, services, message.chat.id, text, markup)
 
 
-@router.callback_query(ListCb.filter(), Coordinator())
+@handlers.callback_query(ListCb.filter(), Coordinator())
 async def cb_page(
     callback: CallbackQuery, callback_data: ListCb, services: Services, bot: Bot
 ) -> None:
@@ -220,7 +221,7 @@ async def cb_page(
             log.warning("list page not shown: %s", exc.message[:80])
 
 
-@router.message(Command("intake"), Coordinator())
+@handlers.message(Command("intake"), Coordinator())
 async def cmd_intake(
     message: Message, command: CommandObject, services: Services, bot: Bot
 ) -> None:
@@ -243,7 +244,7 @@ async def cmd_intake(
     await _send(bot, services, message.chat.id, text)
 
 
-@router.message(Command("zoek", "search"), Coordinator())
+@handlers.message(Command("zoek", "search"), Coordinator())
 async def cmd_search(
     message: Message, command: CommandObject, services: Services, bot: Bot
 ) -> None:
@@ -275,7 +276,7 @@ async def cmd_search(
     await _send(bot, services, message.chat.id, text)
 
 
-@router.message(Command("wachtrij", "queue"), Coordinator())
+@handlers.message(Command("wachtrij", "queue"), Coordinator())
 async def cmd_queue(message: Message, services: Services, bot: Bot) -> None:
     pending = list(await services.outbox.pending())
     summary = summarize(pending, services.clock.now())
@@ -293,7 +294,7 @@ async def cmd_queue(message: Message, services: Services, bot: Bot) -> None:
     await _send(bot, services, message.chat.id, text)
 
 
-@router.message(Command("export"), Coordinator())
+@handlers.message(Command("export"), Coordinator())
 async def cmd_export(message: Message, services: Services, bot: Bot) -> None:
     assert message.from_user is not None
     intakes = list(await services.intakes.all())
@@ -329,7 +330,7 @@ async def cmd_export(message: Message, services: Services, bot: Bot) -> None:
     log.info("export of %d intakes sent to the %s", len(intakes), _place(message))
 
 
-@router.message(Command("stats", "cijfers"), Coordinator())
+@handlers.message(Command("stats", "cijfers"), Coordinator())
 async def cmd_stats(message: Message, services: Services, bot: Bot) -> None:
     intakes = list(await services.intakes.all())
     counts = await services.funnel.counts()
@@ -348,7 +349,7 @@ async def cmd_stats(message: Message, services: Services, bot: Bot) -> None:
         log.warning("chart not sent: %s", type(exc).__name__)
 
 
-@router.message(Command("antwoord", "reply"), Coordinator())
+@handlers.message(Command("antwoord", "reply"), Coordinator())
 async def cmd_answer(
     message: Message, command: CommandObject, services: Services, bot: Bot
 ) -> None:
@@ -380,7 +381,7 @@ async def _message_person(services: Services, intake: Intake, text: str, user: U
 # -- non-coordinators -------------------------------------------------------------------------
 
 
-@router.message(Command(*COMMANDS, "search", "queue", "cijfers", "reply"), NotPrivateChat())
+@handlers.message(Command(*COMMANDS, "search", "queue", "cijfers", "reply"), NotPrivateChat())
 async def not_for_you(message: Message, services: Services, bot: Bot) -> None:
     """Outside the coordinators' reach a coordinator command is just an unknown command."""
     await _unknown(message, services, bot)
@@ -389,7 +390,7 @@ async def not_for_you(message: Message, services: Services, bot: Bot) -> None:
 # -- card buttons -----------------------------------------------------------------------------
 
 
-@router.callback_query(CardCb.filter(), Coordinator())
+@handlers.callback_query(CardCb.filter(), Coordinator())
 async def cb_card(
     callback: CallbackQuery, callback_data: CardCb, services: Services, bot: Bot
 ) -> None:
@@ -512,8 +513,8 @@ async def _details(services: Services, bot: Bot, intake: Intake, user: User) -> 
     return "details_sent"
 
 
-@router.callback_query(CardCb.filter())
-@router.callback_query(ListCb.filter())
+@handlers.callback_query(CardCb.filter())
+@handlers.callback_query(ListCb.filter())
 async def button_not_for_you(callback: CallbackQuery, services: Services) -> None:
     await callback.answer(_render(services, "unknown_command"))
 
@@ -547,7 +548,7 @@ def _ids(intake: Intake, action: str) -> set[int]:
     return found
 
 
-@router.message(InCoordinatorGroup(), ReplyToBot(), Coordinator())
+@handlers.message(InCoordinatorGroup(), ReplyToBot(), Coordinator())
 async def group_reply(message: Message, services: Services, bot: Bot) -> None:
     assert message.reply_to_message is not None and message.from_user is not None
     replied = message.reply_to_message
@@ -629,7 +630,7 @@ class PersonRelay(Filter):
         return {"relay_intake": best[1]} if best is not None else False
 
 
-@router.message(PersonRelay())
+@handlers.message(PersonRelay())
 async def relay_from_person(message: Message, relay_intake: Intake, services: Services) -> None:
     intake = relay_intake
     text = message.text or ""
@@ -647,3 +648,8 @@ async def relay_from_person(message: Message, relay_intake: Intake, services: Se
     )
     await handoff.queue_to_person(services, intake, ack, purpose=handoff.PERSON_ACK)
     log.info("message from the person of %s relayed to the coordinators", intake.number)
+
+
+def build_router() -> Router:
+    """A new router for one Dispatcher (see bot.handlers.registry)."""
+    return handlers.build()

@@ -122,10 +122,3 @@ def build_router() -> Router:
     router.message.register(group_message, NotPrivateChat())
     router.channel_post.register(channel_post)
     return router
-
-
-def __getattr__(name: str) -> Router:
-    # `bot.handlers.routers()` reads `<module>.router`: every read builds a fresh one.
-    if name == "router":
-        return build_router()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -766,11 +766,4 @@ def build_router() -> Router:
     return router
 
 
-def __getattr__(name: str) -> Router:
-    # `bot.handlers.routers()` reads `<module>.router`: every read builds a fresh one.
-    if name == "router":
-        return build_router()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = ["Accepted", "build_router", "start_flow"]

@@ -29,6 +29,7 @@ from bot import privacy as rights
 from bot.chat_state import ChatRecord, IntakeStates
 from bot.filters import PrivateChat
 from bot.handlers.intake import _lang_of
+from bot.handlers.registry import Handlers
 from bot.i18n import label
 from bot.keyboards import AfterCb
 from bot.logging_setup import pseudonym
@@ -40,9 +41,7 @@ from flows.records import ConsentRecord, Intake, utc_iso
 from storage.base import ConversationStore
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
-router.message.filter(PrivateChat())
-router.callback_query.filter(PrivateChat())
+handlers = Handlers(__name__, message=(PrivateChat(),), callback_query=(PrivateChat(),))
 
 # Telegram's deleteMessages takes at most 100 ids per call.
 DELETE_BATCH = 100
@@ -130,7 +129,7 @@ def _export_context(
     }
 
 
-@router.message(Command("mijngegevens", "mydata"))
+@handlers.message(Command("mijngegevens", "mydata"))
 async def cmd_my_data(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     user = message.from_user
     assert user is not None
@@ -175,7 +174,7 @@ async def cmd_my_data(message: Message, state: FSMContext, services: Services, b
 # -- /verwijder --------------------------------------------------------------------------------
 
 
-@router.message(Command("verwijder", "wis", "delete"))
+@handlers.message(Command("verwijder", "wis", "delete"))
 async def cmd_erase(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     user = message.from_user
     assert user is not None
@@ -266,7 +265,7 @@ def _withdrawable_now(services: Services, record: ChatRecord) -> bool:
     )
 
 
-@router.message(Command("intrekken", "withdraw"))
+@handlers.message(Command("intrekken", "withdraw"))
 async def cmd_withdraw(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     user = message.from_user
     assert user is not None
@@ -329,7 +328,7 @@ async def _withdraw(
         await show_current(bot, chat_id, services, record)
 
 
-@router.callback_query(RightsCb.filter())
+@handlers.callback_query(RightsCb.filter())
 async def cb_rights(
     callback: CallbackQuery,
     callback_data: RightsCb,
@@ -363,7 +362,7 @@ async def cb_rights(
 # -- delete the chat after the intake ----------------------------------------------------------
 
 
-@router.callback_query(AfterCb.filter())
+@handlers.callback_query(AfterCb.filter())
 async def cb_after(
     callback: CallbackQuery, callback_data: AfterCb, state: FSMContext, services: Services, bot: Bot
 ) -> None:
@@ -391,3 +390,8 @@ async def cb_after(
         text=services.renderer.render(record.lang, "rights_chat_deleted", failed=failed),
     )
     await chat_state.save(state, record)
+
+
+def build_router() -> Router:
+    """A new router for one Dispatcher (see bot.handlers.registry)."""
+    return handlers.build()

@@ -113,19 +113,6 @@ class Harness:
         return list(await self.stores.outbox.pending())
 
 
-def _detach_module_routers() -> None:
-    """Let a new Dispatcher take a router that a handler module keeps as a module global.
-
-    aiogram attaches a router to one parent only; intake and fallback build a fresh router per
-    Dispatcher, but a module that still keeps one global router (bot/handlers/privacy.py when
-    this was written) would make every test after the first fail with "already attached".
-    """
-    from bot.handlers import routers
-
-    for router in routers():
-        router._parent_router = None
-
-
 async def build_harness(
     data_dir: Path,
     *,
@@ -142,7 +129,6 @@ async def build_harness(
         config, intakes=stores.intakes, outbox=stores.outbox, clock=clock, funnel=funnel
     )
     services.bot_username = "baanwijzer_bot"
-    _detach_module_routers()
     dp = create_dispatcher(services, stores.conversations)
     session = session or RecordingSession()
     return Harness(config, clock, stores, funnel, services, dp, make_bot(session), session)

@@ -1,0 +1,54 @@
+"""Decorator-style handler registration that can build a fresh Router for every Dispatcher.
+
+aiogram attaches a router to one parent only, so a module-level `Router` breaks the second
+`create_dispatcher` in one process (every test after the first, a restart in place). A module
+records its handlers on a `Handlers` instead and `build()` makes a new router from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiogram import Router
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+_OBSERVERS = ("message", "edited_message", "callback_query", "channel_post")
+
+
+class Handlers:
+    def __init__(self, name: str, **router_filters: tuple[Any, ...]) -> None:
+        """`router_filters` apply to every handler of one observer, e.g. message=(Private(),)."""
+        self.name = name
+        self._router_filters = router_filters
+        self._entries: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
+
+    def _register(self, observer: str, filters: tuple[Any, ...]) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            self._entries.append((observer, handler, filters))
+            return handler
+
+        return decorate
+
+    def message(self, *filters: Any) -> Callable[[Handler], Handler]:
+        return self._register("message", filters)
+
+    def edited_message(self, *filters: Any) -> Callable[[Handler], Handler]:
+        return self._register("edited_message", filters)
+
+    def callback_query(self, *filters: Any) -> Callable[[Handler], Handler]:
+        return self._register("callback_query", filters)
+
+    def channel_post(self, *filters: Any) -> Callable[[Handler], Handler]:
+        return self._register("channel_post", filters)
+
+    def build(self) -> Router:
+        """A new router with the handlers in the order they were declared."""
+        router = Router(name=self.name)
+        for observer, filters in self._router_filters.items():
+            if observer not in _OBSERVERS:
+                raise ValueError(f"unknown observer {observer!r}")
+            getattr(router, observer).filter(*filters)
+        for observer, handler, filters in self._entries:
+            getattr(router, observer).register(handler, *filters)
+        return router

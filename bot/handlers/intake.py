@@ -122,7 +122,7 @@ async def cb_role(
     # Callback data comes from the client: a role no keyboard offers is forged, and must not be
     # stored as the intake's role.
     if await state.get_state() in BUSY_STATES or callback_data.role not in ROLES:
-        await _stale(bot, chat_id, services, record)
+        await _stale(bot, chat_id, services, state, record)
     else:
         flow = "employer" if callback_data.role == "employer" else "candidate"
         await start_flow(bot, chat_id, services, state, record, flow, callback_data.role)
@@ -190,7 +190,9 @@ async def cmd_help(message: Message, state: FSMContext, services: Services, bot:
     record = await _record(state, message.from_user, services)
     record.track(message.message_id)
     busy = record.flow is not None
-    text = services.renderer.render(record.lang, "help", busy=busy, **privacy_context(services))
+    text = services.renderer.render(
+        record.lang, "help", busy=busy, **privacy_context(services, record.flow)
+    )
     await send(bot, message.chat.id, record, text)
     if busy:
         await show_current(bot, message.chat.id, services, record)
@@ -241,7 +243,7 @@ async def cb_stop(
     record = await _record(state, callback.from_user, services)
     chat_id = callback.from_user.id
     if callback.message is None or callback.message.message_id != record.screen_message_id:
-        await _stale(bot, chat_id, services, record)
+        await _stale(bot, chat_id, services, state, record)
     elif callback_data.confirm:
         await remove_keyboard(bot, chat_id, record)
         current = record.flow_state.current if record.flow_state else None
@@ -303,14 +305,14 @@ async def cb_answer(
     chat_id = callback.from_user.id
     if not _is_current(services, record, callback_data.f, callback_data.q):
         await callback.answer()
-        await _stale(bot, chat_id, services, record)
+        await _stale(bot, chat_id, services, state, record)
     else:
         await callback.answer()
         step = _current_step(services, record)
         assert step is not None and record.flow is not None and record.flow_state is not None
         options = step.question.options
         if not 0 <= callback_data.o < len(options):
-            await _stale(bot, chat_id, services, record)
+            await _stale(bot, chat_id, services, state, record)
         else:
             result = services.engines[record.flow].answer(
                 record.flow_state, options[callback_data.o].code
@@ -338,7 +340,7 @@ async def cb_toggle(
         or callback.message is None
         or callback.message.message_id != record.screen_message_id
     ):
-        await _stale(bot, chat_id, services, record)
+        await _stale(bot, chat_id, services, state, record)
     else:
         option = step.question.options[callback_data.o]
         selected = [c for c in record.selected if c != option.code]
@@ -371,7 +373,7 @@ async def cb_nav(
     if callback_data.action == "human":
         await _human(bot, chat_id, services, record)
     elif not asking or not _is_current(services, record, callback_data.f, callback_data.q):
-        await _stale(bot, chat_id, services, record)
+        await _stale(bot, chat_id, services, state, record)
     elif callback_data.action == "back":
         await _go_back(bot, chat_id, services, state, record)
     elif callback_data.action == "why":
@@ -399,7 +401,7 @@ async def cb_nav(
             result = engine.answer_text(record.flow_state, "")
         await _apply(bot, chat_id, services, state, record, step, result)
     else:
-        await _stale(bot, chat_id, services, record)
+        await _stale(bot, chat_id, services, state, record)
     await chat_state.save(state, record)
 
 
@@ -435,6 +437,7 @@ async def _apply(
             reason=result.reason.text(record.lang),
             offer_help=offer,
             has_why=step.question.help is not None,
+            flow=record.flow,
         )
         await send(bot, chat_id, record, text)
         await show_question(bot, chat_id, services, record)
@@ -526,7 +529,7 @@ async def cb_summary(
         IntakeStates.summary.state,
         IntakeStates.editing.state,
     ):
-        await _stale(bot, chat_id, services, record)
+        await _stale(bot, chat_id, services, state, record)
     else:
         await _summary_action(
             bot,
@@ -642,7 +645,8 @@ async def finish(
 ) -> None:
     """Store the confirmed intake, queue it for the coordinators, and show the outcome."""
     assert record.flow is not None and record.flow_state is not None
-    engine = services.engines[record.flow]
+    flow = record.flow
+    engine = services.engines[flow]
     outcome = engine.outcome(record.flow_state)
     answers = {
         line.question.id: record.flow_state.answers[line.question.id]
@@ -688,7 +692,7 @@ async def finish(
     record.last_intake = stored.number
     await state.set_state(None)
     await send(bot, chat_id, record, text)
-    after = services.renderer.render(record.lang, "after_submit")
+    after = services.renderer.render(record.lang, "after_submit", flow=flow)
     await send(bot, chat_id, record, after, services.keyboards.after(record.lang), screen=True)
 
 
@@ -718,7 +722,9 @@ def _sensitive_skipped(services: Services, record: ChatRecord) -> bool:
 # -- stale buttons ----------------------------------------------------------------------------
 
 
-async def _stale(bot: Bot, chat_id: int, services: Services, record: ChatRecord) -> None:
+async def _stale(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord
+) -> None:
     """A button from an old message, another flow, or data that does not parse."""
     await send(
         bot,
@@ -729,6 +735,7 @@ async def _stale(bot: Bot, chat_id: int, services: Services, record: ChatRecord)
     if record.flow is not None:
         await show_current(bot, chat_id, services, record)
     else:
+        await state.set_state(IntakeStates.choosing_role)
         await show_welcome(bot, chat_id, services, record)
 
 

@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import chat_state
 from bot.chat_state import IntakeStates
 from bot.filters import IsCommand, NotPrivateChat, PrivateChat
-from bot.handlers.intake import _lang_of
+from bot.handlers.intake import load_record
 from bot.screens import send, show_current, show_welcome
 from bot.services import Services
 
@@ -20,7 +20,7 @@ from bot.services import Services
 async def edited(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     if message.chat.type != "private":
         return  # edits in groups are ordinary group life; the coordinator router sees its own
-    record = await chat_state.load(state, _lang_of(message.from_user, services))
+    record = await load_record(state, message.from_user, services)
     await send(bot, message.chat.id, record, services.renderer.render(record.lang, "edited"))
     if record.flow is not None:
         await show_current(bot, message.chat.id, services, record)
@@ -30,7 +30,7 @@ async def edited(message: Message, state: FSMContext, services: Services, bot: B
 async def unknown_command(
     message: Message, state: FSMContext, services: Services, bot: Bot
 ) -> None:
-    record = await chat_state.load(state, _lang_of(message.from_user, services))
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     await send(
         bot, message.chat.id, record, services.renderer.render(record.lang, "unknown_command")
@@ -42,7 +42,7 @@ async def unknown_command(
 
 async def anything_else(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     """Photos, stickers, voice, files, or text when no intake is running."""
-    record = await chat_state.load(state, _lang_of(message.from_user, services))
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     if message.text is None:
         await send(bot, message.chat.id, record, services.renderer.render(record.lang, "not_text"))
@@ -58,7 +58,7 @@ async def stale_button(
 ) -> None:
     """A button whose data does not parse or belongs to no screen the person is on."""
     await callback.answer()
-    record = await chat_state.load(state, _lang_of(callback.from_user, services))
+    record = await load_record(state, callback.from_user, services)
     chat_id = callback.from_user.id
     await send(
         bot,

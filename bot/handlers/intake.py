@@ -63,8 +63,21 @@ def _lang_of(user: User | None, services: Services) -> Language:
     return services.settings.DEFAULT_LANGUAGE
 
 
-async def _record(state: FSMContext, user: User | None, services: Services) -> ChatRecord:
-    return await chat_state.load(state, _lang_of(user, services))
+async def load_record(state: FSMContext, user: User | None, services: Services) -> ChatRecord:
+    record = await chat_state.load(state, _lang_of(user, services))
+    flow_state = record.flow_state
+    if record.flow in services.engines and flow_state is not None:
+        engine = services.engines[record.flow]
+        current = flow_state.current
+        # The flow file may have changed while this conversation waited (a new version, a
+        # question removed): fit the stored answers to the flow as it is now.
+        if flow_state.version != engine.flow.version or (
+            current is not None and not engine.flow.has_question(current)
+        ):
+            record.flow_state = engine.resume(flow_state)
+    elif record.flow is not None:
+        record.reset_intake()
+    return record
 
 
 # -- starting -------------------------------------------------------------------------------
@@ -95,7 +108,7 @@ async def start_flow(
 async def cmd_start(
     message: Message, command: CommandObject, state: FSMContext, services: Services, bot: Bot
 ) -> None:
-    record = await _record(state, message.from_user, services)
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     current = await state.get_state()
     flow = DEEP_LINKS.get((command.args or "").strip().lower())
@@ -117,7 +130,7 @@ async def cb_role(
     callback: CallbackQuery, callback_data: RoleCb, state: FSMContext, services: Services, bot: Bot
 ) -> None:
     await callback.answer()
-    record = await _record(state, callback.from_user, services)
+    record = await load_record(state, callback.from_user, services)
     chat_id = callback.from_user.id
     # Callback data comes from the client: a role no keyboard offers is forged, and must not be
     # stored as the intake's role.
@@ -130,7 +143,7 @@ async def cb_role(
 
 
 async def typed_role(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    record = await _record(state, message.from_user, services)
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     text = (message.text or "").strip().casefold()
     roles = {"1": "candidate", "2": "employer", "3": "helper"}
@@ -158,7 +171,7 @@ async def typed_role(message: Message, state: FSMContext, services: Services, bo
 
 
 async def cmd_language(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    record = await _record(state, message.from_user, services)
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     text = services.renderer.render(record.lang, "choose_language")
     await send(bot, message.chat.id, record, text, services.keyboards.languages())
@@ -169,7 +182,7 @@ async def cb_language(
     callback: CallbackQuery, callback_data: LangCb, state: FSMContext, services: Services, bot: Bot
 ) -> None:
     await callback.answer()
-    record = await _record(state, callback.from_user, services)
+    record = await load_record(state, callback.from_user, services)
     if callback_data.lang in ("nl", "en"):
         record.lang = cast(Language, callback_data.lang)
     chat_id = callback.from_user.id
@@ -187,7 +200,7 @@ async def cb_language(
 
 
 async def cmd_help(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    record = await _record(state, message.from_user, services)
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     busy = record.flow is not None
     text = services.renderer.render(
@@ -200,7 +213,7 @@ async def cmd_help(message: Message, state: FSMContext, services: Services, bot:
 
 
 async def cmd_human(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    record = await _record(state, message.from_user, services)
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     await _human(bot, message.chat.id, services, record)
     await chat_state.save(state, record)
@@ -216,7 +229,7 @@ async def _human(bot: Bot, chat_id: int, services: Services, record: ChatRecord)
 
 
 async def cmd_stop(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    record = await _record(state, message.from_user, services)
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     if record.flow is None:
         await send(
@@ -240,7 +253,7 @@ async def cb_stop(
     callback: CallbackQuery, callback_data: StopCb, state: FSMContext, services: Services, bot: Bot
 ) -> None:
     await callback.answer()
-    record = await _record(state, callback.from_user, services)
+    record = await load_record(state, callback.from_user, services)
     chat_id = callback.from_user.id
     if callback.message is None or callback.message.message_id != record.screen_message_id:
         await _stale(bot, chat_id, services, state, record)
@@ -257,7 +270,7 @@ async def cb_stop(
 
 
 async def cmd_back(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    record = await _record(state, message.from_user, services)
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     await _go_back(bot, message.chat.id, services, state, record)
     await chat_state.save(state, record)
@@ -301,7 +314,7 @@ async def cb_answer(
     services: Services,
     bot: Bot,
 ) -> None:
-    record = await _record(state, callback.from_user, services)
+    record = await load_record(state, callback.from_user, services)
     chat_id = callback.from_user.id
     if not _is_current(services, record, callback_data.f, callback_data.q):
         await callback.answer()
@@ -329,7 +342,7 @@ async def cb_toggle(
     bot: Bot,
 ) -> None:
     await callback.answer()
-    record = await _record(state, callback.from_user, services)
+    record = await load_record(state, callback.from_user, services)
     chat_id = callback.from_user.id
     step = _current_step(services, record)
     if (
@@ -366,7 +379,7 @@ async def cb_toggle(
 async def cb_nav(
     callback: CallbackQuery, callback_data: NavCb, state: FSMContext, services: Services, bot: Bot
 ) -> None:
-    record = await _record(state, callback.from_user, services)
+    record = await load_record(state, callback.from_user, services)
     chat_id = callback.from_user.id
     await callback.answer()
     asking = await state.get_state() == IntakeStates.asking.state
@@ -406,7 +419,7 @@ async def cb_nav(
 
 
 async def typed_answer(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    record = await _record(state, message.from_user, services)
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     step = _current_step(services, record)
     if step is None or record.flow is None or record.flow_state is None:
@@ -518,7 +531,7 @@ async def cb_summary(
     bot: Bot,
 ) -> None:
     await callback.answer()
-    record = await _record(state, callback.from_user, services)
+    record = await load_record(state, callback.from_user, services)
     chat_id = callback.from_user.id
     current = await state.get_state()
     on_screen = (
@@ -602,7 +615,7 @@ def _editable(services: Services, record: ChatRecord) -> list[tuple[int, str]]:
 async def typed_in_summary(
     message: Message, state: FSMContext, services: Services, bot: Bot
 ) -> None:
-    record = await _record(state, message.from_user, services)
+    record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     text = (message.text or "").strip().casefold()
     user = message.from_user

@@ -28,7 +28,7 @@ from bot import chat_state
 from bot import privacy as rights
 from bot.chat_state import ChatRecord, IntakeStates
 from bot.filters import PrivateChat
-from bot.handlers.intake import _lang_of
+from bot.handlers.intake import load_record
 from bot.handlers.registry import Handlers
 from bot.i18n import label
 from bot.keyboards import AfterCb
@@ -74,7 +74,7 @@ def _confirm_keyboard(lang: Language, action: str) -> InlineKeyboardMarkup:
 
 
 async def _record(state: FSMContext, user: User | None, services: Services) -> ChatRecord:
-    return await chat_state.load(state, _lang_of(user, services))
+    return await load_record(state, user, services)
 
 
 async def _drop_keyboard(bot: Bot, chat_id: int, message_id: int | None) -> None:

@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    setup_logging(settings.LOG_LEVEL)
+    # The try-out talks in the terminal: only problems are logged there, not routine lines.
+    setup_logging("ERROR" if args.command == "try" else settings.LOG_LEVEL)
     if args.command == "try":
         return asyncio.run(try_in_terminal(settings, args.flow))
     if settings.BOT_TOKEN is None:

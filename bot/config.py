@@ -35,8 +35,8 @@ class Settings(BaseSettings):
     WEBHOOK_HOST: str = "127.0.0.1"
     WEBHOOK_PORT: int = Field(default=8080, ge=1, le=65535)
     # How to reach a person without Telegram; shown in the privacy notice and on every "human".
-    SERVICE_CONTACT: str = "Bel of mail het intakebureau van uw organisatie."
-    SERVICE_CONTACT_EN: str = "Call or e-mail the intake office of your organisation."
+    SERVICE_CONTACT: str = "Bel of mail het intakebureau. Het nummer staat op de website."
+    SERVICE_CONTACT_EN: str = "Call or e-mail the intake office. The number is on the website."
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("COORDINATOR_IDS", mode="before")

@@ -143,9 +143,10 @@ async def show_summary(bot: Bot, chat_id: int, services: Services, record: ChatR
     lang = record.lang
     await remove_keyboard(bot, chat_id, record)
     lines = [
-        {"question": line.question.text.get(lang), "answer": line.answer}
+        {"question": line.question.label(lang), "answer": line.answer}
         for line in engine.summary(record.flow_state, lang)
-        if line.question.consent is None
+        # The general consent is a given once here; the sensitive one shows, it can be changed.
+        if line.question.consent != "general"
     ]
     text = services.renderer.render(lang, "summary", lines=lines, flow=record.flow)
     await send(

@@ -41,7 +41,7 @@ SHIPPED_FLOWS: tuple[str, ...] = ("candidate", "employer")
 _FLOW_KEYS = ("flow", "version", "title", "shared", "questions", "target_groups", "routes", "ends",
               "outcome")  # fmt: skip
 _QUESTION_KEYS = ("id", "kind", "text", "options", "help", "sensitive", "consent", "grants",
-                  "when", "validation", "optional", "summary_key")  # fmt: skip
+                  "when", "validation", "optional", "summary_key", "short")  # fmt: skip
 _OPTION_KEYS = ("code", "label", "exclusive", "ends")
 _HELP_KEYS = ("purpose", "who_sees", "kept")
 _RULE_KEYS = ("id", "code", "when", "reason", "forms")
@@ -236,6 +236,7 @@ class _Reader:
             validation=validation,
             optional=bool(raw.get("optional", False)),
             summary_key=raw.get("summary_key"),
+            short=self.text(raw.get("short"), qid, "short", required=False),
         )
 
     def rules(self, raw: Any, section: str) -> tuple[Rule, ...]:

@@ -7,6 +7,7 @@ answers to target-group codes and placement routes, each with a reason in plain 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -174,6 +175,20 @@ class Question:
     optional: bool = False
     # Part of the short summary shown to coordinators in the group (False for contact details).
     summary_key: str | None = None
+    # A short label for the summary and the "change an answer" list; without it the question
+    # sentence of `text` is used (see `label`).
+    short: Text | None = None
+
+    def label(self, lang: Language) -> str:
+        """What the summary shows for this question: `short`, or the sentence that asks."""
+        if self.short is not None:
+            return self.short.get(lang)
+        text = self.text.get(lang)
+        asking: list[str] = [s.strip() for s in re.findall(r"[^.?!]*\?", text) if s.strip()]
+        if asking:
+            return asking[0]
+        first: str = re.split(r"(?<=[.!])\s", text, maxsplit=1)[0]
+        return first
 
     def option(self, code: str) -> Option | None:
         for opt in self.options:

@@ -606,8 +606,8 @@ def _editable(services: Services, record: ChatRecord) -> list[tuple[int, str]]:
         (line for line in engine.summary(record.flow_state, record.lang) if line.editable), start=1
     ):
         index = engine.flow.position(line.question.id)
-        text = line.question.text.get(record.lang).split("\n")[0]
-        short = text if len(text) <= 40 else text[:38].rstrip() + "…"
+        text = line.question.label(record.lang)
+        short = text if len(text) <= 48 else text[:46].rstrip() + "…"
         result.append((index, f"{n}. {short}"))
     return result
 

@@ -435,10 +435,10 @@ async def test_wijzigen_changes_one_answer_and_asks_only_what_depends_on_it(
     driver = harness.driver()
     await driver.click("✏️ Wijzigen")
     picks = [text for row in driver.last_keyboard for text, _ in row]
-    assert "17. Hoe wil je dat we contact met je opnem…" in picks
+    assert "17. Hoe wil je dat we contact met je opnemen?" in picks
     assert not any("Ik stel je een paar vragen" in p for p in picks)  # general consent: no
 
-    await driver.click("17. Hoe wil je dat we contact met je opnem…")
+    await driver.click("17. Hoe wil je dat we contact met je opnemen?")
     assert "antwoord wijzigen" in (driver.last_text or "")
     assert "Je vorige antwoord: Bellen" in (driver.last_text or "")
     await driver.click("2. E-mail")
@@ -484,7 +484,7 @@ async def test_turning_the_sensitive_consent_off_from_the_summary_drops_those_an
     await walk_candidate(harness)
     driver = harness.driver()
     await driver.click("✏️ Wijzigen")
-    [pick] = [t for row in driver.last_keyboard for t, _ in row if "De volgende vragen" in t]
+    [pick] = [t for row in driver.last_keyboard for t, _ in row if "gezondheid en hulp" in t]
     await driver.click(pick)
     await driver.click("2. Nee, sla ze over")
     summary = driver.last_text or ""

@@ -74,7 +74,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "unknown_keys.yaml": [
         "which: unknown key 'whem' (use one of: id, kind, text, options, help, sensitive,"
-        " consent, grants, when, validation, optional, summary_key)",
+        " consent, grants, when, validation, optional, summary_key, short)",
         "routes:all: unknown key 'reasons' (use one of: id, code, when, reason, forms)",
         "routes:all: reason: missing text",
     ],

@@ -57,6 +57,7 @@ class BurstResult:
     p99_ms: float
     max_ms: float
     peak_rss_mb: float
+    slowest_round: tuple[str, float] = ("", 0.0)  # (message typed, seconds for all candidates)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -76,6 +77,10 @@ class BurstResult:
             ("burst: lost", "none" if self.ok else "YES: see errors"),
             ("burst: wall time", f"{self.wall_s:.1f} s ({steps / self.wall_s:,.0f} steps/s)"),
             ("burst: per step p50 / p99", f"{self.p50_ms:,.0f} / {self.p99_ms:,.0f} ms"),
+            (
+                "burst: slowest round",
+                f"{self.slowest_round[0]!r}, {self.slowest_round[1]:.1f} s for all candidates",
+            ),
             ("burst: peak RSS", f"{self.peak_rss_mb:,.0f} MB"),
             ("burst: errors", str(len(self.errors))),
         ]
@@ -128,9 +133,12 @@ async def _run(bench: BenchBot, users: int) -> BurstResult:
     settle_gc()
     latencies: list[float] = []
     errors: list[str] = []
+    slowest = ("", 0.0)
     started = time.perf_counter()
-    for raws in rounds:
+    for text, raws in zip(CANDIDATE_SCRIPT, rounds, strict=True):
         result = await feed_round(bench.dp, bench.bot, raws)
+        if result.wall > slowest[1]:
+            slowest = (text, result.wall)
         latencies.extend(result.latencies)
         errors.extend(result.errors)
         if result.unhandled:
@@ -155,6 +163,7 @@ async def _run(bench: BenchBot, users: int) -> BurstResult:
         p99_ms=percentile(latencies, 0.99) * 1000,
         max_ms=max(latencies, default=0.0) * 1000,
         peak_rss_mb=0.0,
+        slowest_round=slowest,
         errors=errors[:20],
     )
 

@@ -152,7 +152,7 @@ async def test_employer_intake_is_stored_as_w_number(harness: Harness) -> None:
     assert card.intake_number == intake.number
     assert card.chat_id == COORDINATOR_GROUP
     shown = joined(harness.driver().texts_since_last_action)
-    assert f"Je nummer is {intake.number}" in shown
+    assert f"Uw nummer is {intake.number}" in shown
     assert "dat beslissen UWV of de gemeente" in shown  # never a promise of a subsidy
 
 
@@ -602,7 +602,10 @@ async def test_the_outcome_claims_nothing_that_only_uwv_or_the_gemeente_decides(
     await driver.send("klopt" if lang == "nl" else "yes")
 
     shown = joined(driver.texts_since_last_action).casefold()
-    assert ("je nummer is" if lang == "nl" else "your number is") in shown
+    number_line = {"nl": "je nummer is", "en": "your number is"}[lang]
+    if (flow, lang) == ("employer", "nl"):
+        number_line = "uw nummer is"
+    assert number_line in shown
     for claim in NEVER_CLAIMED:
         assert claim not in shown, claim
     assert "uwv" in shown  # who decides is named

@@ -217,10 +217,6 @@ class BenchBot:
     async def close(self) -> None:
         await self.stores.close()
         await self.bot.session.close()
-        # aiogram attaches a router to one parent only, and some handler modules keep one
-        # module-level router: let the next assembly in this process (the smoke test) take it.
-        for router in self.dp.sub_routers:
-            router._parent_router = None
 
 
 async def open_bench_bot(data_dir: Path, *, coordinator: bool = True) -> BenchBot:

@@ -215,6 +215,7 @@ class BenchBot:
         return StorageKey(bot_id=self.bot.id, chat_id=user_id, user_id=user_id)
 
     async def close(self) -> None:
+        await self.services.funnel.close()
         await self.stores.close()
         await self.bot.session.close()
 

@@ -85,10 +85,11 @@ async def try_in_terminal(settings: Settings, flow: str) -> int:
     settings = settings.model_copy(update={"COORDINATOR_CHAT_ID": None})
     session = ConsoleSession(sys.stdout)
     bot = Bot(token="1:TERMINAL", session=session)
-    _services, dp, stores = await _assemble(settings)
+    services, dp, stores = await _assemble(settings)
     try:
         await run_console(dp, bot, session, flow)
     finally:
+        await services.funnel.close()
         await stores.close()
     return 0
 
@@ -117,6 +118,7 @@ async def run_bot(settings: Settings) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await services.funnel.close()
         await stores.close()
         await bot.session.close()
     return 0

@@ -1,8 +1,11 @@
 """Aggregate funnel counts ("candidate:shown:age" -> 17) in one small file.
 
 The counts hold no link to any person, so they are kept when intakes are erased or purged. The
-file stays a few kilobytes (one key per question), so rewriting it atomically on each count costs
-the same at any number of intakes; the write runs in a worker thread, off the event loop.
+file stays a few kilobytes (one key per question). Counting is in memory; the file is rewritten
+atomically at most once per `flush_every` and at close, in a worker thread. These are statistics,
+not records a person relies on: a crash may lose the last second of counts, and in return no
+intake step waits for a funnel fsync (bench/step_bench.py: a write per shown question was the
+second largest cost of a step).
 """
 
 from __future__ import annotations
@@ -24,10 +27,16 @@ class MemoryFunnel:
     async def counts(self) -> dict[str, int]:
         return dict(self._counts)
 
+    async def close(self) -> None:
+        return None
+
 
 class FileFunnel:
-    def __init__(self, path: Path, problems: list[str] | None = None) -> None:
+    def __init__(
+        self, path: Path, problems: list[str] | None = None, *, flush_every: float = 1.0
+    ) -> None:
         self.path = path
+        self.flush_every = flush_every
         self._lock = asyncio.Lock()
         try:
             raw = read_json_object(path) or {}
@@ -38,26 +47,32 @@ class FileFunnel:
         self._counts: dict[str, int] = {
             str(k): int(v) for k, v in raw.items() if isinstance(v, int)
         }
-        self._changes = 0  # counts made so far
-        self._written = 0  # counts that are on disk
+        self._dirty = False
+        self._flusher: asyncio.Task[None] | None = None
 
     async def count(self, key: str) -> None:
-        """Add one; return once a write that includes it is on disk.
-
-        Counts that arrive while a write runs share the next write (group commit): one file
-        write per batch, not one per count behind the lock, which made every intake step queue
-        for its own fsync (bench/step_bench.py: 150 -> 300 steps/s).
-        """
+        """Add one; the file follows within `flush_every` seconds."""
         self._counts[key] = self._counts.get(key, 0) + 1
-        self._changes += 1
-        mine = self._changes
+        self._dirty = True
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_later(), name="funnel-flush")
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.flush_every)
+        await self.flush()
+
+    async def flush(self) -> None:
         async with self._lock:
-            if self._written >= mine:
+            if not self._dirty:
                 return
-            upto = self._changes
+            self._dirty = False
             data = dumps(self._counts)
             await asyncio.to_thread(atomic_write_bytes, self.path, data)
-            self._written = upto
+
+    async def close(self) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+        await self.flush()
 
     async def counts(self) -> dict[str, int]:
         return dict(self._counts)

@@ -178,6 +178,7 @@ async def test_erasure_leaves_nothing_in_files_or_logs(
         # The card edits ("ingetrokken") go out too, and leave only delivered records behind.
         await deliver_all(harness, clock)
     finally:
+        await harness.services.funnel.close()
         await harness.stores.close()
 
     reopened = await open_stores(data_dir, clock, retention_days=365, conversation_days=30)

@@ -8,7 +8,6 @@ from the summary.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,6 +25,12 @@ class Phase(StrEnum):
     ASKING = "asking"
     SUMMARY = "summary"
     ENDED = "ended"  # stopped early by an answer (no consent, no parent present)
+
+
+def _copy_answers(answers: dict[str, AnswerValue]) -> dict[str, AnswerValue]:
+    """A copy that shares nothing mutable: answers are str, int or a list of str. Cheaper than
+    `copy.deepcopy`, which this runs on every step (bench/step_bench.py)."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in answers.items()}
 
 
 @dataclass(slots=True)
@@ -50,7 +55,7 @@ class FlowState:
             "version": self.version,
             "phase": str(self.phase),
             "current": self.current,
-            "answers": copy.deepcopy(self.answers),
+            "answers": _copy_answers(self.answers),
             "editing": self.editing,
             "reasked": list(self.reasked),
             "end_code": self.end_code,
@@ -64,7 +69,7 @@ class FlowState:
             version=str(data["version"]),
             phase=Phase(data["phase"]),
             current=data.get("current"),
-            answers=copy.deepcopy(dict(data.get("answers", {}))),
+            answers=_copy_answers(data.get("answers", {})),
             editing=data.get("editing"),
             reasked=list(data.get("reasked", [])),
             end_code=data.get("end_code"),

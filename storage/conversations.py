@@ -13,7 +13,6 @@ conversations write in parallel in worker threads.
 from __future__ import annotations
 
 import asyncio
-import copy
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -154,17 +153,17 @@ class _ConversationBase(ConversationStore):
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         current = self._items.get(key)
-        return {} if current is None else copy.deepcopy(current.data)
+        return {} if current is None else json_copy(current.data)
 
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
         # The read-modify-write holds the key's lock: two updates of one chat both land.
         async with self._locks.hold(key):
             current = self._items.get(key)
-            merged = copy.deepcopy(current.data) if current else {}
+            merged = json_copy(current.data) if current else {}
             merged.update(data)
             await self._change(key, data=merged)
             stored = self._items.get(key)
-            return {} if stored is None else copy.deepcopy(stored.data)
+            return {} if stored is None else json_copy(stored.data)
 
     async def delete(self, key: StorageKey) -> bool:
         async with self._locks.hold(key):

@@ -3,9 +3,10 @@
 Privacy decision (domain.md section 5): the answers to questions marked `sensitive: true` in the
 flow (candidate: register_known, register_basis, guidance, support) never appear in the group.
 The card does show what the issue asks of it: the stated target-group codes, the suggested
-routes with their reasons, and support needs *in short* - only how many points were given, not
-which. Contact details (phone, e-mail) are left off the card too. Sensitive answers are shown
-only in a private chat with a coordinator: the "details" button, or /intake there.
+routes with their reasons (but no reason that repeats a sensitive answer, such as "you need a
+lot of help"), and support needs *in short* - only how many points were given, not which.
+Contact details (phone, e-mail) are left off the card too. Sensitive answers are shown only in a
+private chat with a coordinator: the "details" button, or /intake there.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bot.coordinator.keyboards import card_keyboard
 from bot.i18n import label
 from bot.services import Services
 from flows.engine import Engine
-from flows.model import LANGUAGES, Language, Question
+from flows.model import LANGUAGES, Language, Question, condition_leaves
 from flows.records import HistoryEntry, Intake, IntakeKind, Status, parse_iso
 
 LOCAL = ZoneInfo("Europe/Amsterdam")
@@ -138,11 +139,29 @@ def has_details(services: Services, intake: Intake) -> bool:
     return any(qid not in shown for qid in intake.answers)
 
 
-def _routes(intake: Intake, lang: Language) -> list[dict[str, Any]]:
+def _sensitive_rules(engine: Engine | None) -> frozenset[str]:
+    """Route rules that read a sensitive answer: their reason would repeat it ("you said you
+    need a lot of help"), so it stays off the card in the group."""
+    if engine is None:
+        return frozenset()
+    flow = engine.flow
+    return frozenset(
+        rule.id
+        for rule in flow.route_rules
+        if any(
+            flow.has_question(leaf.question) and flow.question(leaf.question).sensitive
+            for leaf in condition_leaves(rule.when)
+        )
+    )
+
+
+def _routes(services: Services, intake: Intake, lang: Language) -> list[dict[str, Any]]:
+    hidden = _sensitive_rules(engine_for(services, intake))
     routes = []
     for finding in intake.outcome.get("routes", []):
-        reasons = finding.get("reasons") or []
-        reason = str(reasons[0].get(lang, "")) if reasons else ""
+        pairs = zip(finding.get("rules") or [], finding.get("reasons") or [], strict=False)
+        shown = [reason for rule, reason in pairs if rule not in hidden]
+        reason = str(shown[0].get(lang, "")) if shown else ""
         routes.append(
             {"code": finding.get("code", ""), "forms": finding.get("forms", []), "reason": reason}
         )
@@ -169,7 +188,7 @@ def card_context(services: Services, intake: Intake) -> dict[str, Any]:
         "show_groups": CARD_SHOWS_TARGET_GROUPS and intake.kind is IntakeKind.CANDIDATE,
         "target_groups": list(intake.target_groups),
         "support_count": sensitive_count(services, intake),
-        "routes": _routes(intake, lang),
+        "routes": _routes(services, intake, lang),
         "received": local_time(intake.created_at),
         "language": intake.language,
         "notes": _notes(intake, NOTES_ON_CARD),

@@ -12,9 +12,10 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.context import FSMContext
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.chat_state import ChatRecord
+from bot.chat_state import ChatRecord, IntakeStates
 from bot.services import Services
 from flows.engine import Phase, Step
 from flows.model import Kind, Language
@@ -82,14 +83,24 @@ def question_context(
     }
 
 
-async def show_current(bot: Bot, chat_id: int, services: Services, record: ChatRecord) -> None:
-    """Show where the person is now: the current question, the summary, or the start."""
+async def show_current(
+    bot: Bot, chat_id: int, services: Services, record: ChatRecord, state: FSMContext
+) -> None:
+    """Show where the person is now: the current question, the summary, or the start.
+
+    The FSM state is set to match the screen: what the person types next is read as an answer
+    to what they see (a typed "klopt" on a summary shown from the edit list, a typed "1" on a
+    welcome shown after a sticker).
+    """
     if record.flow is None or record.flow_state is None:
+        await state.set_state(IntakeStates.choosing_role)
         await show_welcome(bot, chat_id, services, record)
         return
     if record.flow_state.phase == Phase.SUMMARY:
+        await state.set_state(IntakeStates.summary)
         await show_summary(bot, chat_id, services, record)
         return
+    await state.set_state(IntakeStates.asking)
     await show_question(bot, chat_id, services, record)
 
 

@@ -23,7 +23,7 @@ async def edited(message: Message, state: FSMContext, services: Services, bot: B
     record = await load_record(state, message.from_user, services)
     await send(bot, message.chat.id, record, services.renderer.render(record.lang, "edited"))
     if record.flow is not None:
-        await show_current(bot, message.chat.id, services, record)
+        await show_current(bot, message.chat.id, services, record, state)
     await chat_state.save(state, record)
 
 
@@ -36,7 +36,7 @@ async def unknown_command(
         bot, message.chat.id, record, services.renderer.render(record.lang, "unknown_command")
     )
     if record.flow is not None:
-        await show_current(bot, message.chat.id, services, record)
+        await show_current(bot, message.chat.id, services, record, state)
     await chat_state.save(state, record)
 
 
@@ -46,7 +46,7 @@ async def anything_else(message: Message, state: FSMContext, services: Services,
     record.track(message.message_id)
     if message.text is None:
         await send(bot, message.chat.id, record, services.renderer.render(record.lang, "not_text"))
-        await show_current(bot, message.chat.id, services, record)
+        await show_current(bot, message.chat.id, services, record, state)
     else:
         await state.set_state(IntakeStates.choosing_role)
         await show_welcome(bot, message.chat.id, services, record)
@@ -68,7 +68,7 @@ async def stale_button(
     )
     if record.flow is None:
         await state.set_state(IntakeStates.choosing_role)
-    await show_current(bot, chat_id, services, record)
+    await show_current(bot, chat_id, services, record, state)
     await chat_state.save(state, record)
 
 

@@ -117,7 +117,7 @@ async def cmd_start(
         await send(
             bot, message.chat.id, record, services.renderer.render(record.lang, "already_busy")
         )
-        await show_current(bot, message.chat.id, services, record)
+        await show_current(bot, message.chat.id, services, record, state)
     elif flow is not None:
         await start_flow(bot, message.chat.id, services, state, record, flow, flow)
     else:
@@ -193,7 +193,7 @@ async def cb_language(
                 chat_id=chat_id, message_id=callback.message.message_id
             )
     await send(bot, chat_id, record, services.renderer.render(record.lang, "language_set"))
-    await show_current(bot, chat_id, services, record)
+    await show_current(bot, chat_id, services, record, state)
     if record.flow is None:
         await state.set_state(IntakeStates.choosing_role)
     await chat_state.save(state, record)
@@ -208,24 +208,26 @@ async def cmd_help(message: Message, state: FSMContext, services: Services, bot:
     )
     await send(bot, message.chat.id, record, text)
     if busy:
-        await show_current(bot, message.chat.id, services, record)
+        await show_current(bot, message.chat.id, services, record, state)
     await chat_state.save(state, record)
 
 
 async def cmd_human(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
-    await _human(bot, message.chat.id, services, record)
+    await _human(bot, message.chat.id, services, state, record)
     await chat_state.save(state, record)
 
 
-async def _human(bot: Bot, chat_id: int, services: Services, record: ChatRecord) -> None:
+async def _human(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord
+) -> None:
     text = services.renderer.render(
         record.lang, "human", busy=record.flow is not None, **privacy_context(services)
     )
     await send(bot, chat_id, record, text)
     if record.flow is not None:
-        await show_current(bot, chat_id, services, record)
+        await show_current(bot, chat_id, services, record, state)
 
 
 async def cmd_stop(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
@@ -265,7 +267,7 @@ async def cb_stop(
         await state.set_state(None)
         await send(bot, chat_id, record, services.renderer.render(record.lang, "stopped"))
     else:
-        await show_current(bot, chat_id, services, record)
+        await show_current(bot, chat_id, services, record, state)
     await chat_state.save(state, record)
 
 
@@ -285,7 +287,7 @@ async def _go_back(
     result = services.engines[record.flow].back(record.flow_state)
     if isinstance(result, Rejected):
         await send(bot, chat_id, record, result.reason.text(record.lang))
-        await show_current(bot, chat_id, services, record)
+        await show_current(bot, chat_id, services, record, state)
         return
     record.flow_state, record.selected, record.misses = result.state, [], 0
     await _enter_phase(bot, chat_id, services, state, record)
@@ -384,7 +386,7 @@ async def cb_nav(
     await callback.answer()
     asking = await state.get_state() == IntakeStates.asking.state
     if callback_data.action == "human":
-        await _human(bot, chat_id, services, record)
+        await _human(bot, chat_id, services, state, record)
     elif not asking or not _is_current(services, record, callback_data.f, callback_data.q):
         await _stale(bot, chat_id, services, state, record)
     elif callback_data.action == "back":
@@ -423,7 +425,7 @@ async def typed_answer(message: Message, state: FSMContext, services: Services, 
     record.track(message.message_id)
     step = _current_step(services, record)
     if step is None or record.flow is None or record.flow_state is None:
-        await show_current(bot, message.chat.id, services, record)
+        await show_current(bot, message.chat.id, services, record, state)
     else:
         result = services.engines[record.flow].answer_text(record.flow_state, message.text or "")
         await _apply(bot, message.chat.id, services, state, record, step, result)
@@ -746,7 +748,7 @@ async def _stale(
         services.renderer.render(record.lang, "stale", busy=record.flow is not None),
     )
     if record.flow is not None:
-        await show_current(bot, chat_id, services, record)
+        await show_current(bot, chat_id, services, record, state)
     else:
         await state.set_state(IntakeStates.choosing_role)
         await show_welcome(bot, chat_id, services, record)

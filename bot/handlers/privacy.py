@@ -167,7 +167,7 @@ async def cmd_my_data(message: Message, state: FSMContext, services: Services, b
             services.renderer.render(record.lang, "rights_export", **context),
         )
     if record.flow is not None:
-        await show_current(bot, message.chat.id, services, record)
+        await show_current(bot, message.chat.id, services, record, state)
     await chat_state.save(state, record)
 
 
@@ -280,7 +280,7 @@ async def cmd_withdraw(message: Message, state: FSMContext, services: Services, 
             services.renderer.render(record.lang, "rights_nothing_to_withdraw"),
         )
         if record.flow is not None:
-            await show_current(bot, message.chat.id, services, record)
+            await show_current(bot, message.chat.id, services, record, state)
     else:
         await remove_keyboard(bot, message.chat.id, record)
         numbers = [i.number for i in stored]
@@ -325,7 +325,7 @@ async def _withdraw(
         await state.set_state(
             IntakeStates.summary if phase == Phase.SUMMARY else IntakeStates.asking
         )
-        await show_current(bot, chat_id, services, record)
+        await show_current(bot, chat_id, services, record, state)
 
 
 @handlers.callback_query(RightsCb.filter())
@@ -355,7 +355,7 @@ async def cb_rights(
     else:
         await send(bot, chat_id, record, services.renderer.render(record.lang, "rights_cancelled"))
         if record.flow is not None:
-            await show_current(bot, chat_id, services, record)
+            await show_current(bot, chat_id, services, record, state)
     await chat_state.save(state, record)
 
 

@@ -11,7 +11,14 @@ from tests.bot.coordinator_fixtures import (
     Coord,
     coord_fixture,  # noqa: F401 - the fixture, by name
 )
+from tests.bot.intake_fixtures import (
+    Harness,
+    harness_fixture,  # noqa: F401 - the fixture, by name
+    joined,
+    walk_candidate,
+)
 from tests.support.bot_api_state import visible_text
+from tests.support.updates import sticker_update
 
 
 async def test_card_route_reasons_do_not_reveal_sensitive_answers(coord: Coord) -> None:
@@ -24,3 +31,29 @@ async def test_card_route_reasons_do_not_reveal_sensitive_answers(coord: Coord) 
     assert "veel hulp" not in card.casefold()
     # A reason from a non-sensitive answer still shows.
     assert "Je werkt liever in een eigen baan" in card
+
+
+async def test_summary_shown_again_from_the_edit_list_accepts_a_typed_klopt(
+    harness: Harness,
+) -> None:
+    # /help on the "which answer to change" list shows the summary again (where the person is);
+    # the summary says "je kunt ook klopt typen", so typing it must send the intake.
+    await walk_candidate(harness)
+    driver = harness.driver()
+    await driver.click("✏️ Wijzigen")
+    await driver.send("/help")
+    assert "Klopt alles?" in driver.texts_since_last_action[-1]
+    await driver.send("klopt")
+    assert "Verstuurd" in joined(driver.texts_since_last_action)
+    assert len(await harness.intakes()) == 1
+
+
+async def test_a_typed_number_works_on_the_welcome_shown_after_a_sticker(harness: Harness) -> None:
+    # With no intake running, a sticker gets "ik kan alleen tekst lezen" and the welcome, which
+    # says "typ 1, 2 of 3": typing 1 must start the intake, not show the welcome once more.
+    driver = harness.driver()
+    await driver.feed(sticker_update())
+    assert "typ 1, 2 of 3" in driver.texts_since_last_action[-1]
+    await driver.send("1")
+    assert await harness.current_question() is not None
+    assert "Vraag 1 van" in joined(driver.texts_since_last_action)

@@ -12,9 +12,12 @@ from tests.bot.coordinator_fixtures import (
     coord_fixture,  # noqa: F401 - the fixture, by name
 )
 from tests.bot.intake_fixtures import (
+    CANDIDATE_ANSWERS,
     Harness,
+    confirm_summary,
     harness_fixture,  # noqa: F401 - the fixture, by name
     joined,
+    walk,
     walk_candidate,
 )
 from tests.support.bot_api_state import visible_text
@@ -57,3 +60,13 @@ async def test_a_typed_number_works_on_the_welcome_shown_after_a_sticker(harness
     await driver.send("1")
     assert await harness.current_question() is not None
     assert "Vraag 1 van" in joined(driver.texts_since_last_action)
+
+
+async def test_the_outcome_keeps_the_capital_of_telegram(harness: Harness) -> None:
+    # The contact route is written in lower case inside a sentence, but "Telegram" is a name.
+    answers = {"contact_method": "telegram"}
+    await walk(harness, "candidate", {**CANDIDATE_ANSWERS, **answers})
+    driver = harness.driver()
+    await confirm_summary(driver)
+    outcome = joined(driver.texts_since_last_action)
+    assert "neemt contact op (hier in Telegram)." in outcome

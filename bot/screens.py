@@ -88,12 +88,12 @@ async def show_current(
 ) -> None:
     """Show where the person is now: the current question, the summary, or the start.
 
-    The FSM state is set to match the screen: what the person types next is read as an answer
-    to what they see (a typed "klopt" on a summary shown from the edit list, a typed "1" on a
-    welcome shown after a sticker).
+    During an intake the FSM state is set to match the screen, so that what the person types
+    next is read as an answer to what they see (a typed "klopt" on a summary shown again from
+    the edit list). Without an intake the state is left alone: a text may then be a reply for
+    a coordinator (the relay in handlers/coordinator.py), and the fallback reads a typed role.
     """
     if record.flow is None or record.flow_state is None:
-        await state.set_state(IntakeStates.choosing_role)
         await show_welcome(bot, chat_id, services, record)
         return
     if record.flow_state.phase == Phase.SUMMARY:

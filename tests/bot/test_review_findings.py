@@ -7,7 +7,9 @@ and asserts what a person or a coordinator sees, or what is stored.
 from __future__ import annotations
 
 from tests.bot.coordinator_fixtures import (
+    COORD,
     GROUP,
+    PERSON,
     Coord,
     coord_fixture,  # noqa: F401 - the fixture, by name
 )
@@ -21,7 +23,7 @@ from tests.bot.intake_fixtures import (
     walk_candidate,
 )
 from tests.support.bot_api_state import visible_text
-from tests.support.updates import sticker_update
+from tests.support.updates import photo_update
 
 
 async def test_card_route_reasons_do_not_reveal_sensitive_answers(coord: Coord) -> None:
@@ -51,17 +53,6 @@ async def test_summary_shown_again_from_the_edit_list_accepts_a_typed_klopt(
     assert len(await harness.intakes()) == 1
 
 
-async def test_a_typed_number_works_on_the_welcome_shown_after_a_sticker(harness: Harness) -> None:
-    # With no intake running, a sticker gets "ik kan alleen tekst lezen" and the welcome, which
-    # says "typ 1, 2 of 3": typing 1 must start the intake, not show the welcome once more.
-    driver = harness.driver()
-    await driver.feed(sticker_update())
-    assert "typ 1, 2 of 3" in driver.texts_since_last_action[-1]
-    await driver.send("1")
-    assert await harness.current_question() is not None
-    assert "Vraag 1 van" in joined(driver.texts_since_last_action)
-
-
 async def test_the_outcome_keeps_the_capital_of_telegram(harness: Harness) -> None:
     # The contact route is written in lower case inside a sentence, but "Telegram" is a name.
     answers = {"contact_method": "telegram"}
@@ -70,3 +61,19 @@ async def test_the_outcome_keeps_the_capital_of_telegram(harness: Harness) -> No
     await confirm_summary(driver)
     outcome = joined(driver.texts_since_last_action)
     assert "neemt contact op (hier in Telegram)." in outcome
+
+
+async def test_after_a_photo_the_persons_text_still_reaches_the_coordinator(coord: Coord) -> None:
+    # A person a coordinator wrote to sends a photo (which the bot cannot read), then types an
+    # answer: that text is for the coordinator and must be relayed, not read as a role choice.
+    intake = await coord.add_intake()
+    await coord.deliver()
+    await coord.say(COORD, f"/antwoord {intake.number} Wanneer kun je langskomen?")
+    await coord.deliver()
+    person = coord.h.driver(PERSON)
+    await person.feed(photo_update(user_id=PERSON))
+    mark = coord.mark()
+    await coord.say(PERSON, "Maandag kan ik", chat_id=PERSON)
+    await coord.deliver()
+    [relayed] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert "Maandag kan ik" in relayed.params["text"]

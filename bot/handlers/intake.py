@@ -532,8 +532,14 @@ async def cb_summary(
     services: Services,
     bot: Bot,
 ) -> None:
-    await callback.answer()
     record = await load_record(state, callback.from_user, services)
+    if callback_data.action == "ok" and record.flow is None and record.last_intake is not None:
+        # A second tap on "Klopt" while the first was handled: the intake is sent. Say so, and
+        # leave the screen after it (the offer to delete the chat) as it is.
+        number = record.last_intake
+        await callback.answer(services.renderer.render(record.lang, "already_sent", number=number))
+        return
+    await callback.answer()
     chat_id = callback.from_user.id
     current = await state.get_state()
     on_screen = (

@@ -23,7 +23,7 @@ from tests.bot.intake_fixtures import (
     walk_candidate,
 )
 from tests.support.bot_api_state import visible_text
-from tests.support.updates import photo_update
+from tests.support.updates import DEFAULT_USER_ID, callback_update, photo_update
 
 
 async def test_card_route_reasons_do_not_reveal_sensitive_answers(coord: Coord) -> None:
@@ -77,3 +77,25 @@ async def test_after_a_photo_the_persons_text_still_reaches_the_coordinator(coor
     await coord.deliver()
     [relayed] = coord.sent_to(GROUP, mark, "sendMessage")
     assert "Maandag kan ik" in relayed.params["text"]
+
+
+async def test_a_second_tap_on_klopt_says_it_was_sent_and_keeps_the_delete_offer(
+    harness: Harness,
+) -> None:
+    # A double tap on "Klopt, versturen": the first sends the intake; the second must not say
+    # "deze knop werkt niet meer" and show the welcome as if nothing was sent, and must leave
+    # the offer to delete the chat (for a shared phone) usable.
+    await walk_candidate(harness)
+    driver = harness.driver()
+    summary = harness.session.state.last_keyboard_message(DEFAULT_USER_ID)
+    assert summary is not None
+    await confirm_summary(driver)
+    after = harness.session.state.last_keyboard_message(DEFAULT_USER_ID)
+    assert after is not None
+    assert "wissen" in after["text"]
+    ok = "s:ok:c:-1"
+    await driver.feed(callback_update(ok, message_id=summary["message_id"]))
+    assert driver.texts_since_last_action == []
+    assert "al verstuurd" in (driver.last_alert or "")
+    assert harness.session.state.last_keyboard_message(DEFAULT_USER_ID) == after
+    assert len(await harness.intakes()) == 1

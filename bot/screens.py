@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the privacy notice or the consent wording changes; the intake stores which version
 # (and a hash of the exact text) was agreed to.
-CONSENT_VERSION = "2026-11"
+CONSENT_VERSION = "2026-11.2"
 
 
 async def remove_keyboard(

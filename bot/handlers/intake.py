@@ -223,7 +223,7 @@ async def _human(
     bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord
 ) -> None:
     text = services.renderer.render(
-        record.lang, "human", busy=record.flow is not None, **privacy_context(services)
+        record.lang, "human", busy=record.flow is not None, **privacy_context(services, record.flow)
     )
     await send(bot, chat_id, record, text)
     if record.flow is not None:

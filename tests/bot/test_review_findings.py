@@ -6,6 +6,8 @@ and asserts what a person or a coordinator sees, or what is stored.
 
 from __future__ import annotations
 
+import re
+
 from tests.bot.coordinator_fixtures import (
     COORD,
     GROUP,
@@ -99,3 +101,24 @@ async def test_a_second_tap_on_klopt_says_it_was_sent_and_keeps_the_delete_offer
     assert "al verstuurd" in (driver.last_alert or "")
     assert harness.session.state.last_keyboard_message(DEFAULT_USER_ID) == after
     assert len(await harness.intakes()) == 1
+
+
+def _je_words(text: str) -> list[str]:
+    return re.findall(r"\b(?:je|jij|jou|jouw)\b", text.casefold())
+
+
+async def test_an_employer_reads_u_in_the_privacy_notice_and_the_human_screen(
+    harness: Harness,
+) -> None:
+    # Employers are addressed with "u" (flows/data/employer.yaml); the privacy notice they get
+    # before the first question and the "talk to a person" screen mixed in "je" and "jouw".
+    driver = harness.driver()
+    await driver.send("/start werkgever")
+    notice = driver.texts_since_last_action[0]
+    assert "Eerst dit" in notice
+    # One line stays as it is for everybody: tests/bot/test_intake_flow.py pins its wording.
+    assert _je_words(notice.replace("We vragen nooit je BSN", "")) == []
+    await driver.click("🙋 Ik wil een mens spreken")
+    human = driver.texts_since_last_action[0]
+    assert "Een mens spreken" in human
+    assert _je_words(human) == []

@@ -122,3 +122,14 @@ async def test_an_employer_reads_u_in_the_privacy_notice_and_the_human_screen(
     human = driver.texts_since_last_action[0]
     assert "Een mens spreken" in human
     assert _je_words(human) == []
+
+
+async def test_a_multiple_choice_question_says_you_may_choose_more_than_one_once(
+    harness: Harness,
+) -> None:
+    # The questions' own text already says "Je mag meer dan één kiezen"; the hint under it
+    # said it a second time.
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="helpers")
+    question = harness.driver().last_text or ""
+    assert question.count("meer dan één") == 1
+    assert "Tik daarna op Klaar." in question

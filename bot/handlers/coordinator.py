@@ -588,6 +588,32 @@ async def group_reply(message: Message, services: Services, bot: Bot) -> None:
         )
 
 
+class NonTextReplyToBot(Filter):
+    """A photo, file, sticker or voice message that replies to one of the bot's own messages."""
+
+    async def __call__(self, message: Message, bot: Bot) -> bool:
+        reply = message.reply_to_message
+        return (
+            message.text is None
+            and reply is not None
+            and reply.from_user is not None
+            and reply.from_user.id == bot.id
+        )
+
+
+@handlers.message(InCoordinatorGroup(), NonTextReplyToBot(), Coordinator())
+async def group_reply_not_text(message: Message, services: Services, bot: Bot) -> None:
+    """Only text reaches the person: say so, instead of the fallback's "private chats only"."""
+    assert message.reply_to_message is not None
+    replied = message.reply_to_message
+    number = number_in(replied.text or replied.caption)
+    intake = await services.intakes.get(number) if number else None
+    if intake is None:
+        return  # a reply to a list or a figure: ordinary talk in the group
+    text = _render(services, "coord_text_only", number=intake.number)
+    await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+
+
 # -- the person's side: relay replies back to the group -------------------------------------------
 
 

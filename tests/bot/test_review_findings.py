@@ -25,7 +25,13 @@ from tests.bot.intake_fixtures import (
     walk_candidate,
 )
 from tests.support.bot_api_state import visible_text
-from tests.support.updates import DEFAULT_USER_ID, callback_update, photo_update
+from tests.support.updates import (
+    DEFAULT_USER_ID,
+    callback_update,
+    message_json,
+    photo_update,
+    update_of,
+)
 
 
 async def test_card_route_reasons_do_not_reveal_sensitive_answers(coord: Coord) -> None:
@@ -133,3 +139,30 @@ async def test_a_multiple_choice_question_says_you_may_choose_more_than_one_once
     question = harness.driver().last_text or ""
     assert question.count("meer dan één") == 1
     assert "Tik daarna op Klaar." in question
+
+
+async def test_a_coordinators_photo_reply_to_a_card_is_told_only_text_is_passed_on(
+    coord: Coord,
+) -> None:
+    # Replying to the card passes a text on to the person. A photo or file cannot be: the
+    # coordinator was told "Ik werk alleen in een privégesprek. Open @... en typ /start".
+    intake = await coord.add_intake()
+    await coord.deliver()
+    card_id = await coord.card_id(intake.number)
+    sizes = [{"file_id": "P1", "file_unique_id": "UP1", "width": 90, "height": 90}]
+    photo = message_json(
+        user_id=COORD,
+        chat_id=GROUP,
+        chat_type="supergroup",
+        message_id=coord.session.state.next_message_id(GROUP),
+        photo=sizes,
+        caption="Hier is de folder",
+        reply_to_message=coord.message(GROUP, card_id),
+    )
+    mark = coord.mark()
+    await coord.h.dp.feed_update(coord.h.bot, update_of("message", photo))
+    await coord.deliver()
+    [answer] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert "privégesprek" not in answer.params["text"]
+    assert "alleen tekst" in answer.params["text"]
+    assert coord.sent_to(PERSON, mark) == []

@@ -118,5 +118,7 @@ async def queue_under_card(services: Services, intake: Intake, text: str, *, pur
 
 async def tell_person_status(services: Services, intake: Intake, template: str) -> None:
     """Tell the person, in their own language, that their intake was picked up or closed."""
-    text = services.renderer.render(person_lang(services, intake), template, number=intake.number)
+    text = services.renderer.render(
+        person_lang(services, intake), template, number=intake.number, flow=str(intake.kind)
+    )
     await queue_to_person(services, intake, text)

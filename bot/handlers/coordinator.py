@@ -372,7 +372,11 @@ async def cmd_answer(
 
 async def _message_person(services: Services, intake: Intake, text: str, user: User) -> None:
     body = services.renderer.render(
-        person_lang(services, intake), "person_message", number=intake.number, text=text.strip()
+        person_lang(services, intake),
+        "person_message",
+        number=intake.number,
+        text=text.strip(),
+        flow=str(intake.kind),
     )
     await handoff.queue_to_person(services, intake, body)
     await services.intakes.update(intake.number, _actor(user), TO_PERSON, short(text, 200))
@@ -670,7 +674,7 @@ async def relay_from_person(message: Message, relay_intake: Intake, services: Se
     await handoff.queue_under_card(services, intake, relayed, purpose=handoff.RELAY)
     await services.intakes.update(intake.number, "person", FROM_PERSON, short(text, 200))
     ack = services.renderer.render(
-        person_lang(services, intake), "person_relayed", number=intake.number
+        person_lang(services, intake), "person_relayed", number=intake.number, flow=str(intake.kind)
     )
     await handoff.queue_to_person(services, intake, ack, purpose=handoff.PERSON_ACK)
     log.info("message from the person of %s relayed to the coordinators", intake.number)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from bot.coordinator.keyboards import CardCb
+from flows.records import IntakeKind
 from tests.bot.coordinator_fixtures import (
     COORD,
     GROUP,
@@ -166,3 +168,25 @@ async def test_a_coordinators_photo_reply_to_a_card_is_told_only_text_is_passed_
     assert "privégesprek" not in answer.params["text"]
     assert "alleen tekst" in answer.params["text"]
     assert coord.sent_to(PERSON, mark) == []
+
+
+async def test_an_employer_is_told_with_u_what_the_coordinators_do(coord: Coord) -> None:
+    # Picked up, a message from the coordinator, the relay's acknowledgement, closed: an
+    # employer read "je aanmelding", "Typ je antwoord hier", "Ik heb je bericht doorgegeven".
+    employer = 4001
+    intake = await coord.add_intake(kind=IntakeKind.EMPLOYER, user_id=employer)
+    await coord.deliver()
+    card_id = await coord.card_id(intake.number)
+    mark = coord.mark()
+    await coord.press(COORD, CardCb(a="claim", n=intake.number).pack(), message_id=card_id)
+    await coord.say(COORD, f"/antwoord {intake.number} Wanneer kunnen we bellen?")
+    await coord.deliver()
+    await coord.say(employer, "Morgen na tienen", chat_id=employer)
+    await coord.press(
+        COORD, CardCb(a="status", n=intake.number, s="afgesloten").pack(), message_id=card_id
+    )
+    await coord.deliver()
+    told = [r.params["text"] for r in coord.sent_to(employer, mark, "sendMessage")]
+    assert len(told) == 4
+    for text in told:
+        assert _je_words(visible_text(text, "HTML")) == [], text

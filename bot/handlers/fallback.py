@@ -21,7 +21,12 @@ async def edited(message: Message, state: FSMContext, services: Services, bot: B
     if message.chat.type != "private":
         return  # edits in groups are ordinary group life; the coordinator router sees its own
     record = await load_record(state, message.from_user, services)
-    await send(bot, message.chat.id, record, services.renderer.render(record.lang, "edited"))
+    await send(
+        bot,
+        message.chat.id,
+        record,
+        services.renderer.render(record.lang, "edited", flow=record.flow),
+    )
     if record.flow is not None:
         await show_current(bot, message.chat.id, services, record, state)
     await chat_state.save(state, record)
@@ -45,7 +50,12 @@ async def anything_else(message: Message, state: FSMContext, services: Services,
     record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     if message.text is None:
-        await send(bot, message.chat.id, record, services.renderer.render(record.lang, "not_text"))
+        await send(
+            bot,
+            message.chat.id,
+            record,
+            services.renderer.render(record.lang, "not_text", flow=record.flow),
+        )
         await show_current(bot, message.chat.id, services, record, state)
     else:
         await state.set_state(IntakeStates.choosing_role)
@@ -64,7 +74,9 @@ async def stale_button(
         bot,
         chat_id,
         record,
-        services.renderer.render(record.lang, "stale", busy=record.flow is not None),
+        services.renderer.render(
+            record.lang, "stale", busy=record.flow is not None, flow=record.flow
+        ),
     )
     if record.flow is None:
         await state.set_state(IntakeStates.choosing_role)

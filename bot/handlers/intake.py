@@ -115,7 +115,10 @@ async def cmd_start(
     if current in BUSY_STATES:
         # A stray /start must not throw away answers: say so and show where the person was.
         await send(
-            bot, message.chat.id, record, services.renderer.render(record.lang, "already_busy")
+            bot,
+            message.chat.id,
+            record,
+            services.renderer.render(record.lang, "already_busy", flow=record.flow),
         )
         await show_current(bot, message.chat.id, services, record, state)
     elif flow is not None:
@@ -239,7 +242,7 @@ async def cmd_stop(message: Message, state: FSMContext, services: Services, bot:
         )
     else:
         await remove_keyboard(bot, message.chat.id, record)
-        text = services.renderer.render(record.lang, "stop_confirm")
+        text = services.renderer.render(record.lang, "stop_confirm", flow=record.flow)
         await send(
             bot,
             message.chat.id,
@@ -263,9 +266,10 @@ async def cb_stop(
         await remove_keyboard(bot, chat_id, record)
         current = record.flow_state.current if record.flow_state else None
         await services.funnel.count(f"{record.flow}:stopped:{current or 'summary'}")
+        stopped = services.renderer.render(record.lang, "stopped", flow=record.flow)
         record.reset_intake()
         await state.set_state(None)
-        await send(bot, chat_id, record, services.renderer.render(record.lang, "stopped"))
+        await send(bot, chat_id, record, stopped)
     else:
         await show_current(bot, chat_id, services, record, state)
     await chat_state.save(state, record)
@@ -655,7 +659,10 @@ async def typed_in_summary(
         await _summary_action(bot, message.chat.id, services, state, record, "edit", -1, user)
     else:
         await send(
-            bot, message.chat.id, record, services.renderer.render(record.lang, "summary_hint")
+            bot,
+            message.chat.id,
+            record,
+            services.renderer.render(record.lang, "summary_hint", flow=record.flow),
         )
         await show_summary(bot, message.chat.id, services, record)
     await chat_state.save(state, record)
@@ -751,7 +758,9 @@ async def _stale(
         bot,
         chat_id,
         record,
-        services.renderer.render(record.lang, "stale", busy=record.flow is not None),
+        services.renderer.render(
+            record.lang, "stale", busy=record.flow is not None, flow=record.flow
+        ),
     )
     if record.flow is not None:
         await show_current(bot, chat_id, services, record, state)

@@ -30,8 +30,10 @@ from tests.support.bot_api_state import visible_text
 from tests.support.updates import (
     DEFAULT_USER_ID,
     callback_update,
+    edited_message_update,
     message_json,
     photo_update,
+    sticker_update,
     update_of,
 )
 
@@ -190,3 +192,29 @@ async def test_an_employer_is_told_with_u_what_the_coordinators_do(coord: Coord)
     assert len(told) == 4
     for text in told:
         assert _je_words(visible_text(text, "HTML")) == [], text
+
+
+async def test_an_employer_reads_u_when_something_goes_wrong_or_they_stop(
+    harness: Harness,
+) -> None:
+    # A sticker, a stray /start, an edited message, an old button, a wrong word on the summary,
+    # /stop: the answers to these addressed an employer with "je" ("Hier was je:").
+    driver = harness.driver()
+    await driver.send("/start werkgever")
+    await driver.click("1. Ja, akkoord")
+    seen: list[str] = []
+    await driver.feed(sticker_update())
+    seen += driver.texts_since_last_action
+    await driver.send("/start")
+    seen += driver.texts_since_last_action
+    await driver.feed(edited_message_update("iets anders", message_id=1))
+    seen += driver.texts_since_last_action
+    await driver.feed(callback_update("a:e:0:0", message_id=1))
+    seen += driver.texts_since_last_action
+    await driver.send("/stop")
+    seen += driver.texts_since_last_action
+    await driver.click("Ja, stoppen")
+    seen += driver.texts_since_last_action
+    assert len(seen) >= 10
+    for text in seen:
+        assert _je_words(text) == [], text

@@ -218,3 +218,14 @@ async def test_an_employer_reads_u_when_something_goes_wrong_or_they_stop(
     assert len(seen) >= 10
     for text in seen:
         assert _je_words(text) == [], text
+
+
+async def test_the_english_outcome_says_what_you_said(harness: Harness) -> None:
+    # "What you told about the target-group register" is not English.
+    driver = harness.driver(language_code="en")
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, typed=True)
+    await driver.send("yes")
+    outcome = joined(driver.texts_since_last_action)
+    assert "Sent. Thank you!" in outcome
+    assert "What you said about the target-group register" in outcome
+    assert "What you told" not in outcome

@@ -91,7 +91,7 @@ async def show_current(
     During an intake the FSM state is set to match the screen, so that what the person types
     next is read as an answer to what they see (a typed "klopt" on a summary shown again from
     the edit list). Without an intake the state is left alone: a text may then be a reply for
-    a coordinator (the relay in handlers/coordinator.py), and the fallback reads a typed role.
+    a coordinator (the relay in handlers/coordinator.py runs only when no state is set).
     """
     if record.flow is None or record.flow_state is None:
         await show_welcome(bot, chat_id, services, record)

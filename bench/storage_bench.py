@@ -6,6 +6,8 @@
 Measures p50 and p99 wall-clock latency of
 - an intake submit (`stores.intakes.add`) with N intakes already stored, and
 - a conversation step (`set_state` + `set_data`) with M conversations open,
+- an outbox `put` (a handoff card queued), `mark_failed` and `mark_delivered` with K deliveries
+  pending (`--outbox` runs only these),
 on our stores (crash-safe, fsynced) and, beside it in the same run, on TinyDB's default
 JSONStorage (one table holding N documents, no fsync: it is faster per byte, but rewrites the
 whole file). The large stores are seeded by writing their files directly, not via N adds.
@@ -31,12 +33,13 @@ from aiogram.fsm.storage.base import StorageKey
 from tinydb import Query, TinyDB
 from tinydb.storages import JSONStorage
 
-from flows.records import Intake, IntakeKind, utc_iso
+from flows.records import Delivery, Intake, IntakeKind, utc_iso
 from storage import Stores, SystemClock, open_stores
 from storage.atomic import dumps
 from storage.conversations import file_name, key_to_dict
 from storage.intakes import write_partitions
 from storage.migrations import CONVERSATION_SCHEMA
+from storage.outbox import TinyOutbox
 
 NOW = datetime.now(UTC)
 MONTHS = 24  # seeded intakes are spread evenly over the last 24 months, this one included
@@ -247,6 +250,104 @@ def bench_default_conversations(root: Path, count: int, samples: int) -> list[fl
     return result
 
 
+def card(n: int) -> Delivery:
+    """A handoff card as the bot queues it (about 1.5 KB of payload)."""
+    text = f"Nieuwe aanmelding K-2026-{n:04d}\n" + "\n".join(
+        f"{key}: {value}" for key, value in answers(n).items()
+    )
+    return Delivery(
+        id=f"{n:032x}",
+        chat_id=-100123,
+        method="sendMessage",
+        payload={"chat_id": -100123, "text": (text * 4)[:1400], "parse_mode": "HTML"},
+        created_at=utc_iso(NOW),
+        next_attempt_at=utc_iso(NOW),
+        intake_number=f"K-2026-{n:04d}",
+        user_id=100000 + n,
+        purpose="card",
+    )
+
+
+async def bench_outbox(root: Path, sizes: list[int], samples: int) -> list[Row]:
+    """put, mark_failed and mark_delivered with `size` deliveries pending (seeded by puts)."""
+    boxes: dict[int, TinyOutbox] = {}
+    for size in sizes:
+        box = await TinyOutbox.open(root / f"outbox-{size}", SystemClock(), [])
+        for start in range(0, size, 500):  # concurrent puts share writes: a fast seed
+            await asyncio.gather(*(box.put(card(n)) for n in range(start, min(size, start + 500))))
+        assert len(await box.pending()) == size
+        boxes[size] = box
+    base = 10_000_000
+
+    def putter(box: TinyOutbox) -> Callable[[int], Awaitable[None]]:
+        async def put(i: int) -> None:
+            await box.put(card(base + i))
+
+        return put
+
+    def failer(box: TinyOutbox, size: int) -> Callable[[int], Awaitable[None]]:
+        async def fail(i: int) -> None:
+            later = NOW + timedelta(minutes=1)
+            await box.mark_failed(card(i % size).id, "Too Many Requests: retry after 3", later)
+
+        return fail
+
+    def deliverer(box: TinyOutbox) -> Callable[[int], Awaitable[None]]:
+        async def deliver(i: int) -> None:
+            await box.mark_delivered(card(base + i).id, NOW)
+
+        return deliver
+
+    puts = await interleaved(samples, {s: putter(b) for s, b in boxes.items()})
+    fails = await interleaved(samples, {s: failer(b, s) for s, b in boxes.items()})
+    delivers = await interleaved(samples, {s: deliverer(b) for s, b in boxes.items()})
+    for size, box in boxes.items():
+        assert len(await box.pending()) == size
+        await box.close()
+    rows = []
+    for name, result in (("put", puts), ("mark_failed", fails), ("mark_delivered", delivers)):
+        for size in sizes:
+            note = "no TinyDB default counterpart"
+            rows.append(
+                Row(f"outbox {name}", size, percentiles(result[size]), samples, None, 0, note)
+            )
+    return rows
+
+
+def print_rows(rows: list[Row]) -> None:
+    print(
+        "| operation | stored | ours p50 ms | ours p99 ms"
+        " | TinyDB default p50 ms | default p99 ms | notes |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        shown = (
+            f"{row.default[0]:.1f} | {row.default[1]:.1f}" if row.default else "not run | not run"
+        )
+        text = f"{row.ours_n} samples ours, {row.default_n} default"
+        if row.note:
+            text += f"; {row.note}"
+        print(
+            f"| {row.operation} | {row.stored:,} | {row.ours[0]:.2f} | {row.ours[1]:.2f} |"
+            f" {shown} | {text} |"
+        )
+
+
+async def main_outbox(quick: bool) -> None:
+    root = Path(tempfile.mkdtemp(prefix="storage-bench-", dir=Path.cwd()))
+    started = time.perf_counter()
+    try:
+        rows = await bench_outbox(root, [10, 5_000], 150 if quick else 400)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print()
+    print_rows(rows)
+    p50 = {row.stored: row.ours[0] for row in rows if row.operation == "outbox put"}
+    print()
+    print(f"outbox put p50 at 5,000 pending / at 10: {p50[5_000] / p50[10]:.2f}x (target <= 2x)")
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
 async def main(quick: bool) -> None:
     root = Path(tempfile.mkdtemp(prefix="storage-bench-", dir=Path.cwd()))
     intake_sizes = [1_000, 10_000, 100_000]
@@ -296,25 +397,12 @@ async def main(quick: bool) -> None:
             print(
                 f"  conversations {count}: done ({time.perf_counter() - started:.0f} s)", flush=True
             )
+        rows.extend(await bench_outbox(root, [10, 5_000], ours_samples))
+        print(f"  outbox: done ({time.perf_counter() - started:.0f} s)", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print()
-    print(
-        "| operation | stored | ours p50 ms | ours p99 ms"
-        " | TinyDB default p50 ms | default p99 ms | notes |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---|")
-    for row in rows:
-        shown = (
-            f"{row.default[0]:.1f} | {row.default[1]:.1f}" if row.default else "not run | not run"
-        )
-        text = f"{row.ours_n} samples ours, {row.default_n} default"
-        if row.note:
-            text += f"; {row.note}"
-        print(
-            f"| {row.operation} | {row.stored:,} | {row.ours[0]:.2f} | {row.ours[1]:.2f} |"
-            f" {shown} | {text} |"
-        )
+    print_rows(rows)
     adds = {row.stored: row.ours[0] for row in rows if row.operation == "intake add"}
     print()
     print(
@@ -326,8 +414,9 @@ async def main(quick: bool) -> None:
 def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer samples, default capped at 10k")
+    parser.add_argument("--outbox", action="store_true", help="only the outbox rows")
     args = parser.parse_args()
-    asyncio.run(main(args.quick))
+    asyncio.run(main_outbox(args.quick) if args.outbox else main(args.quick))
 
 
 if __name__ == "__main__":

@@ -1,40 +1,55 @@
-"""The outbox on TinyDB: deliveries waiting to be sent, kept small.
+"""The outbox: deliveries waiting to be sent, one small file each, so a write never grows.
 
 Layout (under `DATA_DIR/outbox/`):
 
-- `pending.json`: TinyDB (table `pending`) with the undelivered deliveries only; the document id
-  is the order of `put`, which is the order deliveries leave `due()`. A delivery leaves this file
-  when it is delivered, so the file stays as small as the queue.
-- `delivered-2026-11-29.json`: one TinyDB file per day with what was delivered, without the
-  message payload (the text may hold personal data and is not needed once sent). Purged by
-  retention (`purge_delivered_before`) and by erasure (`delete_user`).
+- `pending/<32 hex>.json`: one file per undelivered delivery (the name is a hash of the delivery
+  id, so it holds nothing personal whatever the id is). The file is the delivery record plus
+  `seq`, the order of `put`, which is the order deliveries leave `due()`. `put` writes one such
+  file (puts that overlap share one fsync of the directory), `mark_failed` rewrites that one
+  file, and `mark_delivered` deletes it: none of them reads or writes anything that grows with
+  the queue.
+- `delivered-2026-11-29.jsonl`: one line per delivered delivery of that day, without the message
+  payload (the text may hold personal data and is not needed once sent). `mark_delivered`
+  appends and fsyncs one line. Purged by retention (`purge_delivered_before`) and by erasure
+  (`delete_user`, `delete_intakes`), which rewrite the day's file atomically.
 
-On `mark_delivered` the day file is written first, then the delivery leaves `pending.json`; a
-crash in between is repaired at open (a pending delivery that is also in a day file is dropped).
+On `mark_delivered` the line is appended (and fsynced) first, then the pending file is deleted:
+a crash in between leaves the delivery pending and delivered, which `open` resolves as delivered
+(it deletes the pending file). A crash during an append can leave a last line without its
+newline: that append was never acknowledged (the pending file still exists), so `open` cuts it
+off. Any other unreadable file is reported and moved aside.
+
+Older versions kept the queue in one TinyDB file, `pending.json`, and each day's delivered
+deliveries in `delivered-<day>.json`; `open` converts both into this layout (idempotently, so a
+crash during the conversion is finished by the next open) and deletes the old files.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
+import contextlib
+import hashlib
+import json
 import logging
+import os
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tinydb import TinyDB
-from tinydb.table import Document, Table
-
 from flows.ports import Clock
 from flows.records import Delivery, parse_iso, utc_iso
 from storage.atomic import (
-    AtomicJSONStorage,
+    TMP_SUFFIX,
     CorruptFileError,
+    atomic_write_bytes,
+    dumps,
+    fsync_dir,
     quarantine,
+    read_json_object,
     remove_durably,
     remove_stale_temp_files,
 )
@@ -45,12 +60,15 @@ from storage.migrations import upgrade
 logger = logging.getLogger("baanwijzer.storage")
 
 T = TypeVar("T")
-PENDING_FILE = "pending.json"
-DELIVERED_RE = re.compile(r"^delivered-(\d{4}-\d{2}-\d{2})\.json$")
+PENDING_DIR = "pending"
+PENDING_NAME_RE = re.compile(r"^[0-9a-f]{32}\.json$")
+DELIVERED_RE = re.compile(r"^delivered-(\d{4}-\d{2}-\d{2})\.jsonl$")
+LEGACY_PENDING_FILE = "pending.json"
+LEGACY_DELIVERED_RE = re.compile(r"^delivered-(\d{4}-\d{2}-\d{2})\.json$")
 MAX_ERROR = 300
 
 
-def select_due(pending: Sequence[Delivery], now: datetime, limit: int) -> list[Delivery]:
+def select_due(pending: Iterable[Delivery], now: datetime, limit: int) -> list[Delivery]:
     """Due deliveries oldest first, keeping each chat in creation order.
 
     `pending` is in creation order. A chat whose oldest undelivered delivery is not due yet
@@ -88,23 +106,124 @@ def failed(delivery: Delivery, error: str, next_attempt_at: datetime) -> Deliver
     return delivery
 
 
+def pending_file_name(delivery_id: str) -> str:
+    """The file name of a pending delivery: a hash of its id (nothing personal, always safe)."""
+    return hashlib.sha256(delivery_id.encode("utf-8")).hexdigest()[:32] + ".json"
+
+
+def checked_delivery(path: Path, raw: Any) -> dict[str, Any]:
+    """A stored delivery record migrated to the current schema; CorruptFileError if malformed."""
+    if not isinstance(raw, dict):
+        raise CorruptFileError(path, "a record is not an object")
+    try:
+        record = upgrade("delivery", dict(raw))
+        Delivery.from_dict(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptFileError(path, "a delivery is malformed") from exc
+    if not isinstance(record.get("id"), str):
+        raise CorruptFileError(path, "a delivery has no id")
+    return record
+
+
+def write_without_dir_sync(path: Path, data: bytes) -> None:
+    """Like `atomic_write_bytes`, but the caller fsyncs the directory (once for many files)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def append_line(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line to `path` durably; on failure the file is cut back to its old end."""
+    data = dumps(record) + b"\n"
+    created = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+    if created:
+        fsync_dir(path.parent)
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """The records of a day file, cutting off a last line that an unacknowledged append left
+    without its newline. CorruptFileError for any other unreadable content."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CorruptFileError(path, f"unreadable ({exc.__class__.__name__})") from exc
+    end = raw.rfind(b"\n") + 1
+    if end < len(raw):
+        with open(path, "r+b") as handle:
+            handle.truncate(end)
+            handle.flush()
+            os.fsync(handle.fileno())
+        logger.info("outbox: cut off an unfinished last line of %s", path.name)
+        raw = raw[:end]
+    records = []
+    for line in raw.splitlines():
+        try:
+            value = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CorruptFileError(path, f"a line is not JSON ({exc.__class__.__name__})") from exc
+        records.append(checked_delivery(path, value))
+    return records
+
+
+def write_lines(path: Path, records: list[dict[str, Any]]) -> None:
+    """Replace a day file atomically; delete it when no record is left."""
+    if records:
+        atomic_write_bytes(path, b"".join(dumps(r) + b"\n" for r in records))
+    else:
+        remove_durably(path)
+
+
 class TinyOutbox:
-    """`Outbox` on TinyDB files; see the module docstring for the layout."""
+    """`Outbox` on small files; see the module docstring for the layout."""
 
     def __init__(self, directory: Path, clock: Clock, problems: list[str]) -> None:
         self._dir = directory
+        self._pending_dir = directory / PENDING_DIR
         self._clock = clock
         self._problems = problems
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
-        self._pending_db: TinyDB | None = None
-        self._pending: dict[str, int] = {}  # id -> doc id, in put order
+        # id -> (seq, record): every undelivered delivery, in put order (the index and cache).
+        self._pending: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._next_seq = 1
         # Group commit of puts (see `put`): waiting deliveries, and how many puts were made and
         # are on disk.
         self._put_lock = asyncio.Lock()
         self._to_put: list[Delivery] = []
         self._puts_made = 0
         self._puts_written = 0
-        self._days: dict[str, TinyDB] = {}
+        self._days: set[str] = set()  # days that have a delivered-<day>.jsonl
         self._closed = False
 
     @classmethod
@@ -121,85 +240,149 @@ class TinyOutbox:
 
     # -- files ---------------------------------------------------------------------------
 
-    def _open_db(self, path: Path, table: str) -> TinyDB | None:
-        db = TinyDB(path, storage=AtomicJSONStorage)
+    def _day_path(self, day: str) -> Path:
+        return self._dir / f"delivered-{day}.jsonl"
+
+    def _pending_path(self, delivery_id: str) -> Path:
+        return self._pending_dir / pending_file_name(delivery_id)
+
+    def _quarantine(self, exc: CorruptFileError) -> None:
+        quarantine(exc.path, self._clock.now(), self._problems, exc.reason)
+
+    def _read_day(self, day: str) -> list[dict[str, Any]] | None:
+        """The records of one day file; None if it was corrupt (then it is moved aside)."""
         try:
-            tables = db.storage.read() or {}
-            raw = tables.get(table, {})
-            for doc_id, doc in list(raw.items()):
-                if not doc_id.isdigit() or not isinstance(doc, dict):
-                    raise CorruptFileError(path, f"document {doc_id!r} is not an object")
-                try:
-                    raw[doc_id] = current = upgrade("delivery", doc)
-                    Delivery.from_dict(current)
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise CorruptFileError(path, f"document {doc_id} malformed") from exc
+            return read_lines(self._day_path(day))
+        except FileNotFoundError:
+            self._days.discard(day)
+            return []
         except CorruptFileError as exc:
-            db.close()
-            quarantine(path, self._clock.now(), self._problems, exc.reason)
+            self._quarantine(exc)
+            self._days.discard(day)
             return None
-        return db
 
     def _open_sync(self) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self._dir, self._pending_dir):
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True)
+                fsync_dir(folder.parent)
         remove_stale_temp_files(self._dir)
-        delivered_ids: set[str] = set()
+        self._migrate_legacy_days()
+        delivered: set[str] = set()
         for path in sorted(self._dir.iterdir()):
             match = DELIVERED_RE.match(path.name)
             if match is None:
                 continue
-            db = self._open_db(path, "delivered")
-            if db is not None:
-                self._days[match.group(1)] = db
-                delivered_ids.update(str(d["id"]) for d in db.table("delivered").all())
-        db = self._open_db(self._dir / PENDING_FILE, "pending")
-        if db is None:
-            db = TinyDB(self._dir / PENDING_FILE, storage=AtomicJSONStorage)
-        self._pending_db = db
-        table = self._table()
-        for doc in sorted(table.all(), key=lambda d: d.doc_id):
-            self._pending[str(doc["id"])] = doc.doc_id
-        done = [self._pending.pop(i) for i in list(self._pending) if i in delivered_ids]
-        if done:
-            table.remove(doc_ids=done)
-        logger.info("outbox opened: %d pending", len(self._pending))
+            self._days.add(match.group(1))
+            records = self._read_day(match.group(1))
+            delivered.update(str(r["id"]) for r in records or [])
+        found = self._read_pending_files()
+        self._migrate_legacy_pending(found, delivered)
+        resolved = [i for i in found if i in delivered]
+        for delivery_id in resolved:  # a crash cut off mark_delivered: it is delivered
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._pending_path(delivery_id))
+            del found[delivery_id]
+        if resolved:
+            fsync_dir(self._pending_dir)
+        for delivery_id, entry in sorted(found.items(), key=lambda item: item[1][0]):
+            self._pending[delivery_id] = entry
+        self._next_seq = max((seq for seq, _ in found.values()), default=0) + 1
+        logger.info(
+            "outbox opened: %d pending, %d resolved as delivered", len(self._pending), len(resolved)
+        )
 
-    def _table(self) -> Table:
-        assert self._pending_db is not None
-        return self._pending_db.table("pending", cache_size=0)
+    def _read_pending_files(self) -> dict[str, tuple[int, dict[str, Any]]]:
+        found: dict[str, tuple[int, dict[str, Any]]] = {}
+        for path in self._pending_dir.iterdir():
+            if not PENDING_NAME_RE.match(path.name):
+                continue
+            try:
+                raw = read_json_object(path)
+                if raw is None:
+                    continue
+                seq = raw.pop("seq", None)
+                if not isinstance(seq, int) or isinstance(seq, bool):
+                    raise CorruptFileError(path, "no sequence number")
+                record = checked_delivery(path, raw)
+                if pending_file_name(record["id"]) != path.name:
+                    raise CorruptFileError(path, "the file name does not match the delivery")
+            except CorruptFileError as exc:
+                self._quarantine(exc)
+                continue
+            found[record["id"]] = (seq, record)
+        return found
 
-    def _day(self, day: str, create: bool) -> Table | None:
-        db = self._days.get(day)
-        if db is None:
-            if not create:
-                return None
-            db = TinyDB(self._dir / f"delivered-{day}.json", storage=AtomicJSONStorage)
-            self._days[day] = db
-        return db.table("delivered", cache_size=0)
+    def _migrate_legacy_days(self) -> None:
+        """`delivered-<day>.json` (TinyDB) -> lines in `delivered-<day>.jsonl`, then delete it."""
+        for path in sorted(self._dir.iterdir()):
+            match = LEGACY_DELIVERED_RE.match(path.name)
+            if match is None:
+                continue
+            try:
+                table = (read_json_object(path) or {}).get("delivered", {})
+                if not isinstance(table, dict):
+                    raise CorruptFileError(path, "table 'delivered' is not an object")
+                old = [checked_delivery(path, doc) for _, doc in sorted(table.items(), key=_doc)]
+            except CorruptFileError as exc:
+                self._quarantine(exc)
+                continue
+            day = match.group(1)
+            current = self._read_day(day) if self._day_path(day).exists() else []
+            if current is None:  # the new file was corrupt and is moved aside
+                current = []
+            have = {r["id"] for r in current}
+            merged = [r for r in old if r["id"] not in have] + current
+            write_lines(self._day_path(day), merged)
+            remove_durably(path)
+            logger.info("outbox: converted %s (%d delivered)", path.name, len(old))
 
-    def _drop_day(self, day: str) -> None:
-        db = self._days.pop(day)
-        db.close()
-        remove_durably(self._dir / f"delivered-{day}.json")
+    def _migrate_legacy_pending(
+        self, found: dict[str, tuple[int, dict[str, Any]]], delivered: set[str]
+    ) -> None:
+        """`pending.json` (TinyDB, document id = put order) -> one file per delivery.
 
-    def _all_pending(self) -> list[Delivery]:
-        table = self._table()
-        result = []
-        for doc_id in self._pending.values():
-            doc = table.get(doc_id=doc_id)
-            if doc is not None:
-                result.append(Delivery.from_dict(copy.deepcopy(dict(doc))))
-        return result
+        Written with `seq` = the document id, skipping what is already delivered or already has
+        its file (a conversion that a crash cut off), then the old file is deleted."""
+        path = self._dir / LEGACY_PENDING_FILE
+        try:
+            data = read_json_object(path)
+            if data is None:
+                return
+            table = data.get("pending", {})
+            if not isinstance(table, dict):
+                raise CorruptFileError(path, "table 'pending' is not an object")
+            docs = []
+            for doc_id, doc in table.items():
+                if not doc_id.isdigit():
+                    raise CorruptFileError(path, f"document {doc_id!r} has no number")
+                docs.append((int(doc_id), checked_delivery(path, doc)))
+        except CorruptFileError as exc:
+            self._quarantine(exc)
+            return
+        written = 0
+        for seq, record in sorted(docs, key=lambda pair: pair[0]):
+            delivery_id = record["id"]
+            if delivery_id in delivered or delivery_id in found:
+                continue
+            write_without_dir_sync(self._pending_path(delivery_id), dumps({"seq": seq, **record}))
+            found[delivery_id] = (seq, record)
+            written += 1
+        fsync_dir(self._pending_dir)
+        remove_durably(path)
+        logger.info("outbox: converted %s (%d pending)", LEGACY_PENDING_FILE, written)
+
+    def _deliveries(self) -> Iterator[Delivery]:
+        for _, record in list(self._pending.values()):
+            yield Delivery.from_dict(json_copy(record))
 
     # -- Outbox ------------------------------------------------------------------------------
 
     async def put(self, delivery: Delivery) -> None:
-        """Queue a delivery; return once it is durably in `pending.json`.
+        """Queue a delivery; return once its file is durably in `pending/`.
 
-        TinyDB rewrites the whole file on every insert, so with many deliveries waiting (a burst
-        of intakes while the coordinators' group takes 20 messages a minute) one write per put
-        cost O(n) each: 1,000 intakes in one second took 16 s of CPU in this writer alone
-        (bench/burst_bench.py). Puts that arrive while a write runs share the next one.
+        One small file per delivery, so a put costs the same with 1 or 10,000 deliveries
+        waiting. Puts that arrive while a write runs share the next directory fsync.
         """
         self._to_put.append(delivery)
         self._puts_made += 1
@@ -211,19 +394,20 @@ class TinyOutbox:
             upto = self._puts_made
 
             def run() -> None:
-                docs: list[Document] = []
-                ids: dict[str, int] = {}
-                next_id = max(self._pending.values(), default=0) + 1
+                added: dict[str, tuple[int, dict[str, Any]]] = {}
+                seq = self._next_seq
                 for item in batch:
-                    if item.id in self._pending or item.id in ids:
+                    if item.id in self._pending or item.id in added:
                         continue
-                    doc: dict[str, Any] = json_copy(item.to_dict())
-                    docs.append(Document(doc, doc_id=next_id))
-                    ids[item.id] = next_id
-                    next_id += 1
-                if docs:
-                    self._table().insert_multiple(docs)
-                    self._pending.update(ids)
+                    record: dict[str, Any] = json_copy(item.to_dict())
+                    data = dumps({"seq": seq, **record})
+                    write_without_dir_sync(self._pending_path(item.id), data)
+                    added[item.id] = (seq, record)
+                    seq += 1
+                if added:
+                    fsync_dir(self._pending_dir)
+                    self._pending.update(added)
+                    self._next_seq = seq
 
             try:
                 await self._call(run)
@@ -233,55 +417,59 @@ class TinyOutbox:
             self._puts_written = upto
 
     async def due(self, now: datetime, limit: int = 50) -> Sequence[Delivery]:
-        return await self._call(lambda: select_due(self._all_pending(), now, limit))
+        return await self._call(lambda: select_due(self._deliveries(), now, limit))
 
     async def pending(self) -> Sequence[Delivery]:
-        return await self._call(self._all_pending)
+        return await self._call(lambda: list(self._deliveries()))
 
     async def mark_delivered(self, delivery_id: str, at: datetime) -> None:
         def run() -> None:
-            doc_id = self._pending.get(delivery_id)
-            if doc_id is None:
+            entry = self._pending.get(delivery_id)
+            if entry is None:
                 return
-            doc = self._table().get(doc_id=doc_id)
-            if doc is not None:
-                record = delivered_record(Delivery.from_dict(copy.deepcopy(dict(doc))), at)
-                day = self._day(utc_iso(at)[:10], create=True)
-                assert day is not None
-                day.insert(record)
-            self._table().remove(doc_ids=[doc_id])
+            record = delivered_record(Delivery.from_dict(json_copy(entry[1])), at)
+            day = utc_iso(at)[:10]
+            append_line(self._day_path(day), record)
+            self._days.add(day)
             del self._pending[delivery_id]
+            # Delivered from here on: if this delete is lost, open deletes the file.
+            remove_durably(self._pending_path(delivery_id))
 
         await self._call(run)
 
     async def mark_failed(self, delivery_id: str, error: str, next_attempt_at: datetime) -> None:
         def run() -> None:
-            doc_id = self._pending.get(delivery_id)
-            doc = None if doc_id is None else self._table().get(doc_id=doc_id)
-            if doc_id is None or doc is None:
+            entry = self._pending.get(delivery_id)
+            if entry is None:
                 return
-            delivery = failed(Delivery.from_dict(copy.deepcopy(dict(doc))), error, next_attempt_at)
-            self._table().update(json_copy(delivery.to_dict()), doc_ids=[doc_id])
+            seq, record = entry
+            delivery = failed(Delivery.from_dict(json_copy(record)), error, next_attempt_at)
+            updated: dict[str, Any] = json_copy(delivery.to_dict())
+            atomic_write_bytes(self._pending_path(delivery_id), dumps({"seq": seq, **updated}))
+            self._pending[delivery_id] = (seq, updated)
 
         await self._call(run)
 
     def _remove_where(self, test: Callable[[dict[str, Any]], bool], days: bool) -> int:
-        table = self._table()
-        gone = [i for i, d in self._pending.items() if test(dict(table.get(doc_id=d) or {}))]
+        gone = [i for i, (_, record) in self._pending.items() if test(record)]
+        for delivery_id in gone:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._pending_path(delivery_id))
+            del self._pending[delivery_id]
         if gone:
-            table.remove(doc_ids=[self._pending.pop(i) for i in gone])
+            fsync_dir(self._pending_dir)
         count = len(gone)
         if days:
-            for day in list(self._days):
-                day_table = self._day(day, create=False)
-                assert day_table is not None
-                docs = day_table.all()
-                hit = [d.doc_id for d in docs if test(dict(d))]
-                if hit and len(hit) == len(docs):
-                    self._drop_day(day)
-                elif hit:
-                    day_table.remove(doc_ids=hit)
-                count += len(hit)
+            for day in sorted(self._days):
+                records = self._read_day(day)
+                if not records:
+                    continue
+                kept = [r for r in records if not test(r)]
+                if len(kept) < len(records):
+                    write_lines(self._day_path(day), kept)
+                    if not kept:
+                        self._days.discard(day)
+                    count += len(records) - len(kept)
         return count
 
     async def delete_user(self, user_id: int) -> int:
@@ -305,15 +493,15 @@ class TinyOutbox:
             for day in sorted(self._days):
                 if day > stamp[:10]:
                     break
-                table = self._day(day, create=False)
-                assert table is not None
-                docs = table.all()
-                old = [d.doc_id for d in docs if str(d.get("delivered_at") or "") < stamp]
-                if old and len(old) == len(docs):
-                    self._drop_day(day)
-                elif old:
-                    table.remove(doc_ids=old)
-                count += len(old)
+                records = self._read_day(day)
+                if not records:
+                    continue
+                kept = [r for r in records if str(r.get("delivered_at") or "") >= stamp]
+                if len(kept) < len(records):
+                    write_lines(self._day_path(day), kept)
+                    if not kept:
+                        self._days.discard(day)
+                    count += len(records) - len(kept)
             return count
 
         return await self._call(run)
@@ -321,14 +509,12 @@ class TinyOutbox:
     async def close(self) -> None:
         if self._closed:
             return
-
-        def run() -> None:
-            if self._pending_db is not None:
-                self._pending_db.close()
-            for db in self._days.values():
-                db.close()
-            self._days.clear()
-
-        await self._call(run)
+        await self._call(self._pending.clear)
         self._closed = True
         self._executor.shutdown(wait=True)
+
+
+def _doc(item: tuple[str, Any]) -> tuple[int, str]:
+    """Sort key of a TinyDB document: its number."""
+    key = item[0]
+    return (int(key), key) if key.isdigit() else (0, key)

@@ -60,20 +60,31 @@ async def write_forever(data_dir: Path, trial: int) -> None:
         await stores.conversations.update_data(key, {"trial": trial, "step": step})
         say(f"ack conv {chat} {trial} {step}")
         now = datetime.now(UTC)
-        await stores.outbox.put(
-            Delivery(
-                id=tag,
-                chat_id=chat,
-                method="sendMessage",
-                payload={"text": tag},
-                created_at=utc_iso(now),
-                next_attempt_at=utc_iso(now),
+        # Two puts at once (they share one write), to this chat and the next one.
+        tags = [f"{tag}-0", f"{tag}-1"]
+        await asyncio.gather(
+            *(
+                stores.outbox.put(
+                    Delivery(
+                        id=t,
+                        chat_id=chat + n,
+                        method="sendMessage",
+                        payload={"text": t},
+                        created_at=utc_iso(now),
+                        next_attempt_at=utc_iso(now),
+                    )
+                )
+                for n, t in enumerate(tags)
             )
         )
-        say(f"ack put {tag}")
+        for t in tags:
+            say(f"ack put {t}")
+        if step % 3 == 0:
+            await stores.outbox.mark_failed(tags[1], "Bad Gateway", now)
+            say(f"ack failed {tags[1]}")
         if step % 2 == 0:
-            await stores.outbox.mark_delivered(tag, now)
-            say(f"ack delivered {tag}")
+            await stores.outbox.mark_delivered(tags[0], now)
+            say(f"ack delivered {tags[0]}")
         if step % 9 == 0:
             say(f"begin erase {chat}")
             numbers = await stores.intakes.delete_user(chat)

@@ -11,6 +11,7 @@ from aiogram.fsm.storage.base import StorageKey
 
 from storage import open_stores
 from storage.conversations import file_name
+from storage.outbox import pending_file_name
 from tests.storage.conftest import FakeClock, make_delivery, make_intake
 
 
@@ -33,13 +34,14 @@ async def test_corrupt_files_reported_and_moved_aside(
     broken_partition.write_bytes(broken_partition.read_bytes()[:-20])  # torn: "Extra data" kind
     conversation = data / "conversations" / file_name(StorageKey(1, 5, 5))
     conversation.write_text('{"schema": 1, "key": ')
-    (data / "outbox" / "pending.json").write_text("[1, 2, 3]")
+    pending = data / "outbox" / "pending" / pending_file_name("d1")
+    pending.write_text("[1, 2, 3]")
     (data / "intakes" / "counters.json").write_bytes(b"\x00\x00\x00")
 
     caplog.set_level(logging.WARNING, logger="baanwijzer.storage")
     stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
     try:
-        broken = [broken_partition, conversation, data / "outbox" / "pending.json"]
+        broken = [broken_partition, conversation, pending]
         broken.append(data / "intakes" / "counters.json")
         assert len(stores.problems) == 4
         for path in broken:

@@ -25,6 +25,7 @@ from aiogram.fsm.storage.base import StorageKey
 
 from flows.records import Status
 from storage import open_stores
+from storage.outbox import pending_file_name
 from tests.storage.conftest import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,7 @@ class Acks:
         self.conv: dict[int, tuple[int, int]] = {}  # chat -> (trial, step)
         self.put: set[str] = set()
         self.delivered: set[str] = set()
+        self.failed: set[str] = set()
         self.numbers_seen: list[str] = []
         self.erased: set[str] = set()
         self.erasing: set[int] = set()  # chats whose erasure began and was not acknowledged
@@ -67,6 +69,8 @@ class Acks:
             self.put.add(words[2])
         elif what == "delivered":
             self.delivered.add(words[2])
+        elif what == "failed":
+            self.failed.add(words[2])
 
 
 def reader(stream: object, lines: queue.Queue[str]) -> None:
@@ -104,14 +108,27 @@ async def verify(data_dir: Path, acks: Acks) -> int:
         for chat, (trial, step) in acks.conv.items():
             data = await stores.conversations.get_data(StorageKey(1, chat, chat))
             assert (data["trial"], data["step"]) >= (trial, step), f"conversation {chat} went back"
-        pending = {d.id for d in await stores.outbox.pending()}
+        queued = await stores.outbox.pending()
+        pending = {d.id for d in queued}
         # A delivery whose mark_delivered was cut off may be delivered (in a day file) already.
         delivered: set[str] = set()
-        for path in (data_dir / "outbox").glob("delivered-*.json"):
-            delivered.update(d["id"] for d in json.loads(path.read_bytes())["delivered"].values())
+        for path in (data_dir / "outbox").glob("delivered-*.jsonl"):
+            delivered.update(json.loads(line)["id"] for line in path.read_bytes().splitlines())
+        assert pending & delivered == set(), "a delivery is both pending and delivered"
         assert acks.put - pending - delivered == set(), "acknowledged delivery lost"
         assert acks.delivered <= delivered
         assert pending & acks.delivered == set(), "delivered delivery came back"
+        for delivery in queued:
+            if delivery.id in acks.failed:
+                assert delivery.attempts >= 1, f"failed attempt of {delivery.id} lost"
+        # One file per pending delivery, nothing else; and per chat, put order.
+        files = {p.name for p in (data_dir / "outbox" / "pending").iterdir()}
+        assert files == {pending_file_name(i) for i in pending}
+        by_chat: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+        for delivery in queued:
+            by_chat[delivery.chat_id].append(tuple(int(w) for w in delivery.id.split("-")))
+        for order in by_chat.values():
+            assert order == sorted(order), "a chat's deliveries are out of put order"
         return len(pending)
     finally:
         await stores.close()
@@ -164,7 +181,8 @@ def test_kill_9_at_random_moments(tmp_path: Path) -> None:
     elapsed = time.monotonic() - started
     print(
         f"\ncrash test: {trials} kill -9 trials in {elapsed:.1f} s, {len(acks.intakes)} intakes,"
-        f" {len(acks.updated)} updates, {len(acks.put)} deliveries acknowledged and present,"
+        f" {len(acks.updated)} updates, {len(acks.put)} deliveries acknowledged and present"
+        f" ({len(acks.delivered)} delivered, {len(acks.failed)} failed once),"
         f" {len(acks.erased)} erased intakes gone"
     )
     assert trials >= 60
@@ -181,3 +199,6 @@ def test_kill_9_at_random_moments(tmp_path: Path) -> None:
     assert leftovers == []
     for path in data_dir.rglob("*.json"):
         json.loads(path.read_bytes())  # every file readable
+    for day_file in data_dir.rglob("*.jsonl"):
+        for raw in day_file.read_bytes().splitlines():
+            json.loads(raw)

@@ -21,6 +21,7 @@ from bot import chat_state
 from bot.chat_state import ChatRecord, IntakeStates
 from bot.filters import HasText, PrivateChat
 from bot.handoff import queue_new_intake
+from bot.i18n import label
 from bot.keyboards import FLOW_CODES, AnswerCb, LangCb, NavCb, RoleCb, StopCb, SummaryCb, ToggleCb
 from bot.screens import (
     CONSENT_VERSION,
@@ -393,11 +394,67 @@ async def cb_nav(
         await _human(bot, chat_id, services, state, record)
     elif not asking or not _is_current(services, record, callback_data.f, callback_data.q):
         await _stale(bot, chat_id, services, state, record)
-    elif callback_data.action == "back":
+    elif callback_data.action in NAV_ACTIONS:
+        await _nav(bot, chat_id, services, state, record, callback_data.action)
+    else:
+        await _stale(bot, chat_id, services, state, record)
+    await chat_state.save(state, record)
+
+
+NAV_ACTIONS = ("back", "why", "done", "skip", "human")
+# Short words a person may type for a navigation button, besides the button's own label.
+NAV_WORDS = {
+    "klaar": "done",
+    "done": "done",
+    "terug": "back",
+    "back": "back",
+    "waarom": "why",
+    "why": "why",
+    "mens": "human",
+    "een mens": "human",
+    "human": "human",
+    "person": "human",
+    "sla over": "skip",
+    "overslaan": "skip",
+    "skip": "skip",
+}
+
+
+def _fold_words(text: str) -> str:
+    return " ".join("".join(c for c in text.casefold() if c.isalnum() or c.isspace()).split())
+
+
+def typed_nav(text: str, step: Step) -> str | None:
+    """The navigation button a typed text names ("klaar", "Terug", "ik wil een mens spreken")."""
+    folded = _fold_words(text)
+    action = NAV_WORDS.get(folded) or next(
+        (
+            a
+            for a in NAV_ACTIONS
+            for lang in ("nl", "en")
+            if folded and folded == _fold_words(label(lang, a))
+        ),
+        None,
+    )
+    question = step.question
+    if (action == "done" and question.kind != Kind.MULTI) or (
+        action == "skip" and not question.optional
+    ):
+        return None
+    return action
+
+
+async def _nav(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, action: str
+) -> None:
+    """A navigation button on the question now on screen, pressed or typed."""
+    step = _current_step(services, record)
+    assert step is not None and record.flow is not None and record.flow_state is not None
+    if action == "human":
+        await _human(bot, chat_id, services, state, record)
+    elif action == "back":
         await _go_back(bot, chat_id, services, state, record)
-    elif callback_data.action == "why":
-        step = _current_step(services, record)
-        assert step is not None
+    elif action == "why":
         help_ = step.question.help
         if help_ is not None:
             text = services.renderer.render(
@@ -410,18 +467,13 @@ async def cb_nav(
             )
             await send(bot, chat_id, record, text)
         await show_question(bot, chat_id, services, record)
-    elif callback_data.action in ("done", "skip"):
-        step = _current_step(services, record)
-        assert step is not None and record.flow is not None and record.flow_state is not None
+    else:
         engine = services.engines[record.flow]
-        if callback_data.action == "done":
+        if action == "done":
             result = engine.answer(record.flow_state, list(record.selected))
         else:
             result = engine.answer_text(record.flow_state, "")
         await _apply(bot, chat_id, services, state, record, step, result)
-    else:
-        await _stale(bot, chat_id, services, state, record)
-    await chat_state.save(state, record)
 
 
 async def typed_answer(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
@@ -431,8 +483,14 @@ async def typed_answer(message: Message, state: FSMContext, services: Services, 
     if step is None or record.flow is None or record.flow_state is None:
         await show_current(bot, message.chat.id, services, record, state)
     else:
-        result = services.engines[record.flow].answer_text(record.flow_state, message.text or "")
-        await _apply(bot, message.chat.id, services, state, record, step, result)
+        text = message.text or ""
+        result = services.engines[record.flow].answer_text(record.flow_state, text)
+        # Every button can be typed: an answer that is no option may name a navigation button.
+        action = typed_nav(text, step) if isinstance(result, Rejected) else None
+        if action is not None:
+            await _nav(bot, message.chat.id, services, state, record, action)
+        else:
+            await _apply(bot, message.chat.id, services, state, record, step, result)
     await chat_state.save(state, record)
 
 
@@ -629,9 +687,14 @@ async def typed_in_summary(
 ) -> None:
     record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
-    text = (message.text or "").strip().casefold()
+    text = _fold_words(message.text or "")
     user = message.from_user
     assert user is not None
+
+    def names(*keys: str) -> bool:
+        # The text is one of these buttons' labels, in either language.
+        return any(text == _fold_words(label(lang, k)) for k in keys for lang in ("nl", "en"))
+
     if await state.get_state() == IntakeStates.editing.state:
         editable = _editable(services, record)
         if text.isdigit() and 1 <= int(text) <= len(editable):
@@ -645,6 +708,8 @@ async def typed_in_summary(
                 editable[int(text) - 1][0],
                 user,
             )
+        elif text in ("terug", "back", "annuleren", "cancel") or names("cancel_edit"):
+            await _summary_action(bot, message.chat.id, services, state, record, "cancel", -1, user)
         else:
             await send(
                 bot,
@@ -653,10 +718,14 @@ async def typed_in_summary(
                 services.renderer.render(record.lang, "pick_number", count=len(editable)),
             )
             await _summary_action(bot, message.chat.id, services, state, record, "edit", -1, user)
-    elif text in ("klopt", "ja", "ok", "yes", "correct", "1", "versturen", "send"):
+    elif text in ("klopt", "ja", "ok", "yes", "correct", "1", "versturen", "send") or names(
+        "summary_ok"
+    ):
         await _summary_action(bot, message.chat.id, services, state, record, "ok", -1, user)
-    elif text in ("wijzigen", "wijzig", "change", "2", "edit"):
+    elif text in ("wijzigen", "wijzig", "change", "2", "edit") or names("summary_edit"):
         await _summary_action(bot, message.chat.id, services, state, record, "edit", -1, user)
+    elif text in ("terug", "back", "3") or names("back"):
+        await _summary_action(bot, message.chat.id, services, state, record, "back", -1, user)
     else:
         await send(
             bot,

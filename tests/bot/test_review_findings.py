@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from bot.coordinator.keyboards import CardCb
+from flows.model import Question
 from flows.records import IntakeKind
 from tests.bot.coordinator_fixtures import (
     COORD,
@@ -20,6 +21,7 @@ from tests.bot.coordinator_fixtures import (
 from tests.bot.intake_fixtures import (
     CANDIDATE_ANSWERS,
     Harness,
+    button_label,
     confirm_summary,
     harness_fixture,  # noqa: F401 - the fixture, by name
     joined,
@@ -229,3 +231,55 @@ async def test_the_english_outcome_says_what_you_said(harness: Harness) -> None:
     assert "Sent. Thank you!" in outcome
     assert "What you said about the target-group register" in outcome
     assert "What you told" not in outcome
+
+
+async def test_the_navigation_buttons_can_be_typed_too(harness: Harness) -> None:
+    # "Tik daarna op Klaar": a person who types "klaar" after ticking got "Dat antwoord ken ik
+    # niet", again and again; so did "terug" and "mens". Every button can be typed.
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="helpers")
+    driver = harness.driver()
+    await driver.click(f"⬜️ {button_label(await _question(harness), 'uwv')}")
+    await driver.send("klaar")
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.answers["helpers"] == ["uwv"]
+    assert "Dat antwoord ken ik niet" not in joined(driver.texts_since_last_action)
+
+    await driver.send("Terug")
+    assert (await _question(harness)).id == "helpers"
+    await driver.send("ik wil een mens spreken")
+    assert "Een mens spreken" in driver.texts_since_last_action[0]
+    await driver.send("waarom?")
+    assert "Waarom vragen we dit?" in driver.texts_since_last_action[0]
+
+
+async def _question(harness: Harness) -> Question:
+    question = await harness.current_question()
+    assert question is not None
+    return question
+
+
+async def test_a_typed_option_still_wins_over_a_navigation_word(harness: Harness) -> None:
+    # An answer that is an option is taken as the answer, even where a word could mean a button.
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="helpers")
+    driver = harness.driver()
+    await driver.send("uwv")
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.answers["helpers"] == ["uwv"]
+
+
+async def test_the_summary_buttons_can_be_typed_by_their_labels(harness: Harness) -> None:
+    # "Klopt, versturen" typed as it stands on the button got "Tik op Klopt om te versturen";
+    # "terug" (a button on the summary too) and "niets wijzigen" on the edit list as well.
+    await walk_candidate(harness)
+    driver = harness.driver()
+    await driver.send("wijzigen")
+    await driver.send("Niets wijzigen")
+    assert (await harness.conversation())[0] == "IntakeStates:summary"
+    await driver.send("terug")
+    assert (await _question(harness)).id == "phone"
+    await driver.send(str(CANDIDATE_ANSWERS["phone"]))
+    await driver.send("Klopt, versturen")
+    assert "Verstuurd" in joined(driver.texts_since_last_action)
+    assert len(await harness.intakes()) == 1

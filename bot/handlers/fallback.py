@@ -101,7 +101,12 @@ async def group_message(message: Message, services: Services, bot: Bot) -> None:
         and message.reply_to_message.from_user is not None
         and message.reply_to_message.from_user.is_bot
     )
-    if text.startswith("/") or mentioned or replied_to_bot:
+    # "/start@other_bot" in a group with several bots is not for us.
+    target = text.split(maxsplit=1)[0].partition("@")[2] if text.startswith("/") else ""
+    command = text.startswith("/") and (
+        not target or target.casefold() == services.bot_username.casefold()
+    )
+    if command or mentioned or replied_to_bot:
         reply = services.renderer.render(
             services.settings.DEFAULT_LANGUAGE, "private_only", username=services.bot_username
         )

@@ -33,6 +33,7 @@ from tests.support.updates import (
     DEFAULT_USER_ID,
     callback_update,
     edited_message_update,
+    group_message_update,
     message_json,
     photo_update,
     sticker_update,
@@ -283,3 +284,14 @@ async def test_the_summary_buttons_can_be_typed_by_their_labels(harness: Harness
     await driver.send("Klopt, versturen")
     assert "Verstuurd" in joined(driver.texts_since_last_action)
     assert len(await harness.intakes()) == 1
+
+
+async def test_a_command_for_another_bot_in_a_group_gets_no_answer(harness: Harness) -> None:
+    # In a group with several bots, "/start@andere_bot" is not for us: answering it with "I only
+    # work in a private chat" is noise in somebody else's conversation.
+    mark = len(harness.session.requests)
+    await harness.driver().feed(group_message_update("/start@andere_bot"))
+    assert [r for r in harness.session.requests[mark:] if r.name == "sendMessage"] == []
+    # A command for this bot, or one without a name, still gets the kind answer.
+    await harness.driver().feed(group_message_update("/start@baanwijzer_bot"))
+    assert [r for r in harness.session.requests[mark:] if r.name == "sendMessage"]

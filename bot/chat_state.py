@@ -42,6 +42,9 @@ class ChatRecord:
     last_intake: str | None = None
     # Question ids shown in this intake, so the funnel counts each question once per person.
     seen: list[str] = field(default_factory=list)
+    # The message that asks "Wil je echt stoppen?"; while it is the screen, a typed "ja" or
+    # "nee" answers it, not the question underneath.
+    stop_screen: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +60,7 @@ class ChatRecord:
             "message_ids": self.message_ids[-MAX_TRACKED_MESSAGES:],
             "last_intake": self.last_intake,
             "seen": list(self.seen),
+            "stop_screen": self.stop_screen,
         }
 
     @classmethod
@@ -76,6 +80,7 @@ class ChatRecord:
             message_ids=list(data.get("message_ids", [])),
             last_intake=data.get("last_intake"),
             seen=list(data.get("seen", [])),
+            stop_screen=data.get("stop_screen"),
         )
 
     def track(self, message_id: int | None) -> None:
@@ -93,6 +98,7 @@ class ChatRecord:
         self.started_at = None
         self.role = None
         self.seen = []
+        self.stop_screen = None
 
 
 async def load(state: FSMContext, default_lang: Language) -> ChatRecord:

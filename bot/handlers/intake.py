@@ -242,17 +242,48 @@ async def cmd_stop(message: Message, state: FSMContext, services: Services, bot:
             bot, message.chat.id, record, services.renderer.render(record.lang, "nothing_to_stop")
         )
     else:
-        await remove_keyboard(bot, message.chat.id, record)
-        text = services.renderer.render(record.lang, "stop_confirm", flow=record.flow)
-        await send(
-            bot,
-            message.chat.id,
-            record,
-            text,
-            services.keyboards.stop_confirm(record.lang),
-            screen=True,
-        )
+        await _ask_stop(bot, message.chat.id, services, record)
     await chat_state.save(state, record)
+
+
+async def _ask_stop(bot: Bot, chat_id: int, services: Services, record: ChatRecord) -> None:
+    await remove_keyboard(bot, chat_id, record)
+    text = services.renderer.render(record.lang, "stop_confirm", flow=record.flow)
+    markup = services.keyboards.stop_confirm(record.lang)
+    record.stop_screen = await send(bot, chat_id, record, text, markup, screen=True)
+
+
+def _asking_stop(record: ChatRecord) -> bool:
+    return record.stop_screen is not None and record.stop_screen == record.screen_message_id
+
+
+async def _typed_stop(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, text: str
+) -> None:
+    """A typed answer to "Wil je echt stoppen?" (its buttons can be typed too)."""
+    words = _fold_words(text)
+
+    def names(key: str) -> bool:
+        return any(words == _fold_words(label(lang, key)) for lang in ("nl", "en"))
+
+    if words in ("ja", "j", "yes", "y", "1", "stop", "stoppen") or names("stop_yes"):
+        await _stop(bot, chat_id, services, state, record)
+    elif words in ("nee", "n", "no", "2", "verder", "doorgaan") or names("stop_no"):
+        await show_current(bot, chat_id, services, record, state)
+    else:
+        await _ask_stop(bot, chat_id, services, record)
+
+
+async def _stop(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord
+) -> None:
+    await remove_keyboard(bot, chat_id, record)
+    current = record.flow_state.current if record.flow_state else None
+    await services.funnel.count(f"{record.flow}:stopped:{current or 'summary'}")
+    stopped = services.renderer.render(record.lang, "stopped", flow=record.flow)
+    record.reset_intake()
+    await state.set_state(None)
+    await send(bot, chat_id, record, stopped)
 
 
 async def cb_stop(
@@ -264,13 +295,7 @@ async def cb_stop(
     if callback.message is None or callback.message.message_id != record.screen_message_id:
         await _stale(bot, chat_id, services, state, record)
     elif callback_data.confirm:
-        await remove_keyboard(bot, chat_id, record)
-        current = record.flow_state.current if record.flow_state else None
-        await services.funnel.count(f"{record.flow}:stopped:{current or 'summary'}")
-        stopped = services.renderer.render(record.lang, "stopped", flow=record.flow)
-        record.reset_intake()
-        await state.set_state(None)
-        await send(bot, chat_id, record, stopped)
+        await _stop(bot, chat_id, services, state, record)
     else:
         await show_current(bot, chat_id, services, record, state)
     await chat_state.save(state, record)
@@ -480,7 +505,9 @@ async def typed_answer(message: Message, state: FSMContext, services: Services, 
     record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
     step = _current_step(services, record)
-    if step is None or record.flow is None or record.flow_state is None:
+    if _asking_stop(record):
+        await _typed_stop(bot, message.chat.id, services, state, record, message.text or "")
+    elif step is None or record.flow is None or record.flow_state is None:
         await show_current(bot, message.chat.id, services, record, state)
     else:
         text = message.text or ""
@@ -695,7 +722,9 @@ async def typed_in_summary(
         # The text is one of these buttons' labels, in either language.
         return any(text == _fold_words(label(lang, k)) for k in keys for lang in ("nl", "en"))
 
-    if await state.get_state() == IntakeStates.editing.state:
+    if _asking_stop(record):
+        await _typed_stop(bot, message.chat.id, services, state, record, message.text or "")
+    elif await state.get_state() == IntakeStates.editing.state:
         editable = _editable(services, record)
         if text.isdigit() and 1 <= int(text) <= len(editable):
             await _summary_action(

@@ -295,3 +295,33 @@ async def test_a_command_for_another_bot_in_a_group_gets_no_answer(harness: Harn
     # A command for this bot, or one without a name, still gets the kind answer.
     await harness.driver().feed(group_message_update("/start@baanwijzer_bot"))
     assert [r for r in harness.session.requests[mark:] if r.name == "sendMessage"]
+
+
+async def test_a_typed_ja_on_the_stop_question_stops_and_consents_to_nothing(
+    harness: Harness,
+) -> None:
+    # /stop asks "Wil je echt stoppen?" with "Ja, stoppen" and "Nee, ik ga verder". A typed
+    # "ja" went to the question underneath: on the sensitive consent question it recorded "ja,
+    # I answer the health questions" instead of stopping.
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="sensitive_consent")
+    driver = harness.driver()
+    await driver.send("/stop")
+    await driver.send("ja")
+    state, data = await harness.conversation()
+    assert state is None
+    assert data["flow_state"] is None
+    assert data["consents"] == []
+    assert "Je bent gestopt" in joined(driver.texts_since_last_action)
+
+
+async def test_a_typed_nee_on_the_stop_question_goes_on_where_the_person_was(
+    harness: Harness,
+) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="sensitive_consent")
+    before = await harness.flow_state()
+    driver = harness.driver()
+    await driver.send("/stop")
+    await driver.send("Nee, ik ga verder")
+    assert await harness.flow_state() == before
+    assert (await _question(harness)).id == "sensitive_consent"
+    assert "gevoelige gegevens" in (driver.last_text or "")

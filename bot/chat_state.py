@@ -45,6 +45,9 @@ class ChatRecord:
     # The message that asks "Wil je echt stoppen?"; while it is the screen, a typed "ja" or
     # "nee" answers it, not the question underneath.
     stop_screen: int | None = None
+    # Likewise the message that asks to confirm /verwijder or /intrekken, and which of the two.
+    rights_screen: int | None = None
+    rights_action: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,8 @@ class ChatRecord:
             "last_intake": self.last_intake,
             "seen": list(self.seen),
             "stop_screen": self.stop_screen,
+            "rights_screen": self.rights_screen,
+            "rights_action": self.rights_action,
         }
 
     @classmethod
@@ -81,6 +86,8 @@ class ChatRecord:
             last_intake=data.get("last_intake"),
             seen=list(data.get("seen", [])),
             stop_screen=data.get("stop_screen"),
+            rights_screen=data.get("rights_screen"),
+            rights_action=data.get("rights_action"),
         )
 
     def track(self, message_id: int | None) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command
+from aiogram.filters import Command, Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
@@ -185,9 +185,9 @@ async def cmd_erase(message: Message, state: FSMContext, services: Services, bot
     text = services.renderer.render(
         record.lang, "rights_erase_confirm", numbers=numbers, busy=record.flow is not None
     )
-    await send(
-        bot, message.chat.id, record, text, _confirm_keyboard(record.lang, "erase"), screen=True
-    )
+    markup = _confirm_keyboard(record.lang, "erase")
+    record.rights_screen = await send(bot, message.chat.id, record, text, markup, screen=True)
+    record.rights_action = "erase"
     await chat_state.save(state, record)
 
 
@@ -285,14 +285,9 @@ async def cmd_withdraw(message: Message, state: FSMContext, services: Services, 
         await remove_keyboard(bot, message.chat.id, record)
         numbers = [i.number for i in stored]
         text = services.renderer.render(record.lang, "rights_withdraw_confirm", numbers=numbers)
-        await send(
-            bot,
-            message.chat.id,
-            record,
-            text,
-            _confirm_keyboard(record.lang, "withdraw"),
-            screen=True,
-        )
+        markup = _confirm_keyboard(record.lang, "withdraw")
+        record.rights_screen = await send(bot, message.chat.id, record, text, markup, screen=True)
+        record.rights_action = "withdraw"
     await chat_state.save(state, record)
 
 
@@ -347,16 +342,80 @@ async def cb_rights(
         await _drop_keyboard(bot, chat_id, callback.message.message_id)
     if on_screen:
         record.screen_message_id = None
-    if callback_data.action == "erase" and callback_data.confirm:
-        await _erase(bot, chat_id, services, state, record.lang, user.id)
+    await _rights_answer(
+        bot, chat_id, services, state, record, user.id, callback_data.action, callback_data.confirm
+    )
+
+
+async def _rights_answer(
+    bot: Bot,
+    chat_id: int,
+    services: Services,
+    state: FSMContext,
+    record: ChatRecord,
+    user_id: int,
+    action: str,
+    confirm: int,
+) -> None:
+    if action == "erase" and confirm:
+        await _erase(bot, chat_id, services, state, record.lang, user_id)
         return
-    if callback_data.action == "withdraw" and callback_data.confirm:
-        await _withdraw(bot, chat_id, services, state, record, user.id)
+    if action == "withdraw" and confirm:
+        await _withdraw(bot, chat_id, services, state, record, user_id)
     else:
         await send(bot, chat_id, record, services.renderer.render(record.lang, "rights_cancelled"))
         if record.flow is not None:
             await show_current(bot, chat_id, services, record, state)
     await chat_state.save(state, record)
+
+
+def _fold(text: str) -> str:
+    return " ".join("".join(c for c in text.casefold() if c.isalnum() or c.isspace()).split())
+
+
+class RightsQuestionOnScreen(Filter):
+    """A typed text while "Alles wissen?" or "Toestemming intrekken?" is the screen."""
+
+    async def __call__(
+        self, message: Message, state: FSMContext, services: Services
+    ) -> bool | dict[str, Any]:
+        if message.text is None or message.text.startswith("/"):
+            return False
+        record = await _record(state, message.from_user, services)
+        if record.rights_screen is None or record.rights_screen != record.screen_message_id:
+            return False
+        return {"record": record}
+
+
+@handlers.message(RightsQuestionOnScreen())
+async def typed_rights(
+    message: Message, record: ChatRecord, state: FSMContext, services: Services, bot: Bot
+) -> None:
+    """The confirm buttons typed: "ja" / "nee" (or a label); they must not answer the intake's
+    question underneath (a "ja" there could be taken as consent)."""
+    user = message.from_user
+    assert user is not None
+    record.track(message.message_id)
+    words = _fold(message.text or "")
+    action = record.rights_action or ""
+
+    def names(key: str) -> bool:
+        return any(words == _fold(label(lang, f"{action}_{key}")) for lang in ("nl", "en"))
+
+    if words in ("ja", "j", "yes", "y", "1") or names("yes"):
+        await _drop_keyboard(bot, message.chat.id, record.screen_message_id)
+        record.screen_message_id = None
+        await _rights_answer(bot, message.chat.id, services, state, record, user.id, action, 1)
+    elif words in ("nee", "n", "no", "2") or names("no"):
+        await _drop_keyboard(bot, message.chat.id, record.screen_message_id)
+        record.screen_message_id = None
+        await _rights_answer(bot, message.chat.id, services, state, record, user.id, action, 0)
+    else:
+        await chat_state.save(state, record)
+        if action == "withdraw":
+            await cmd_withdraw(message, state, services, bot)
+        else:
+            await cmd_erase(message, state, services, bot)
 
 
 # -- delete the chat after the intake ----------------------------------------------------------

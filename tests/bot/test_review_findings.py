@@ -325,3 +325,41 @@ async def test_a_typed_nee_on_the_stop_question_goes_on_where_the_person_was(
     assert await harness.flow_state() == before
     assert (await _question(harness)).id == "sensitive_consent"
     assert "gevoelige gegevens" in (driver.last_text or "")
+
+
+async def test_a_typed_ja_on_the_erase_question_erases_and_consents_to_nothing(
+    harness: Harness,
+) -> None:
+    # As with /stop: after /verwijder a typed "ja" went to the question underneath, and on the
+    # sensitive consent question it was stored as consent instead of erasing.
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="sensitive_consent")
+    driver = harness.driver()
+    await driver.send("/verwijder")
+    await driver.send("ja")
+    assert "Gewist" in joined(driver.texts_since_last_action)
+    assert await harness.conversation() == (None, {})
+
+
+async def test_a_typed_nee_on_the_withdraw_question_keeps_everything(harness: Harness) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="guidance")
+    before = await harness.flow_state()
+    driver = harness.driver()
+    await driver.send("/intrekken")
+    await driver.send("nee")
+    assert await harness.flow_state() == before
+    assert "niets gewist" in joined(driver.texts_since_last_action)
+
+
+async def test_another_text_on_the_erase_question_asks_again_and_erases_nothing(
+    harness: Harness,
+) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="sensitive_consent")
+    before = await harness.flow_state()
+    driver = harness.driver()
+    await driver.send("/verwijder")
+    await driver.send("misschien")
+    assert "Alles wissen?" in joined(driver.texts_since_last_action)
+    assert await harness.flow_state() == before
+    await driver.send("Nee, niet wissen")
+    assert await harness.flow_state() == before
+    assert (await _question(harness)).id == "sensitive_consent"

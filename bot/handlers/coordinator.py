@@ -34,7 +34,7 @@ from aiogram.types import (
     ReplyParameters,
     User,
 )
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from bot import handoff
 from bot.coordinator.access import Coordinator, InCoordinatorGroup
@@ -370,12 +370,26 @@ async def cmd_answer(
     await _react(bot, message)
 
 
+def fit_escaped(text: str, limit: int) -> str:
+    """The text cut so that it is at most `limit` characters once escaped for Telegram HTML.
+
+    A cut after escaping would have to drop whole lines (bot/render.py `fit`), which for a
+    one-line message is all of it; `'` and `"` grow to five characters when escaped.
+    """
+    size = 0
+    for i, char in enumerate(text):
+        size += len(escape(char))
+        if size > limit:
+            return text[:i].rstrip() + "…"
+    return text
+
+
 async def _message_person(services: Services, intake: Intake, text: str, user: User) -> None:
     body = services.renderer.render(
         person_lang(services, intake),
         "person_message",
         number=intake.number,
-        text=text.strip(),
+        text=fit_escaped(text.strip(), MAX_RELAYED),
         flow=str(intake.kind),
     )
     await handoff.queue_to_person(services, intake, body)
@@ -669,7 +683,7 @@ async def relay_from_person(message: Message, relay_intake: Intake, services: Se
         "relay_from_person",
         number=intake.number,
         name=short(intake.name, 80),
-        text=text[:MAX_RELAYED],
+        text=fit_escaped(text, MAX_RELAYED),
     )
     await handoff.queue_under_card(services, intake, relayed, purpose=handoff.RELAY)
     await services.intakes.update(intake.number, "person", FROM_PERSON, short(text, 200))

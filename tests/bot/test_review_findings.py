@@ -363,3 +363,19 @@ async def test_another_text_on_the_erase_question_asks_again_and_erases_nothing(
     await driver.send("Nee, niet wissen")
     assert await harness.flow_state() == before
     assert (await _question(harness)).id == "sensitive_consent"
+
+
+async def test_a_long_reply_with_quotes_still_reaches_the_coordinators(coord: Coord) -> None:
+    # The relay cut the person's text at 3000 characters before escaping; apostrophes and
+    # quotes grow fivefold when escaped, the message went over Telegram's limit, and the cut
+    # that keeps it valid dropped the whole text: the coordinators read only the header.
+    intake = await coord.add_intake()
+    await coord.deliver()
+    await coord.say(COORD, f"/antwoord {intake.number} Hoe gaat het?")
+    await coord.deliver()
+    mark = coord.mark()
+    await coord.say(PERSON, "Hallo, " + "'" * 1200 + " doei", chat_id=PERSON)
+    await coord.deliver()
+    [relayed] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert len(relayed.params["text"]) <= 4096
+    assert "Hallo, " in visible_text(relayed.params["text"], "HTML")

@@ -82,7 +82,10 @@ async def _assemble(settings: Settings) -> tuple[Services, Dispatcher, Stores]:
 
 async def try_in_terminal(settings: Settings, flow: str) -> int:
     # A try-out is not a real intake for the coordinators: no card is queued for their group.
-    settings = settings.model_copy(update={"COORDINATOR_CHAT_ID": None})
+    # Its intakes are kept apart too, so they never show up in /intakes, /export or /stats.
+    settings = settings.model_copy(
+        update={"COORDINATOR_CHAT_ID": None, "DATA_DIR": settings.DATA_DIR / "try-out"}
+    )
     session = ConsoleSession(sys.stdout)
     bot = Bot(token="1:TERMINAL", session=session)
     services, dp, stores = await _assemble(settings)

@@ -44,7 +44,10 @@ class Invalid:
 
     def text(self, lang: Language) -> str:
         template = _reason_texts()[self.code].get(lang)
-        return template.format(**self.params)
+        params = dict(self.params)
+        # A label is given in both languages; the text shows the reader's.
+        params.setdefault("label", params.get(f"label_{lang}", ""))
+        return template.format(**params)
 
 
 def looks_like_bsn(text: str) -> bool:
@@ -104,10 +107,9 @@ def check_choices(question: Question, codes: list[str]) -> list[str] | Invalid:
         return Invalid("choose_at_least", {"n": max(1, question.validation.min_choices or 1)})
     exclusive = [c for c in unique if (o := question.option(c)) is not None and o.exclusive]
     if exclusive and len(unique) > 1:
-        label = question.option(exclusive[0])
-        return Invalid(
-            "exclusive", {"code": exclusive[0], "label": label.label.nl if label else ""}
-        )
+        option = question.option(exclusive[0])
+        labels = {"label_nl": option.label.nl, "label_en": option.label.en} if option else {}
+        return Invalid("exclusive", {"code": exclusive[0], **labels})
     v = question.validation
     if v.min_choices is not None and len(unique) < v.min_choices:
         return Invalid("choose_at_least", {"n": v.min_choices})

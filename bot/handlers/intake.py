@@ -402,9 +402,15 @@ async def cb_toggle(
         markup = services.keyboards.question(
             record.flow, callback_data.q, record.lang, frozenset(record.selected)
         )
-        await bot.edit_message_reply_markup(
-            chat_id=chat_id, message_id=callback.message.message_id, reply_markup=markup
-        )
+        try:
+            await bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=callback.message.message_id, reply_markup=markup
+            )
+        except TelegramAPIError as exc:
+            # The tick is saved; if the old message cannot show it, show the question anew.
+            log.info("toggle: keyboard edit refused (%s); question sent again", type(exc).__name__)
+            record.screen_message_id = None
+            await show_question(bot, chat_id, services, record)
     await chat_state.save(state, record)
 
 

@@ -428,6 +428,20 @@ async def cb_after(
     user = callback.from_user
     chat_id = user.id
     record = await _record(state, user, services)
+    on_screen = (
+        callback.message is not None and callback.message.message_id == record.screen_message_id
+    )
+    if record.flow is not None or not on_screen:
+        # An old offer, pressed during a later intake, must not delete the questions on screen.
+        await callback.answer()
+        stale = services.renderer.render(
+            record.lang, "stale", busy=record.flow is not None, flow=record.flow
+        )
+        await send(bot, chat_id, record, stale)
+        if record.flow is not None:
+            await show_current(bot, chat_id, services, record, state)
+        await chat_state.save(state, record)
+        return
     if callback_data.action != "delete":
         await callback.answer(label(record.lang, "chat_kept"))
         if callback.message is not None:

@@ -116,7 +116,7 @@ def test_a_whole_intake_in_the_terminal_is_stored(tmp_path: Path) -> None:
         assert found is not None, out[-2000:]
         assert "<b>" not in out  # plain text in the terminal, not Telegram HTML
 
-        [intake] = stored_intakes(tmp_path / flow / "data")
+        [intake] = stored_intakes(tmp_path / flow / "data" / "try-out")
         assert intake["number"] == found.group(1)
         assert intake["name"] == name
         assert intake["kind"] == flow

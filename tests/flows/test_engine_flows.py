@@ -33,7 +33,7 @@ INVALID = [
      "I don't know that answer. Tap a button, or type a number from 1 to 4."),
     ("candidate", "work_kind", "ict, weet ik nog niet", "exclusive",
      "'Weet ik nog niet' kun je niet samen met iets anders kiezen.",
-     "'Weet ik nog niet' cannot be chosen together with something else."),
+     "'I don't know yet' cannot be chosen together with something else."),
     ("candidate", "postcode", "Utrecht", "bad_postcode",
      "Typ de 4 cijfers van je postcode, bijvoorbeeld 3511.",
      "Please type the 4 digits of your postcode, for example 3511."),

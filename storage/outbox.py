@@ -43,7 +43,6 @@ from typing import Any, TypeVar
 from flows.ports import Clock
 from flows.records import Delivery, parse_iso, utc_iso
 from storage.atomic import (
-    TMP_SUFFIX,
     CorruptFileError,
     atomic_write_bytes,
     dumps,
@@ -123,29 +122,6 @@ def checked_delivery(path: Path, raw: Any) -> dict[str, Any]:
     if not isinstance(record.get("id"), str):
         raise CorruptFileError(path, "a delivery has no id")
     return record
-
-
-def write_without_dir_sync(path: Path, data: bytes) -> None:
-    """Like `atomic_write_bytes`, but the caller fsyncs the directory (once for many files)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def append_line(path: Path, record: dict[str, Any]) -> None:
@@ -365,7 +341,9 @@ class TinyOutbox:
             delivery_id = record["id"]
             if delivery_id in delivered or delivery_id in found:
                 continue
-            write_without_dir_sync(self._pending_path(delivery_id), dumps({"seq": seq, **record}))
+            atomic_write_bytes(
+                self._pending_path(delivery_id), dumps({"seq": seq, **record}), sync_dir=False
+            )
             found[delivery_id] = (seq, record)
             written += 1
         fsync_dir(self._pending_dir)
@@ -401,7 +379,7 @@ class TinyOutbox:
                         continue
                     record: dict[str, Any] = json_copy(item.to_dict())
                     data = dumps({"seq": seq, **record})
-                    write_without_dir_sync(self._pending_path(item.id), data)
+                    atomic_write_bytes(self._pending_path(item.id), data, sync_dir=False)
                     added[item.id] = (seq, record)
                     seq += 1
                 if added:

@@ -100,17 +100,17 @@ async def test_a_put_writes_one_small_file_whatever_the_queue(
 
     written: list[int] = []
     dir_syncs: list[Path] = []
-    real_write, real_sync = outbox_module.write_without_dir_sync, atomic.fsync_dir
+    real_write, real_sync = atomic.atomic_write_bytes, atomic.fsync_dir
 
-    def spy_write(path: Path, data: bytes) -> None:
+    def spy_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
         written.append(len(data))
-        real_write(path, data)
+        real_write(path, data, sync_dir=sync_dir)
 
     def spy_sync(path: Path) -> None:
         dir_syncs.append(path)
         real_sync(path)
 
-    monkeypatch.setattr(outbox_module, "write_without_dir_sync", spy_write)
+    monkeypatch.setattr(outbox_module, "atomic_write_bytes", spy_write)
     monkeypatch.setattr(outbox_module, "fsync_dir", spy_sync)
     await box.put(make_delivery("new", 3, t0))
     assert len(written) == 1

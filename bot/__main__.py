@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,9 +29,18 @@ log = logging.getLogger("bot")
 NO_TOKEN = (
     "BOT_TOKEN is not set: talk to @BotFather in Telegram, send /newbot, and put the token in "
     "a .env file as BOT_TOKEN=123456:ABC... (see README.md).\n"
-    "Without a token you can try the same intake in this terminal: python -m bot try candidate "
-    "(or: python -m bot try employer)."
+    "Without a token you can try the same intake in this terminal: {python} -m bot try candidate "
+    "(or: {python} -m bot try employer)."
 )
+
+
+def _python_command() -> str:
+    """How the person started Python, so the hint can be copied: `.venv/bin/python` or `python`."""
+    try:
+        relative = os.path.relpath(sys.executable)
+    except ValueError:
+        return "python"
+    return relative if not relative.startswith("..") else "python"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "try":
         return asyncio.run(try_in_terminal(settings, args.flow))
     if settings.BOT_TOKEN is None:
-        print(NO_TOKEN, file=sys.stderr)
+        print(NO_TOKEN.format(python=_python_command()), file=sys.stderr)
         if sys.stdin.isatty():
             answer = input("Nu proberen in de terminal? / Try it in the terminal now? [j/y/N] ")
             if answer.strip().casefold() in ("j", "ja", "y", "yes"):

@@ -163,11 +163,19 @@ async def erase_person(services: Services, user_id: int) -> Erasure:
     The conversation is the handler's to forget (it lives in the FSM storage).
     """
     at = utc_iso(services.clock.now())
-    intakes = list(await services.intakes.for_user(user_id))
-    stones = [tombstone(intake, at) for intake in intakes]
-    messages = [m for intake in intakes for m in group_messages(intake)]
-    for stone in stones:
-        await services.intakes.replace(stone)
+    stones: list[Intake] = []
+    messages: list[GroupMessage] = []
+    for number in [intake.number for intake in await services.intakes.for_user(user_id)]:
+        # The lock a coordinator's claim or status change takes: a change at the same moment
+        # cannot write the erased intake back over its tombstone.
+        async with services.coordinator.lock(number):
+            intake = await services.intakes.get(number)
+            if intake is None or intake.user_id != user_id:
+                continue
+            messages.extend(group_messages(intake))
+            stone = tombstone(intake, at)
+            await services.intakes.replace(stone)
+            stones.append(stone)
     deliveries = await services.outbox.delete_user(user_id)
     # Deliveries about these intakes that carry no user id (a card queued by someone else).
     delete_intakes = getattr(services.outbox, "delete_intakes", None)
@@ -297,13 +305,17 @@ async def withdraw_sensitive(services: Services, user_id: int) -> Withdrawal:
     at = utc_iso(services.clock.now())
     numbers: list[str] = []
     answers = 0
-    for intake in await services.intakes.for_user(user_id):
-        engine = services.engines.get(str(intake.kind))
-        changed = None if engine is None else without_sensitive(intake, engine, at)
-        if changed is None:
-            continue
-        new, dropped = changed
-        await services.intakes.replace(new)
+    for number in [intake.number for intake in await services.intakes.for_user(user_id)]:
+        async with services.coordinator.lock(number):
+            intake = await services.intakes.get(number)
+            if intake is None:
+                continue
+            engine = services.engines.get(str(intake.kind))
+            changed = None if engine is None else without_sensitive(intake, engine, at)
+            if changed is None:
+                continue
+            new, dropped = changed
+            await services.intakes.replace(new)
         await update_card(services, new)
         numbers.append(new.number)
         answers += dropped

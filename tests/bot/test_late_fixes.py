@@ -3,8 +3,12 @@ reason with an English label."""
 
 from __future__ import annotations
 
+import asyncio
+
+from bot.privacy import erase_person
 from flows.engine import Engine, Rejected
 from flows.loader import load_flow
+from flows.records import Status
 from tests.bot.intake_fixtures import (
     CANDIDATE_ANSWERS,
     Harness,
@@ -71,3 +75,27 @@ def test_the_exclusive_choice_reason_names_the_option_in_the_readers_language() 
     assert isinstance(result, Rejected)
     assert result.reason.text("en") == "'Nobody' cannot be chosen together with something else."
     assert result.reason.text("nl") == "'Niemand' kun je niet samen met iets anders kiezen."
+
+
+async def test_erasure_waits_for_a_coordinator_change_in_progress_and_wins(
+    harness: Harness,
+) -> None:
+    await walk_candidate(harness)
+    await confirm_summary(harness.driver())
+    [intake] = await harness.intakes()
+    lock = harness.services.coordinator.lock(intake.number)
+    await lock.acquire()  # a claim is being handled
+    erasure = asyncio.create_task(erase_person(harness.services, DEFAULT_USER_ID))
+    await asyncio.sleep(0.05)
+    assert not erasure.done()
+    await harness.services.intakes.update(
+        intake.number, "coordinator:1", "claim", status=Status.OPGEPAKT, assignee_id=1
+    )
+    lock.release()
+    await erasure
+    stored = await harness.services.intakes.get(intake.number)
+    assert stored is not None
+    assert stored.user_id == 0
+    assert stored.name == ""
+    assert stored.answers == {}
+    assert stored.status == Status.INGETROKKEN

@@ -226,7 +226,7 @@ async def test_a_bsn_typed_in_a_text_answer_is_refused(harness: Harness, typed: 
     await driver.send(typed)
 
     reason, again = driver.texts_since_last_action
-    assert reason.startswith("Het lijkt erop dat je een BSN typte. Dat hebben we niet nodig.")
+    assert reason.startswith("Dit lijkt een BSN. Dat nummer hebben we niet nodig.")
     assert "Welk ander werk wil je doen?" in again
     after = await snapshot(harness)
     assert without_misses(after) == without_misses(before)

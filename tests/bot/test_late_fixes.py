@@ -74,7 +74,7 @@ def test_the_exclusive_choice_reason_names_the_option_in_the_readers_language() 
     result = engine.answer(state, ["gemeente", "niemand"])
     assert isinstance(result, Rejected)
     assert result.reason.text("en") == "'Nobody' cannot be chosen together with something else."
-    assert result.reason.text("nl") == "'Niemand' kun je niet samen met iets anders kiezen."
+    assert result.reason.text("nl") == "'Niemand' gaat niet samen met een andere keuze."
 
 
 async def test_erasure_waits_for_a_coordinator_change_in_progress_and_wins(

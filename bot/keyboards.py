@@ -18,7 +18,6 @@ from flows.engine import Engine
 from flows.model import Kind, Language, Question
 
 FLOW_CODES = {"candidate": "c", "employer": "e"}
-FLOW_NAMES = {code: name for name, code in FLOW_CODES.items()}
 
 
 class AnswerCb(CallbackData, prefix="a"):
@@ -121,14 +120,6 @@ class Keyboards:
 
     def after(self, lang: Language) -> InlineKeyboardMarkup:
         return self._after[lang]
-
-    def human(self, flow: str, index: int, lang: Language) -> InlineKeyboardMarkup:
-        code = FLOW_CODES[flow]
-        return InlineKeyboardMarkup(
-            inline_keyboard=[
-                [_button(label(lang, "human"), NavCb(action="human", f=code, q=index))]
-            ]
-        )
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one Keyboards lives as long as the process
     def question(

@@ -8,7 +8,6 @@ from the summary.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -365,7 +364,3 @@ class Engine:
             if self.applies(q, answers):
                 return q.id
         return None
-
-
-def answered_ids(state: FlowState) -> Iterable[str]:
-    return state.answers.keys()

@@ -36,10 +36,9 @@ from bot.screens import (
     show_welcome,
 )
 from bot.services import Services
-from flows.engine import Accepted, FlowState, Phase, Rejected, Result, Step
+from flows.engine import FlowState, Phase, Rejected, Result, Step
 from flows.model import Kind, Language
 from flows.records import ConsentRecord, HistoryEntry, Intake, IntakeKind, utc_iso
-from flows.validation import Invalid
 
 log = logging.getLogger(__name__)
 
@@ -873,10 +872,6 @@ async def _stale(
         await show_welcome(bot, chat_id, services, record)
 
 
-def invalid_text(reason: Invalid, lang: Language) -> str:
-    return reason.text(lang)
-
-
 def build_router() -> Router:
     """A new router with these handlers, in the order they are tried.
 
@@ -907,4 +902,4 @@ def build_router() -> Router:
     return router
 
 
-__all__ = ["Accepted", "build_router", "start_flow"]
+__all__ = ["build_router", "start_flow"]

@@ -33,11 +33,11 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import InputFile, Update
-from aiohttp import FormData
+from aiogram.types import Update
 
 from bot.config import Settings
 from bot.services import Services
+from bot.session import BaanwijzerSession
 from storage import Stores
 
 BENCH_BOT_ID = 424242
@@ -80,8 +80,8 @@ MID_NEXT = "employer_pref"
 # -- the session -------------------------------------------------------------------------------
 
 
-class BenchSession(BaseSession):
-    """Everything `AiohttpSession` does except the network, and a Telegram-shaped answer."""
+class BenchSession(BaanwijzerSession):
+    """Everything the production session does except the network, and a Telegram-shaped answer."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -119,18 +119,14 @@ class BenchSession(BaseSession):
         method: TelegramMethod[TelegramType],
         timeout: int | None = None,  # noqa: ASYNC109 - signature fixed by BaseSession
     ) -> TelegramType:
-        # AiohttpSession.build_form_data, then the body aiohttp would put on the wire.
-        form = FormData(quote_fields=False)
-        files: dict[str, InputFile] = {}
+        # The production session's form (BaanwijzerSession.build_form_data), then the body aiohttp
+        # would put on the wire.
+        form = self.build_form_data(bot=bot, method=method)
         fields: dict[str, str] = {}
-        for key, value in method.model_dump(warnings=False).items():
-            prepared = self.prepare_value(value, bot=bot, files=files)
-            if not prepared:
-                continue
-            form.add_field(key, prepared)
-            fields[key] = prepared
-        if files:
-            raise NotImplementedError("the benchmarks upload no files")
+        for options, _headers, value in form._fields:
+            if options.get("filename"):
+                raise NotImplementedError("the benchmarks upload no files")
+            fields[options["name"]] = value
         form()
         name = method.__api_method__
         self.calls[name] += 1

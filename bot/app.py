@@ -6,7 +6,6 @@ import logging
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
@@ -18,6 +17,7 @@ from bot.i18n import command_descriptions
 from bot.keyboards import Keyboards
 from bot.render import Renderer
 from bot.services import Services
+from bot.session import BaanwijzerSession
 from flows.engine import Engine
 from flows.loader import load_shipped_flows
 from flows.ports import Clock, Funnel, IntakeRepository, Outbox
@@ -39,7 +39,7 @@ PRIVATE_COMMANDS = (
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
-        session = AiohttpSession()
+        session = BaanwijzerSession()
         if settings.TELEGRAM_API_BASE:
             session.api = TelegramAPIServer.from_base(settings.TELEGRAM_API_BASE)
     return Bot(

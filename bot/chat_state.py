@@ -108,6 +108,12 @@ class ChatRecord:
         self.stop_screen = None
 
 
+def rights_screen_showing(data: dict[str, Any]) -> bool:
+    """Whether the stored record's screen is a /verwijder or /intrekken confirmation."""
+    screen = data.get("rights_screen")
+    return screen is not None and screen == data.get("screen")
+
+
 async def load(state: FSMContext, default_lang: Language) -> ChatRecord:
     return ChatRecord.from_dict(await state.get_data(), default_lang)
 

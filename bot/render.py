@@ -18,6 +18,9 @@ from flows.model import Language
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 TELEGRAM_TEXT_LIMIT = 4096
+# Distinct shared texts: every question of both flows, in both languages, at each position
+# ("question 3 of 9" differs from "3 of 8"), answered with each option: a few thousand at most.
+SHARED_CACHE_SIZE = 8192
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -32,6 +35,7 @@ class Renderer:
             keep_trailing_newline=False,
             auto_reload=False,
         )
+        self._shared: dict[tuple[Any, ...], str] = {}
 
     def render(self, lang: Language, name: str, /, **context: Any) -> str:
         template = self.env.get_template(f"{lang}/{name}.html")
@@ -39,6 +43,26 @@ class Renderer:
         # Blank lines from template logic collapse to one, so messages stay tidy.
         text = re.sub(r"\n{3,}", "\n\n", text)
         return fit(text)
+
+    def render_shared(self, lang: Language, name: str, /, **context: Any) -> str:
+        """`render`, kept for the next person who sees the very same text.
+
+        Only for texts that hold nothing about a person and repeat for many: a question screen,
+        or an answered question whose answer is an option's label. A step renders two of them,
+        and jinja2 costs about 65 µs a render (measurements.md), a dict lookup next to nothing.
+        The cache is bounded; when full it starts again.
+        """
+        key = (lang, name, *context.items())
+        try:
+            text = self._shared.get(key)
+        except TypeError:  # an unhashable value (a list): render it each time
+            return self.render(lang, name, **context)
+        if text is None:
+            text = self.render(lang, name, **context)
+            if len(self._shared) >= SHARED_CACHE_SIZE:
+                self._shared.clear()
+            self._shared[key] = text
+        return text
 
 
 def fit(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> str:

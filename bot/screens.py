@@ -119,9 +119,12 @@ async def show_question(bot: Bot, chat_id: int, services: Services, record: Chat
     if q.id not in record.seen:
         record.seen.append(q.id)
         await services.funnel.count(f"{record.flow}:shown:{q.id}")
-    text = services.renderer.render(
-        lang, "question", **question_context(services, record, step, lang)
+    context = question_context(services, record, step, lang)
+    # Without a previous answer on it the screen is the same for everyone at this point.
+    render = (
+        services.renderer.render if step.previous is not None else services.renderer.render_shared
     )
+    text = render(lang, "question", **context)
     index = engine.flow.position(q.id)
     markup = services.keyboards.question(record.flow, index, lang, frozenset(record.selected))
     await send(bot, chat_id, record, text, markup, screen=True)
@@ -174,4 +177,11 @@ async def show_welcome(bot: Bot, chat_id: int, services: Services, record: ChatR
 def answered_text(services: Services, record: ChatRecord, step: Step, answer: str) -> str:
     """The old question message as it reads after answering: the question and the answer."""
     context = question_context(services, record, step, record.lang)
-    return services.renderer.render(record.lang, "answered", answer=answer, **context)
+    # An option's label is the same for everyone; typed text (a name) is not kept.
+    renderer = services.renderer
+    render = (
+        renderer.render_shared
+        if step.question.kind.has_options and step.previous is None
+        else renderer.render
+    )
+    return render(record.lang, "answered", answer=answer, **context)

@@ -19,7 +19,7 @@ from aiogram.types import CallbackQuery, Message, User
 
 from bot import chat_state
 from bot.chat_state import ChatRecord, IntakeStates
-from bot.filters import HasText, PrivateChat
+from bot.filters import HasText, IsCommand, PrivateChat
 from bot.handoff import queue_new_intake
 from bot.i18n import label
 from bot.keyboards import FLOW_CODES, AnswerCb, LangCb, NavCb, RoleCb, StopCb, SummaryCb, ToggleCb
@@ -881,24 +881,30 @@ def build_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(PrivateChat())
     router.callback_query.filter(PrivateChat())
-    router.message.register(cmd_start, CommandStart())
     router.callback_query.register(cb_role, RoleCb.filter())
-    router.message.register(typed_role, StateFilter(IntakeStates.choosing_role), HasText())
-    router.message.register(cmd_language, Command("taal", "language"))
     router.callback_query.register(cb_language, LangCb.filter())
-    router.message.register(cmd_help, Command("help", "hulp"))
-    router.message.register(cmd_human, Command("mens", "human"))
-    router.message.register(cmd_stop, Command("stop", "cancel"))
     router.callback_query.register(cb_stop, StopCb.filter())
-    router.message.register(cmd_back, Command("terug", "back"))
     router.callback_query.register(cb_answer, ASKING, AnswerCb.filter())
     router.callback_query.register(cb_toggle, ASKING, ToggleCb.filter())
     router.callback_query.register(cb_nav, NavCb.filter())
-    router.message.register(typed_answer, ASKING, HasText())
     router.callback_query.register(cb_summary, SummaryCb.filter())
-    router.message.register(
-        typed_in_summary, StateFilter(IntakeStates.summary, IntakeStates.editing), HasText()
+    # Commands behind one cheap gate, so a typed answer is not parsed by every command filter.
+    commands = Router(name=f"{__name__}:commands")
+    commands.message.filter(IsCommand())
+    commands.message.register(cmd_start, CommandStart())
+    commands.message.register(cmd_language, Command("taal", "language"))
+    commands.message.register(cmd_help, Command("help", "hulp"))
+    commands.message.register(cmd_human, Command("mens", "human"))
+    commands.message.register(cmd_stop, Command("stop", "cancel"))
+    commands.message.register(cmd_back, Command("terug", "back"))
+    texts = Router(name=f"{__name__}:answers")
+    texts.message.filter(HasText())
+    texts.message.register(typed_answer, ASKING)
+    texts.message.register(typed_role, StateFilter(IntakeStates.choosing_role))
+    texts.message.register(
+        typed_in_summary, StateFilter(IntakeStates.summary, IntakeStates.editing)
     )
+    router.include_routers(commands, texts)
     return router
 
 

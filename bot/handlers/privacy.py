@@ -381,6 +381,10 @@ class RightsQuestionOnScreen(Filter):
     ) -> bool | dict[str, Any]:
         if message.text is None or message.text.startswith("/"):
             return False
+        # Every typed answer passes here first: look at the two stored fields before building
+        # the whole record (the intake handler loads it again anyway).
+        if not chat_state.rights_screen_showing(await state.get_data()):
+            return False
         record = await _record(state, message.from_user, services)
         if record.rights_screen is None or record.rights_screen != record.screen_message_id:
             return False

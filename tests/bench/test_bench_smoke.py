@@ -45,7 +45,7 @@ async def test_step_bench_runs_the_intake_and_both_references() -> None:
 
     assert result.errors == []
     assert result.ok
-    for variant in (result.bare, result.same_calls, result.intake):
+    for variant in (result.bare, result.one_call, result.same_calls, result.intake):
         assert len(variant.rates) == 1
         assert variant.per_s > 0
         assert variant.cpu_ms_each > 0

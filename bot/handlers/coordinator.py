@@ -396,6 +396,12 @@ async def _message_person(services: Services, intake: Intake, text: str, user: U
     await services.intakes.update(intake.number, _actor(user), TO_PERSON, short(text, 200))
 
 
+@handlers.message(Command("help", "hulp", "start"), InCoordinatorGroup(), Coordinator())
+async def cmd_help(message: Message, services: Services, bot: Bot) -> None:
+    """In the coordinators' group /help lists the review commands (the intake runs elsewhere)."""
+    await _send(bot, services, message.chat.id, _render(services, "coord_help"))
+
+
 # -- non-coordinators -------------------------------------------------------------------------
 
 

@@ -523,3 +523,20 @@ async def test_two_coordinators_claiming_at_once_tell_the_person_once(coord: Coo
     stored = await coord.intake(intake.number)
     assert stored.status is Status.OPGEPAKT
     assert stored.assignee_id in (COORD, COORD2)
+
+
+async def test_help_in_the_group_lists_the_commands_for_coordinators_only(coord: Coord) -> None:
+    mark = coord.mark()
+    await coord.say(COORD, "/help")
+    [help_text] = [r.params["text"] for r in coord.sent_to(GROUP, mark, "sendMessage")]
+    assert help_text.startswith("<b>Baanwijzer voor coördinatoren</b>")
+    for command in ("/intakes", "/intake K-2026-0001", "/zoek", "/antwoord", "/wachtrij",
+                    "/export", "/stats"):  # fmt: skip
+        assert command in help_text
+    assert "privé" not in help_text  # not the pointer to a private chat everybody else gets
+
+    mark = coord.mark()
+    await coord.say(STRANGER, "/help", first_name="Eve")
+    answers = [r.params["text"] for r in coord.sent_to(GROUP, mark, "sendMessage")]
+    assert answers
+    assert all("coördinatoren" not in text for text in answers)

@@ -112,7 +112,7 @@ async def run_bot(settings: Settings) -> int:
     services, dp, stores = await _assemble(settings)
     me = await bot.get_me()
     services.bot_username = me.username or ""
-    await set_commands(bot)
+    await set_commands(bot, settings)
     tasks = start_background_tasks(bot, services, stores)
     # Objects made at start-up live for the whole process: moving them out of the collector's
     # view keeps its passes short under load (measurements.md: the cyclic GC halved throughput).

@@ -8,9 +8,10 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 
 from bot.config import Settings
 from bot.i18n import command_descriptions
@@ -80,8 +81,9 @@ def create_dispatcher(services: Services, storage: BaseStorage) -> Dispatcher:
     return dp
 
 
-async def set_commands(bot: Bot) -> None:
-    """The command menu, per language (Telegram picks by the user's app language)."""
+async def set_commands(bot: Bot, settings: Settings | None = None) -> None:
+    """The command menus, per language (Telegram picks by the user's app language): the
+    person's commands in private chats, the review commands in the coordinators' group."""
     descriptions = command_descriptions()
     for lang in ("nl", "en"):
         commands = [
@@ -92,6 +94,21 @@ async def set_commands(bot: Bot) -> None:
             scope=BotCommandScopeAllPrivateChats(),
             language_code=None if lang == "nl" else lang,
         )
+    group = settings.COORDINATOR_CHAT_ID if settings is not None else None
+    if group is None:
+        return
+    review = command_descriptions("coordinator_commands")
+    for lang in ("nl", "en"):
+        try:
+            await bot.set_my_commands(
+                [BotCommand(command=c, description=d[lang]) for c, d in review.items()],
+                scope=BotCommandScopeChat(chat_id=group),
+                language_code=None if lang == "nl" else lang,
+            )
+        except TelegramAPIError as exc:
+            # The bot may not be in the group yet: the commands work without the menu.
+            log.warning("no command menu for the coordinators' group: %s", type(exc).__name__)
+            return
 
 
 __all__ = ["create_bot", "create_dispatcher", "create_services", "set_commands"]

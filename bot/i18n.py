@@ -18,9 +18,11 @@ def _labels() -> dict[str, dict[str, str]]:
 
 
 @cache
-def command_descriptions() -> dict[str, dict[str, str]]:
+def command_descriptions(menu: str = "commands") -> dict[str, dict[str, str]]:
+    """The command menu `menu` of labels.yaml: `commands` (private chats) or
+    `coordinator_commands` (the coordinators' group)."""
     raw = yaml.safe_load((TEMPLATES_DIR / "labels.yaml").read_text(encoding="utf-8"))
-    commands: dict[str, dict[str, str]] = raw["commands"]
+    commands: dict[str, dict[str, str]] = raw[menu]
     return commands
 
 

@@ -133,6 +133,13 @@ async def test_a_whole_candidate_intake_through_the_real_process(
     assert server.requests_of("getMe")
     commands = [json.loads(r.params["commands"]) for r in server.requests_of("setMyCommands")]
     assert {"command": "start", "description": "Begin (opnieuw)"} in commands[0]
+    group_menus = [
+        json.loads(r.params["commands"])
+        for r in server.requests_of("setMyCommands")
+        if json.loads(r.params["scope"]).get("chat_id") == GROUP and "language_code" not in r.params
+    ]
+    [group_menu] = group_menus  # the coordinators' group has its own menu, in Dutch by default
+    assert {"command": "intakes", "description": "De nieuwste intakes (met filter)"} in group_menu
     assert server.requests_of("deleteWebhook")
 
     welcome = await bot.send("/start", "Welkom bij Baanwijzer")

@@ -36,7 +36,7 @@ from tinydb.storages import JSONStorage
 from flows.records import Delivery, Intake, IntakeKind, utc_iso
 from storage import Stores, SystemClock, open_stores
 from storage.atomic import dumps
-from storage.conversations import file_name, key_to_dict
+from storage.conversations import SNAPSHOT_SCHEMA, key_hash, key_to_dict
 from storage.intakes import write_partitions
 from storage.migrations import CONVERSATION_SCHEMA
 from storage.outbox import TinyOutbox
@@ -193,15 +193,20 @@ async def open_conversations(root: Path, count: int) -> tuple[Stores, list[Stora
     folder = data / "conversations"
     folder.mkdir(parents=True)
     keys = [StorageKey(bot_id=1, chat_id=100000 + n, user_id=100000 + n) for n in range(count)]
-    for n, key in enumerate(keys):
-        record = {
+    records = {
+        key_hash(key): {
             "schema": CONVERSATION_SCHEMA,
             "key": key_to_dict(key),
             "state": "Intake:question",
             "data": conversation_data(n),
             "updated_at": utc_iso(NOW),
         }
-        (folder / file_name(key)).write_bytes(dumps(record))
+        for n, key in enumerate(keys)
+    }
+    # The layout the store writes: a snapshot of generation 1 and its (empty) journal.
+    snapshot = {"schema": SNAPSHOT_SCHEMA, "generation": 1, "conversations": records}
+    (folder / "snapshot-1.json").write_bytes(dumps(snapshot))
+    (folder / "journal-1.jsonl").write_bytes(b"")
     stores = await open_stores(data, SystemClock(), retention_days=3650, conversation_days=30)
     assert await stores.conversations.count() == count
     return stores, keys

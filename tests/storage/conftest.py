@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +118,29 @@ def make_delivery(
         user_id=user_id,
         intake_number=intake_number,
     )
+
+
+def generation_files(folder: Path) -> dict[int, list[str]]:
+    """generation -> names of its snapshot and journal files under `conversations/`."""
+    found: dict[int, list[str]] = {}
+    for path in folder.iterdir():
+        stem, dash, number = path.name.partition(".")[0].partition("-")
+        if dash and stem in ("snapshot", "journal") and number.isdigit():
+            found.setdefault(int(number), []).append(path.name)
+    return {gen: sorted(names) for gen, names in found.items()}
+
+
+def conversations_on_disk(folder: Path) -> dict[str, dict[str, Any]]:
+    """What the conversation files say, read the way docs/storage.md describes them (not with
+    the store's code): key hash -> record, from the newest snapshot and its journal."""
+    generation = max(generation_files(folder))
+    snapshot = json.loads((folder / f"snapshot-{generation}.json").read_bytes())
+    records: dict[str, dict[str, Any]] = dict(snapshot["conversations"])
+    journal = folder / f"journal-{generation}.jsonl"
+    for line in journal.read_bytes().splitlines() if journal.exists() else []:
+        entry = json.loads(line)
+        if entry["r"] is None:
+            records.pop(entry["k"], None)
+        else:
+            records[entry["k"]] = entry["r"]
+    return records

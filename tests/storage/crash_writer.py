@@ -5,7 +5,8 @@ trial. Protocol on stdin/stdout, one line each:
   -> `run <data_dir> <trial>`
   <- `pid <pid>`, then the child's `ack ...` lines, then `exit <trial>`
   -> `quit`
-The child writes forever and prints an `ack` line after each durable write returns.
+The child writes forever and prints an `ack` line after each durable write returns (`begin`
+before an erasure, whose effect a kill may leave half done).
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from pathlib import Path
 from aiogram.fsm.storage.base import StorageKey
 
 from flows.records import Delivery, Intake, IntakeKind, Status, utc_iso
-from storage import SystemClock, open_stores
+from storage import SystemClock, conversations, open_stores
 
 CHATS = 12
+# A small threshold, so that kills also land in compactions of the conversation journal at its
+# size threshold (every few dozen steps), not only in those of erasure and of open.
+COMPACT_BYTES = 8 * 1024
 
 
 def say(line: str) -> None:
@@ -29,6 +33,7 @@ def say(line: str) -> None:
 
 
 async def write_forever(data_dir: Path, trial: int) -> None:
+    conversations.COMPACT_BYTES = COMPACT_BYTES
     stores = await open_stores(data_dir, SystemClock(), retention_days=365, conversation_days=30)
     if stores.problems:
         say("problem " + " | ".join(stores.problems))
@@ -88,6 +93,7 @@ async def write_forever(data_dir: Path, trial: int) -> None:
         if step % 9 == 0:
             say(f"begin erase {chat}")
             numbers = await stores.intakes.delete_user(chat)
+            await stores.conversations.delete_user(chat)  # compacts the journal
             say(f"ack erase {chat} {','.join(numbers) or '-'}")
 
 

@@ -15,7 +15,14 @@ from aiogram.fsm.storage.base import StorageKey
 
 from flows.ports import IntakeFilter
 from flows.records import HistoryEntry, IntakeKind, Note, Status, utc_iso
-from tests.storage.conftest import BOTH, Harness, make_delivery, make_intake
+from tests.storage.conftest import (
+    BOTH,
+    Harness,
+    conversations_on_disk,
+    generation_files,
+    make_delivery,
+    make_intake,
+)
 
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
@@ -282,7 +289,12 @@ class TestConversations:
         conv = (await harness.reopen()).conversations
         assert await conv.get_state(self.KEY) is None
         if harness.data_dir is not None:
-            assert list((harness.data_dir / "conversations").iterdir()) == []
+            # Reopening compacted the journal: one generation, nothing open, nothing in it.
+            folder = harness.data_dir / "conversations"
+            ((generation, names),) = generation_files(folder).items()
+            assert names == [f"journal-{generation}.jsonl", f"snapshot-{generation}.json"]
+            assert (folder / f"journal-{generation}.jsonl").read_bytes() == b""
+            assert conversations_on_disk(folder) == {}
 
     async def test_delete_delete_user_purge_idle(self, harness: Harness) -> None:
         conv = harness.stores.conversations

@@ -10,7 +10,6 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from storage import open_stores
-from storage.conversations import file_name
 from storage.outbox import pending_file_name
 from tests.storage.conftest import FakeClock, make_delivery, make_intake
 
@@ -32,8 +31,10 @@ async def test_corrupt_files_reported_and_moved_aside(
 
     broken_partition = data / "intakes" / "2026-11-001.json"
     broken_partition.write_bytes(broken_partition.read_bytes()[:-20])  # torn: "Extra data" kind
-    conversation = data / "conversations" / file_name(StorageKey(1, 5, 5))
-    conversation.write_text('{"schema": 1, "key": ')
+    # A bad line in the middle of the journal (a torn last line would be an unfinished write).
+    conversation = data / "conversations" / "journal-1.jsonl"
+    first, second = conversation.read_bytes().splitlines()
+    conversation.write_bytes(first[:40] + b"\n" + second + b"\n")
     pending = data / "outbox" / "pending" / pending_file_name("d1")
     pending.write_text("[1, 2, 3]")
     (data / "intakes" / "counters.json").write_bytes(b"\x00\x00\x00")
@@ -53,6 +54,7 @@ async def test_corrupt_files_reported_and_moved_aside(
         # What was not corrupt is still there, and the stores work.
         assert (await stores.intakes.get(kept.number)) is not None
         assert await stores.conversations.get_state(StorageKey(1, 6, 6)) == "Form:q"
+        assert await stores.conversations.get_state(StorageKey(1, 5, 5)) is None
         new = await stores.intakes.add(make_intake("Nieuw"))
         assert new.number.startswith("K-2026-")
     finally:
@@ -65,7 +67,7 @@ async def test_corrupt_files_are_deleted_by_retention_later(tmp_path: Path) -> N
     stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
     await stores.conversations.set_state(StorageKey(1, 5, 5), "Form:q")
     await stores.close()
-    next((data / "conversations").glob("*.json")).write_text("nonsense")
+    (data / "conversations" / "snapshot-1.json").write_text("nonsense")
     stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
     assert len(stores.problems) == 1
     assert (await stores.purge(clock.now())).quarantined_files == 0

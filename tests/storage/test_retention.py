@@ -11,7 +11,6 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from storage import open_stores, run_retention
-from storage.conversations import file_name
 from tests.storage.conftest import BOTH, FakeClock, Harness, make_delivery, make_intake
 
 OLD = {"name": "Fenna Zwartkop", "phone": "0612345678", "email": "fenna@zwartkop.example"}
@@ -126,8 +125,10 @@ async def test_logs_hold_no_personal_data(tmp_path: Path, caplog: pytest.LogCapt
     await h.stores.purge(clock.now())
     await seed_person(h, NEW, NEW_USER, timedelta(days=1))
     await h.stores.close()
-    (data / "conversations" / file_name(StorageKey(1, NEW_USER, NEW_USER))).write_text("{")
+    (journal,) = (data / "conversations").glob("journal-*.jsonl")
+    journal.write_bytes(b"{\n" + journal.read_bytes())  # a bad line before the good ones
     stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
+    assert len(stores.problems) == 1
     await stores.erase_user(NEW_USER)
     await stores.close()
     text = "\n".join(r.getMessage() for r in caplog.records)

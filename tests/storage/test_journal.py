@@ -1,0 +1,410 @@
+"""The conversation journal: group commit, torn and corrupt lines, compaction, erasure of every
+copy, the import of the old one-file-per-conversation layout, and a reopen that equals before."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+
+from storage import StorageError, open_stores
+from storage.atomic import dumps
+from storage.conversations import (
+    FileConversationStorage,
+    MemoryConversationStorage,
+    file_name,
+    key_hash,
+    key_to_dict,
+)
+from storage.migrations import CONVERSATION_SCHEMA
+from tests.storage.conftest import FakeClock, conversations_on_disk, generation_files
+
+
+def key(n: int) -> StorageKey:
+    return StorageKey(bot_id=1, chat_id=n, user_id=n)
+
+
+async def open_store(folder: Path, clock: FakeClock, **kwargs: Any) -> FileConversationStorage:
+    return await FileConversationStorage.open(folder, clock, [], **kwargs)
+
+
+async def dump(store: FileConversationStorage | MemoryConversationStorage, n: int) -> list[Any]:
+    return [(await store.get_state(key(i)), await store.get_data(key(i))) for i in range(n)]
+
+
+def files_holding(folder: Path, marker: str) -> list[str]:
+    return [p.name for p in folder.rglob("*") if p.is_file() and marker.encode() in p.read_bytes()]
+
+
+async def test_concurrent_writes_share_fsyncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store(tmp_path / "c", FakeClock())
+    fsyncs: list[str] = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        fsyncs.append(threading.current_thread().name)
+        threading.Event().wait(0.005)  # a disk: meanwhile the other writes queue up
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    await asyncio.gather(*(store.set_data(key(n), {"n": n, "tekst": "é" * n}) for n in range(200)))
+    monkeypatch.undo()
+    assert fsyncs.count("conversations") == len(fsyncs)
+    assert 1 <= len(fsyncs) <= 10, len(fsyncs)  # 200 writes, a handful of group commits
+    assert store.batches == len(fsyncs)
+    on_disk = conversations_on_disk(tmp_path / "c")
+    assert {r["data"]["n"] for r in on_disk.values()} == set(range(200))
+    await store.close()
+    store = await open_store(tmp_path / "c", FakeClock())
+    assert await store.get_data(key(150)) == {"n": 150, "tekst": "é" * 150}
+    await store.close()
+
+
+async def test_every_write_is_one_line_and_durable_before_it_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "c"
+    store = await open_store(folder, FakeClock())
+    seen: list[int] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        real_fsync(fd)
+        seen.append(len(conversations_on_disk(folder)))
+
+    monkeypatch.setattr(os, "fsync", spy)
+    await store.set_state(key(1), "Form:a")
+    assert seen == [1]  # the line was on disk and fsynced when set_state returned
+    await store.set_data(key(1), {"a": 1})
+    await store.set_data(key(1), {"a": 1})  # unchanged: no write
+    assert len(seen) == 2
+    (journal,) = folder.glob("journal-*.jsonl")
+    lines = [json.loads(line) for line in journal.read_bytes().splitlines()]
+    assert [line["k"] for line in lines] == [key_hash(key(1))] * 2
+    assert lines[-1]["r"] == {
+        "schema": CONVERSATION_SCHEMA,
+        "key": key_to_dict(key(1)),
+        "state": "Form:a",
+        "data": {"a": 1},
+        "updated_at": "2026-11-29T09:00:00+00:00",
+    }
+    await store.delete(key(1))
+    assert json.loads(journal.read_bytes().splitlines()[-1]) == {"k": key_hash(key(1)), "r": None}
+    await store.close()
+
+
+async def test_torn_last_line_is_dropped(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock)
+    await store.set_data(key(1), {"stap": 1})
+    await store.set_data(key(2), {"stap": 1})
+    await store.close()
+    (journal,) = folder.glob("journal-*.jsonl")
+    before = journal.read_bytes()
+    # A write of key 1 cut off by a kill (never acknowledged: its fsync had not returned).
+    line = before.splitlines()[0].replace(b'"stap":1', b'"stap":2,"onaf":"TORNMARK"')
+    for torn in (line[:-5], line[:-5] + b"\n"):  # no newline; or a newline but no JSON
+        journal.write_bytes(before + torn)
+        problems: list[str] = []
+        store = await FileConversationStorage.open(folder, clock, problems)
+        assert problems == []
+        assert await store.get_data(key(1)) == {"stap": 1}
+        assert await store.get_data(key(2)) == {"stap": 1}
+        await store.close()
+        assert files_holding(folder, "TORNMARK") == []  # compacted away at open
+        assert list(folder.glob("*.corrupt-*")) == []
+        (journal,) = folder.glob("journal-*.jsonl")
+        assert journal.read_bytes() == b""
+        before = b""
+
+
+async def test_corrupt_middle_line_is_reported_and_the_others_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock)
+    for n in (1, 2, 3):
+        await store.set_data(key(n), {"n": n})
+    await store.close()
+    (journal,) = folder.glob("journal-*.jsonl")
+    lines = journal.read_bytes().splitlines(keepends=True)
+    damaged = lines[0] + b"\x00garbage\n" + lines[1] + lines[2]
+    journal.write_bytes(damaged)
+    problems: list[str] = []
+    store = await FileConversationStorage.open(folder, clock, problems)
+    assert len(problems) == 1
+    assert str(journal) in problems[0]
+    assert "line 2 is not JSON" in problems[0]
+    assert [await store.get_data(key(n)) for n in (1, 2, 3)] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    (aside,) = folder.glob(journal.name + ".corrupt-*")
+    assert aside.read_bytes() == damaged  # the moved-aside copy is what was found
+    assert not journal.exists()
+    await store.close()
+    problems = []
+    store = await FileConversationStorage.open(folder, clock, problems)
+    assert problems == []  # reported once: the new generation is clean
+    assert await store.count() == 3
+    await store.close()
+
+
+async def test_line_for_the_wrong_key_is_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    store = await open_store(folder, FakeClock())
+    await store.set_data(key(1), {"n": 1})
+    await store.set_data(key(2), {"n": 2})
+    await store.close()
+    (journal,) = folder.glob("journal-*.jsonl")
+    first, second = journal.read_bytes().splitlines()
+    swapped = first.replace(key_hash(key(1)).encode(), key_hash(key(2)).encode())
+    journal.write_bytes(swapped + b"\n" + second + b"\n")
+    problems: list[str] = []
+    store = await FileConversationStorage.open(folder, FakeClock(), problems)
+    assert len(problems) == 1
+    assert "line 1 is not a conversation" in problems[0]
+    assert await store.get_data(key(1)) == {}
+    assert await store.get_data(key(2)) == {"n": 2}
+    await store.close()
+
+
+def journal_sizes(folder: Path) -> list[int]:
+    sizes = []
+    for path in folder.glob("journal-*.jsonl"):
+        with contextlib.suppress(FileNotFoundError):  # removed by a compaction meanwhile
+            sizes.append(path.stat().st_size)
+    return sizes
+
+
+async def test_compaction_at_the_threshold(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock, compact_bytes=4096)
+    first = store.generation
+    for step in range(60):
+        clock.advance(timedelta(seconds=1))
+        await store.set_data(key(step % 5), {"stap": step, "vulling": "x" * 200})
+        # The writer compacts after answering the batch that crossed the threshold, before the
+        # next one: the journal never holds more than the threshold and one line (~430 bytes).
+        assert max(journal_sizes(folder)) <= 4096 + 500
+        assert len(generation_files(folder)) <= 2  # the old one is being removed
+    assert store.generation >= first + 2
+    on_disk = conversations_on_disk(folder)
+    expected = [{"stap": s, "vulling": "x" * 200} for s in range(55, 60)]
+    assert sorted((r["data"] for r in on_disk.values()), key=lambda d: d["stap"]) == expected
+    before = await dump(store, 5)
+    await store.close()
+    assert list(generation_files(folder)) == [store.generation]
+    store = await open_store(folder, clock)
+    assert await dump(store, 5) == before
+    await store.close()
+
+
+async def test_reopen_equals_before_and_the_memory_store(tmp_path: Path) -> None:
+    """Random steps on the file store and on the memory store: same answers, also after
+    reopening (with compactions along the way)."""
+    rng = random.Random(7)
+    clock = FakeClock()
+    folder = tmp_path / "c"
+    store = await open_store(folder, clock, compact_bytes=2048)
+    model = MemoryConversationStorage(clock)
+    for step in range(400):
+        clock.advance(timedelta(minutes=rng.choice([0, 1, 61])))
+        k = key(rng.randrange(12))
+        action = rng.random()
+        state = rng.choice([None, "Form:a", "Form:b"])
+        answers: list[Any] = []
+        for target in (store, model):
+            if action < 0.3:
+                await target.set_state(k, state)
+            elif action < 0.6:
+                await target.set_data(k, {"s": step, "nl": 'één\n"x"', "l": [step, None]})
+            elif action < 0.85:
+                answers.append(await target.update_data(k, {f"k{step % 4}": step}))
+            elif action < 0.95:
+                answers.append(await target.delete(k))
+            else:
+                answers.append(await target.purge_idle_before(clock.now() - timedelta(hours=2)))
+        assert answers[:1] == answers[1:]
+        assert await store.count() == await model.count()
+    expected = await dump(model, 12)
+    assert await dump(store, 12) == expected
+    await store.close()
+    store = await open_store(folder, clock)
+    assert await dump(store, 12) == expected
+    cutoff = clock.now() - timedelta(minutes=30)
+    assert await store.purge_idle_before(cutoff) == await model.purge_idle_before(cutoff)
+    await store.close()
+
+
+async def test_erasure_leaves_no_copy_in_any_file(tmp_path: Path) -> None:
+    clock = FakeClock()
+    data = tmp_path / "data"
+    stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
+    folder = data / "conversations"
+    conv = stores.conversations
+    await conv.set_data(key(1), {"telefoon": "ERASEME-1"})
+    await conv.set_data(key(1), {"telefoon": "ERASEME-2"})
+    await conv.set_state(key(2), "Form:a")
+    await conv.set_data(key(2), {"telefoon": "KEEPME"})
+    # A group conversation of user 1 that was closed before the erasure: its lines remain.
+    group = StorageKey(bot_id=1, chat_id=-100, user_id=1)
+    await conv.set_data(group, {"naam": "ERASEME-3"})
+    await stores.close()
+    stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
+    conv = stores.conversations  # ERASEME-2 and -3 are in the snapshot now
+    await conv.set_data(key(1), {"telefoon": "ERASEME-4"})
+    await conv.delete(group)
+    assert sorted(files_holding(folder, "ERASEME")) == sorted(
+        [f"journal-{conv.generation}.jsonl", f"snapshot-{conv.generation}.json"]  # type: ignore[attr-defined]
+    )
+    report = await stores.erase_user(1)
+    assert report.conversations == 1
+    assert files_holding(folder, "ERASEME") == []
+    assert files_holding(folder, "KEEPME")
+    # Erasing a user whose conversations were all closed before: the lines go too.
+    await conv.set_data(key(3), {"x": "ERASEME-5"})
+    await conv.delete(key(3))
+    assert files_holding(folder, "ERASEME-5")
+    assert await conv.delete_user(3) == 0
+    assert files_holding(folder, "ERASEME") == []
+    await stores.close()
+    stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
+    assert await stores.conversations.get_data(key(2)) == {"telefoon": "KEEPME"}
+    assert await stores.conversations.count() == 1
+    await stores.close()
+
+
+async def test_retention_removes_old_copies_of_closed_conversations(tmp_path: Path) -> None:
+    clock = FakeClock()
+    folder = tmp_path / "c"
+    store = await open_store(folder, clock)
+    await store.set_data(key(1), {"x": "OLDMARK"})
+    await store.delete(key(1))  # closed: only the journal still holds it
+    clock.advance(timedelta(days=3))
+    await store.set_data(key(2), {"x": "NEWMARK"})
+    generation = store.generation
+    assert await store.purge_idle_before(clock.now() - timedelta(days=7)) == 0
+    assert store.generation == generation  # nothing that old on disk: no rewrite
+    assert files_holding(folder, "OLDMARK")
+    clock.advance(timedelta(days=5))
+    await store.set_data(key(2), {"x": "NEWMARK", "stap": 2})  # still active
+    assert await store.purge_idle_before(clock.now() - timedelta(days=7)) == 0
+    # Nothing idle was deleted, but the journal held a line older than the cutoff.
+    assert files_holding(folder, "OLDMARK") == []
+    assert files_holding(folder, "NEWMARK")
+    assert await store.get_data(key(2)) == {"x": "NEWMARK", "stap": 2}
+    await store.close()
+
+
+async def test_old_layout_is_imported_and_removed(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    for n in (1, 2):
+        record = {
+            "schema": CONVERSATION_SCHEMA,
+            "key": key_to_dict(key(n)),
+            "state": f"Form:q{n}",
+            "data": {"n": n},
+            "updated_at": "2026-11-28T10:00:00+00:00",
+        }
+        (folder / file_name(key(n))).write_bytes(dumps(record))
+    (folder / file_name(key(3))).write_text('{"schema": 1, "key": ')
+    problems: list[str] = []
+    store = await FileConversationStorage.open(folder, FakeClock(), problems)
+    assert len(problems) == 1
+    assert file_name(key(3)) in problems[0]
+    assert await store.get_state(key(1)) == "Form:q1"
+    assert await store.get_data(key(2)) == {"n": 2}
+    assert await store.count() == 2
+    names = sorted(p.name for p in folder.iterdir() if ".corrupt-" not in p.name)
+    assert names == ["journal-1.jsonl", "snapshot-1.json"]
+    assert len(conversations_on_disk(folder)) == 2
+    await store.set_state(key(1), None)
+    await store.set_data(key(1), {})
+    await store.close()
+
+    # A kill after the snapshot but before the old files were all removed: those are already
+    # in the snapshot and older than the journal; they must not bring key 1 back.
+    (folder / file_name(key(1))).write_bytes(dumps({**record, "key": key_to_dict(key(1))}))
+    problems = []
+    store = await FileConversationStorage.open(folder, FakeClock(), problems)
+    assert problems == []
+    assert await store.get_state(key(1)) is None
+    assert await store.count() == 1
+    assert not (folder / file_name(key(1))).exists()
+    await store.close()
+
+
+async def test_leftover_older_generation_is_ignored_and_removed(tmp_path: Path) -> None:
+    """A kill between writing a new generation and removing the old one leaves both."""
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock)
+    await store.set_data(key(1), {"v": "oud"})
+    await store.close()
+    store = await open_store(folder, clock)  # compacts: generation 2 holds {"v": "oud"}
+    old = store.generation
+    await store.set_data(key(1), {"v": "nieuw"})
+    await store.close()
+    # An older generation that says otherwise, as if its removal was cut off.
+    (folder / f"snapshot-{old - 1}.json").write_text(
+        '{"schema":1,"generation":1,"conversations":{}}'
+    )
+    (folder / f"journal-{old - 1}.jsonl").write_text("")
+    store = await open_store(folder, clock)
+    assert await store.get_data(key(1)) == {"v": "nieuw"}
+    assert list(generation_files(folder)) == [store.generation]
+    await store.close()
+
+
+async def test_failed_write_reaches_every_waiter_and_the_store_recovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock)
+    await store.set_data(key(1), {"v": 1})
+    real_fsync = os.fsync
+    failing = True
+
+    def broken_fsync(fd: int) -> None:
+        if failing and threading.current_thread().name == "conversations":
+            threading.Event().wait(0.01)
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    results = await asyncio.gather(
+        *(store.set_data(key(n), {"v": 2}) for n in range(1, 6)), return_exceptions=True
+    )
+    assert all(isinstance(r, OSError) for r in results), results
+    assert await store.get_data(key(1)) == {"v": 1}  # not acknowledged, not visible
+    assert await store.count() == 1
+    failing = False
+    generation = store.generation
+    await store.set_data(key(2), {"v": 3})
+    assert store.generation == generation + 1  # the journal with the failed batch was replaced
+    await store.close()
+    store = await open_store(folder, clock)
+    assert await dump(store, 3) == [(None, {}), (None, {"v": 1}), (None, {"v": 3})]
+    await store.close()
+
+
+async def test_closed_store_refuses_writes(tmp_path: Path) -> None:
+    store = await open_store(tmp_path / "c", FakeClock())
+    await store.set_data(key(1), {"v": 1})
+    await store.close()
+    await store.close()  # twice is fine
+    with pytest.raises(StorageError):
+        await store.set_data(key(1), {"v": 2})
+    assert await store.get_data(key(1)) == {"v": 1}

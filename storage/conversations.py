@@ -374,36 +374,47 @@ class _Writer:
             with contextlib.suppress(queue.Empty):
                 while True:
                     batch.append(self._queue.get_nowait())
-            appends: list[_Append] = []
-            for item in batch:
-                if isinstance(item, _Append):
-                    appends.append(item)
-                    continue
-                if appends:  # what was queued before a compaction or stop goes first
-                    self._commit(appends)
-                    appends = []
-                if isinstance(item, _Compact):
-                    try:
-                        self.compact()
-                    except Exception as exc:
-                        logger.exception("conversation journal: compaction failed")
-                        _settle([item.future], exc)
-                    else:
-                        _settle([item.future], None)
-                else:
-                    self.close_file()
-                    _settle([item.future], None)
+            try:
+                if self._handle(batch):
                     return
-            if appends:
+            except BaseException as exc:  # a bug here must not leave callers waiting forever
+                logger.exception("conversation writer: unexpected error")
+                self.broken = True
+                _settle([item.future for item in batch], exc)
+
+    def _handle(self, batch: list[_Item]) -> bool:
+        """Work off one batch in order; True when the writer is to stop."""
+        appends: list[_Append] = []
+        for item in batch:
+            if isinstance(item, _Append):
+                appends.append(item)
+                continue
+            if appends:  # what was queued before a compaction or stop goes first
                 self._commit(appends)
+                appends = []
+            if isinstance(item, _Compact):
+                try:
+                    self.compact()
+                except Exception as exc:
+                    logger.exception("conversation journal: compaction failed")
+                    _settle([item.future], exc)
+                else:
+                    _settle([item.future], None)
+            else:
+                self.close_file()
+                _settle([item.future], None)
+                return True
+        if appends:
+            self._commit(appends)
+        return False
 
     def _commit(self, appends: list[_Append]) -> None:
-        lines = []
-        for item in appends:
-            conversation = item.conversation
-            record = "null" if conversation.empty else conversation.record_text()
-            lines.append(f'{{"k":"{conversation.ident.hash}","r":{record}}}\n')
         try:
+            lines = []
+            for item in appends:
+                conversation = item.conversation
+                record = "null" if conversation.empty else conversation.record_text()
+                lines.append(f'{{"k":"{conversation.ident.hash}","r":{record}}}\n')
             if self.broken:
                 self.compact()
             self.append("".join(lines).encode())

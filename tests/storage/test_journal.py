@@ -17,7 +17,7 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from storage import StorageError, open_stores
-from storage.atomic import dumps
+from storage.atomic import atomic_write_bytes, dumps
 from storage.conversations import (
     FileConversationStorage,
     MemoryConversationStorage,
@@ -408,3 +408,91 @@ async def test_closed_store_refuses_writes(tmp_path: Path) -> None:
     with pytest.raises(StorageError):
         await store.set_data(key(1), {"v": 2})
     assert await store.get_data(key(1)) == {"v": 1}
+
+
+async def test_failed_compaction_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compaction at the threshold that fails after its snapshot was written: the write that
+    crossed the threshold was durable already, the next writes go on, and a reopen shows all."""
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock, compact_bytes=1024)
+    real_open = os.open
+    failures: list[str] = []
+
+    def flaky_open(path: Any, flags: int, mode: int = 0o777) -> int:
+        if str(path).endswith(".jsonl") and not failures:
+            failures.append(str(path))
+            raise OSError(28, "No space left on device")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", flaky_open)
+    generation = store.generation
+    for step in range(12):
+        await store.set_data(key(step % 3), {"stap": step, "vulling": "y" * 100})
+    assert failures  # the first compaction failed ...
+    assert store.generation > generation  # ... and a later one succeeded
+    monkeypatch.undo()
+    expected = await dump(store, 3)
+    assert [data["stap"] for _, data in expected] == [9, 10, 11]
+    await store.close()
+    assert list(generation_files(folder)) == [store.generation]
+    store = await open_store(folder, clock)
+    assert await dump(store, 3) == expected
+    await store.close()
+
+
+async def test_after_a_failed_switch_nothing_is_acknowledged_into_the_old_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compaction fails after its snapshot is in place, and that snapshot cannot be taken
+    back: it would win at the next open, so no later write may be acknowledged into the old
+    journal until a new generation is written."""
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock, compact_bytes=1024)
+    real_open, real_unlink, real_atomic = os.open, Path.unlink, atomic_write_bytes
+    budget = {"open": 1, "unlink": 1, "atomic": 1}
+
+    def failing_open(path: Any, flags: int, mode: int = 0o777) -> int:
+        if str(path).endswith(".jsonl") and budget["open"] > 0:
+            budget["open"] -= 1
+            raise OSError(28, "No space left on device")
+        return real_open(path, flags, mode)
+
+    def failing_unlink(path: Path, missing_ok: bool = False) -> None:
+        if path.name.startswith("snapshot-") and budget["unlink"] > 0:
+            budget["unlink"] -= 1
+            raise OSError(30, "Read-only file system")
+        real_unlink(path, missing_ok)
+
+    def failing_atomic(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+        if budget["open"] == 0 and budget["atomic"] > 0:  # the next compaction fails early
+            budget["atomic"] -= 1
+            raise OSError(28, "No space left on device")
+        real_atomic(path, data, sync_dir=sync_dir)
+
+    monkeypatch.setattr(os, "open", failing_open)
+    monkeypatch.setattr(Path, "unlink", failing_unlink)
+    monkeypatch.setattr("storage.conversations.atomic_write_bytes", failing_atomic)
+    acknowledged: dict[int, int] = {}
+    step = 0
+    while budget["open"] > 0:  # until a compaction at the threshold failed
+        step += 1
+        await store.set_data(key(step % 3), {"stap": step, "vulling": "z" * 100})
+        acknowledged[step % 3] = step
+        await asyncio.sleep(0.05)  # the writer compacts after answering
+    step += 1
+    try:
+        await store.set_data(key(step % 3), {"stap": step, "vulling": "z" * 100})
+    except OSError:
+        pass  # refused: the new generation could not be written again
+    else:
+        acknowledged[step % 3] = step
+    monkeypatch.undo()
+    await store.close()
+    store = await open_store(folder, clock)
+    for n, stap in acknowledged.items():
+        assert (await store.get_data(key(n)))["stap"] == stap, "an acknowledged write was lost"
+    await store.close()

@@ -65,7 +65,27 @@ from flows.ports import IntakeFilter
 from flows.records import HistoryEntry, Intake, IntakeKind, Note, Status, utc_iso
 
 log = logging.getLogger(__name__)
-handlers = Handlers(__name__)
+
+
+class NotAnIntakeAnswer(Filter):
+    """Lets through every message but the commonest one: an answer typed during an intake.
+
+    A private text that is no command, while an intake is in progress (FSM state set) and not a
+    reply to one of the bot's messages, is never for this router (`PersonRelay` refuses it too),
+    so one check here spares it the tests of every handler below.
+    """
+
+    async def __call__(self, message: Message, bot: Bot, raw_state: str | None = None) -> bool:
+        if message.chat.type != "private" or raw_state is None:
+            return True
+        text = message.text
+        if text is None or text.startswith("/"):
+            return True
+        reply = message.reply_to_message
+        return reply is not None and reply.from_user is not None and reply.from_user.id == bot.id
+
+
+handlers = Handlers(__name__, message=(NotAnIntakeAnswer(),))
 
 COMMANDS = ("intakes", "intake", "zoek", "antwoord", "export", "stats", "wachtrij")
 PAGE_SIZE = 10

@@ -48,6 +48,9 @@ class ChatRecord:
     # Likewise the message that asks to confirm /verwijder or /intrekken, and which of the two.
     rights_screen: int | None = None
     rights_action: str | None = None
+    # The welcome with the role buttons, while no intake runs: a typed "1" then picks a role
+    # even when no FSM state is set (left unset after a sticker, so a coordinator relay works).
+    welcome_screen: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class ChatRecord:
             "stop_screen": self.stop_screen,
             "rights_screen": self.rights_screen,
             "rights_action": self.rights_action,
+            "welcome_screen": self.welcome_screen,
         }
 
     @classmethod
@@ -88,6 +92,7 @@ class ChatRecord:
             stop_screen=data.get("stop_screen"),
             rights_screen=data.get("rights_screen"),
             rights_action=data.get("rights_action"),
+            welcome_screen=data.get("welcome_screen"),
         )
 
     def track(self, message_id: int | None) -> None:

@@ -172,6 +172,16 @@ async def show_welcome(bot: Bot, chat_id: int, services: Services, record: ChatR
     await remove_keyboard(bot, chat_id, record)
     text = services.renderer.render(record.lang, "welcome")
     await send(bot, chat_id, record, text, services.keyboards.roles(record.lang), screen=True)
+    record.welcome_screen = record.screen_message_id
+
+
+def welcome_on_screen(record: ChatRecord) -> bool:
+    """The role buttons are the screen: no intake runs and the welcome was the last screen."""
+    return (
+        record.flow is None
+        and record.welcome_screen is not None
+        and record.welcome_screen == record.screen_message_id
+    )
 
 
 def answered_text(services: Services, record: ChatRecord, step: Step, answer: str) -> str:

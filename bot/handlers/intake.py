@@ -145,29 +145,44 @@ async def cb_role(
     await chat_state.save(state, record)
 
 
+ROLE_NUMBERS = {"1": "candidate", "2": "employer", "3": "helper"}
+ROLE_WORDS = {
+    "werk": "candidate",
+    "work": "candidate",
+    "werkgever": "employer",
+    "employer": "employer",
+    "help": "helper",
+    "helpen": "helper",
+}
+
+
+def role_in(text: str) -> str | None:
+    """The role a typed text picks on the welcome: its button's number or a word of it."""
+    folded = text.strip().casefold()
+    return ROLE_NUMBERS.get(folded) or next(
+        (r for w, r in ROLE_WORDS.items() if w in folded.split()), None
+    )
+
+
 async def typed_role(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
-    text = (message.text or "").strip().casefold()
-    roles = {"1": "candidate", "2": "employer", "3": "helper"}
-    words = {
-        "werk": "candidate",
-        "work": "candidate",
-        "werkgever": "employer",
-        "employer": "employer",
-        "help": "helper",
-        "helpen": "helper",
-    }
-    role = roles.get(text) or next((r for w, r in words.items() if w in text.split()), None)
+    await answer_role(bot, message.chat.id, services, state, record, message.text or "")
+    await chat_state.save(state, record)
+
+
+async def answer_role(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, text: str
+) -> None:
+    """A typed answer to the welcome: start the intake it picks, or ask again."""
+    role = role_in(text)
     if role is None:
-        await send(
-            bot, message.chat.id, record, services.renderer.render(record.lang, "choose_role")
-        )
-        await show_welcome(bot, message.chat.id, services, record)
+        await send(bot, chat_id, record, services.renderer.render(record.lang, "choose_role"))
+        await state.set_state(IntakeStates.choosing_role)
+        await show_welcome(bot, chat_id, services, record)
     else:
         flow = "employer" if role == "employer" else "candidate"
-        await start_flow(bot, message.chat.id, services, state, record, flow, role)
-    await chat_state.save(state, record)
+        await start_flow(bot, chat_id, services, state, record, flow, role)
 
 
 # -- language, help, stop, back ---------------------------------------------------------------

@@ -291,7 +291,7 @@ def joined(texts: Sequence[str]) -> str:
 def essentials(data: Mapping[str, Any]) -> dict[str, Any]:
     """The conversation record without the bookkeeping of chat messages (which message ids
     the bot sent, which one carries the keyboard): what an answer is allowed to change."""
-    return {k: v for k, v in data.items() if k not in ("message_ids", "screen")}
+    return {k: v for k, v in data.items() if k not in ("message_ids", "screen", "welcome_screen")}
 
 
 async def snapshot(harness: Harness, user_id: int = DEFAULT_USER_ID) -> dict[str, Any]:

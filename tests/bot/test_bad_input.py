@@ -616,3 +616,33 @@ async def test_a_channel_post_gets_a_pointer_and_the_bot_leaves(harness: Harness
     assert "privégesprek" in harness.session.requests[0].params["text"]
     assert await harness.intakes() == []
     assert await harness.deliveries() == []
+
+
+async def test_after_a_sticker_with_no_intake_a_typed_1_picks_the_first_role(
+    harness: Harness,
+) -> None:
+    driver = harness.driver()
+    await driver.feed(sticker_update())
+    not_text, welcome = driver.texts_since_last_action
+    assert not_text.startswith("Ik kan alleen tekst lezen.")
+    assert welcome.startswith("👋 Welkom bij Baanwijzer.")
+    assert (await harness.conversation())[0] is None  # no state: a relay could still take text
+
+    await driver.send("1")
+
+    shown = driver.texts_since_last_action
+    assert not any(text.startswith("👋 Welkom") for text in shown)  # not the welcome again
+    assert shown[-1].startswith("Vraag 1 van 22")
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.flow == "candidate"
+
+
+async def test_after_a_sticker_other_text_still_gets_the_welcome(harness: Harness) -> None:
+    driver = harness.driver()
+    await driver.feed(sticker_update())
+    await driver.send("hallo")
+
+    [welcome] = driver.texts_since_last_action
+    assert welcome.startswith("👋 Welkom bij Baanwijzer.")
+    assert await harness.flow_state() is None

@@ -109,10 +109,15 @@ async def verify(data_dir: Path, acks: Acks) -> int:
             if number in acks.updated:
                 assert intake.status is Status.OPGEPAKT
                 assert intake.history[-1].detail == tag
-        for chat, (trial, step) in acks.conv.items():
+        for chat, (trial, step) in list(acks.conv.items()):
             data = await stores.conversations.get_data(StorageKey(1, chat, chat))
             if not data and chat in acks.erasing:
-                continue  # erased by the erasure the kill cut off: allowed
+                # Erased by the erasure the kill cut off: allowed, and from now on it is an
+                # erased conversation (the next trial's check must not expect it back).
+                del acks.conv[chat]
+                acks.conv_erased[chat] = (trial, step)
+                continue
+            assert data, f"acknowledged conversation {chat} ({trial}, {step}) lost"
             assert (data["trial"], data["step"]) >= (trial, step), f"conversation {chat} went back"
         for chat, erased_at in acks.conv_erased.items():
             # An erased conversation does not come back (only a later step may write it anew).

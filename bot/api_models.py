@@ -36,16 +36,21 @@ USED_METHODS: tuple[type[methods.TelegramMethod[Any]], ...] = (
     methods.SetMessageReaction,
 )
 
-_kept: dict[str, type[Any]] = {}
+_kept: dict[Any, type[Response[Any]]] = {}
+
+
+def response_model(returning: Any) -> type[Response[Any]]:
+    """`Response[returning]`, built once and held for the whole process (see above)."""
+    model = _kept.get(returning)
+    if model is None:
+        model = _kept[returning] = Response[returning]
+    return model
 
 
 def keep_response_models() -> None:
     """Build (once) and hold the response model of every method in USED_METHODS."""
     for method in USED_METHODS:
-        returning = method.__returning__
-        key = repr(returning)
-        if key not in _kept:
-            _kept[key] = Response[returning]  # type: ignore[valid-type]
+        response_model(method.__returning__)
 
 
-__all__ = ["USED_METHODS", "keep_response_models"]
+__all__ = ["USED_METHODS", "keep_response_models", "response_model"]

@@ -35,6 +35,8 @@ from aiogram.types import (
 from aiohttp import FormData
 from pydantic import ValidationError
 
+from bot.api_models import response_model
+
 # Reply markups hold no files, dates or defaults, so their encoding depends on nothing but
 # themselves; other objects (media with files, link previews with defaults) go the long way.
 MARKUP_TYPES = (InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove, ForceReply)
@@ -72,7 +74,6 @@ class BaanwijzerSession(AiohttpSession):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._markups = EncodingCache()
-        self._response_models: dict[Any, type[Response[Any]]] = {}
 
     def build_form_data(self, bot: Bot, method: TelegramMethod[TelegramType]) -> FormData:
         """aiogram's form, with each reply markup encoded once per object."""
@@ -105,11 +106,7 @@ class BaanwijzerSession(AiohttpSession):
     ) -> Response[TelegramType]:
         """A successful answer is validated straight from its JSON; the rest as aiogram does."""
         if HTTPStatus.OK <= status_code <= HTTPStatus.IM_USED:
-            returning = method.__returning__
-            model = self._response_models.get(returning)
-            if model is None:
-                model = Response[returning]  # type: ignore[valid-type]
-                self._response_models[returning] = model
+            model = response_model(method.__returning__)
             try:
                 response = model.model_validate_json(content, context={"bot": bot})
             except ValidationError:

@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import chat_state
 from bot.chat_state import IntakeStates
 from bot.filters import IsCommand, NotPrivateChat, PrivateChat
-from bot.handlers.intake import answer_role, load_record, role_in
+from bot.handlers.intake import load_record, role_in, start_role
 from bot.screens import send, show_current, show_welcome, welcome_on_screen
 from bot.services import Services
 
@@ -57,9 +57,9 @@ async def anything_else(message: Message, state: FSMContext, services: Services,
             services.renderer.render(record.lang, "not_text", flow=record.flow),
         )
         await show_current(bot, message.chat.id, services, record, state)
-    elif welcome_on_screen(record) and role_in(message.text) is not None:
+    elif welcome_on_screen(record) and (role := role_in(message.text)) is not None:
         # The welcome was shown (after a sticker, say) without a state: "1" still picks a role.
-        await answer_role(bot, message.chat.id, services, state, record, message.text)
+        await start_role(bot, message.chat.id, services, state, record, role)
     else:
         await state.set_state(IntakeStates.choosing_role)
         await show_welcome(bot, message.chat.id, services, record)

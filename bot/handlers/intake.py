@@ -19,7 +19,8 @@ from aiogram.types import CallbackQuery, Message, User
 
 from bot import chat_state
 from bot.chat_state import ChatRecord, IntakeStates
-from bot.filters import HasText, IsCommand, PrivateChat
+from bot.filters import HasText, PrivateChat
+from bot.handlers.registry import command_router
 from bot.handoff import queue_new_intake
 from bot.i18n import label
 from bot.keyboards import FLOW_CODES, AnswerCb, LangCb, NavCb, RoleCb, StopCb, SummaryCb, ToggleCb
@@ -140,8 +141,7 @@ async def cb_role(
     if await state.get_state() in BUSY_STATES or callback_data.role not in ROLES:
         await _stale(bot, chat_id, services, state, record)
     else:
-        flow = "employer" if callback_data.role == "employer" else "candidate"
-        await start_flow(bot, chat_id, services, state, record, flow, callback_data.role)
+        await start_role(bot, chat_id, services, state, record, callback_data.role)
     await chat_state.save(state, record)
 
 
@@ -167,22 +167,23 @@ def role_in(text: str) -> str | None:
 async def typed_role(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
     record = await load_record(state, message.from_user, services)
     record.track(message.message_id)
-    await answer_role(bot, message.chat.id, services, state, record, message.text or "")
+    role = role_in(message.text or "")
+    if role is None:
+        await send(
+            bot, message.chat.id, record, services.renderer.render(record.lang, "choose_role")
+        )
+        await show_welcome(bot, message.chat.id, services, record)
+    else:
+        await start_role(bot, message.chat.id, services, state, record, role)
     await chat_state.save(state, record)
 
 
-async def answer_role(
-    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, text: str
+async def start_role(
+    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, role: str
 ) -> None:
-    """A typed answer to the welcome: start the intake it picks, or ask again."""
-    role = role_in(text)
-    if role is None:
-        await send(bot, chat_id, record, services.renderer.render(record.lang, "choose_role"))
-        await state.set_state(IntakeStates.choosing_role)
-        await show_welcome(bot, chat_id, services, record)
-    else:
-        flow = "employer" if role == "employer" else "candidate"
-        await start_flow(bot, chat_id, services, state, record, flow, role)
+    """Start the intake a role picked on the welcome (a helper fills in the candidate's)."""
+    flow = "employer" if role == "employer" else "candidate"
+    await start_flow(bot, chat_id, services, state, record, flow, role)
 
 
 # -- language, help, stop, back ---------------------------------------------------------------
@@ -903,9 +904,7 @@ def build_router() -> Router:
     router.callback_query.register(cb_toggle, ASKING, ToggleCb.filter())
     router.callback_query.register(cb_nav, NavCb.filter())
     router.callback_query.register(cb_summary, SummaryCb.filter())
-    # Commands behind one cheap gate, so a typed answer is not parsed by every command filter.
-    commands = Router(name=f"{__name__}:commands")
-    commands.message.filter(IsCommand())
+    commands = command_router(__name__)
     commands.message.register(cmd_start, CommandStart())
     commands.message.register(cmd_language, Command("taal", "language"))
     commands.message.register(cmd_help, Command("help", "hulp"))

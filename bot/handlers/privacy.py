@@ -381,13 +381,11 @@ class RightsQuestionOnScreen(Filter):
     ) -> bool | dict[str, Any]:
         if message.text is None or message.text.startswith("/"):
             return False
-        # Every typed answer passes here first: look at the two stored fields before building
-        # the whole record (the intake handler loads it again anyway).
+        # Every typed answer passes here first: decide on the two stored fields, and build the
+        # whole record only when the confirmation is the screen.
         if not chat_state.rights_screen_showing(await state.get_data()):
             return False
         record = await _record(state, message.from_user, services)
-        if record.rights_screen is None or record.rights_screen != record.screen_message_id:
-            return False
         return {"record": record}
 
 

@@ -81,7 +81,7 @@ def create_dispatcher(services: Services, storage: BaseStorage) -> Dispatcher:
     return dp
 
 
-async def set_commands(bot: Bot, settings: Settings | None = None) -> None:
+async def set_commands(bot: Bot, settings: Settings) -> None:
     """The command menus, per language (Telegram picks by the user's app language): the
     person's commands in private chats, the review commands in the coordinators' group."""
     descriptions = command_descriptions()
@@ -94,7 +94,7 @@ async def set_commands(bot: Bot, settings: Settings | None = None) -> None:
             scope=BotCommandScopeAllPrivateChats(),
             language_code=None if lang == "nl" else lang,
         )
-    group = settings.COORDINATOR_CHAT_ID if settings is not None else None
+    group = settings.COORDINATOR_CHAT_ID
     if group is None:
         return
     review = command_descriptions("coordinator_commands")

@@ -51,7 +51,6 @@ from flows.records import parse_iso, utc_iso
 from storage.atomic import (
     CorruptFileError,
     atomic_write_bytes,
-    dumps,
     fsync_dir,
     quarantine,
     read_json_object,
@@ -107,16 +106,6 @@ def key_from_dict(data: Mapping[str, Any]) -> StorageKey:
     )
 
 
-def key_hash(key: StorageKey) -> str:
-    """A hash of the key: no user or chat id in file contents' names or in log lines."""
-    return hashlib.sha256(dumps(key_to_dict(key))).hexdigest()[:32]
-
-
-def file_name(key: StorageKey) -> str:
-    """The file of one conversation in the layout before the journal (imported at open)."""
-    return key_hash(key) + ".json"
-
-
 @dataclass(frozen=True, slots=True)
 class Ident:
     """A key's hash and its JSON, computed once per conversation (not once per step)."""
@@ -128,6 +117,16 @@ class Ident:
     def of(cls, key: StorageKey) -> Ident:
         key_json = _encode(key_to_dict(key))
         return cls(hashlib.sha256(key_json.encode()).hexdigest()[:32], key_json)
+
+
+def key_hash(key: StorageKey) -> str:
+    """A hash of the key: no user or chat id in file contents' names or in log lines."""
+    return Ident.of(key).hash
+
+
+def file_name(key: StorageKey) -> str:
+    """The file of one conversation in the layout before the journal (imported at open)."""
+    return key_hash(key) + ".json"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import copy
 import gc
 import logging
@@ -486,11 +487,10 @@ class TinyIntakeRepository:
             results = self._add_batch_sync([intake for intake, _ in batch])
         except BaseException as exc:  # every waiter must hear of it
             results = [exc] * len(batch)
-        for (_, future), result in zip(batch, results, strict=True):
-            try:
-                loop.call_soon_threadsafe(_settle, future, result)
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
-                return
+        settled = [(future, result) for (_, future), result in zip(batch, results, strict=True)]
+        # One wake-up of the event loop for the whole group, not one per intake.
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle, settled)
 
     def _add_batch_sync(self, intakes: Sequence[Intake]) -> list[Intake | BaseException]:
         results: list[Intake | BaseException] = list(intakes)
@@ -657,13 +657,14 @@ class TinyIntakeRepository:
         self._executor.shutdown(wait=True)
 
 
-def _settle(future: asyncio.Future[Intake], result: Intake | BaseException) -> None:
-    if future.done():  # the waiting task was cancelled
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
+def _settle(settled: list[tuple[asyncio.Future[Intake], Intake | BaseException]]) -> None:
+    for future, result in settled:
+        if future.done():  # the waiting task was cancelled
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def write_partitions(

@@ -37,7 +37,7 @@ from aiogram.types import Update
 
 from bot.config import Settings
 from bot.services import Services
-from bot.session import BaanwijzerSession
+from aiogram.client.session.aiohttp import AiohttpSession
 from storage import Stores
 
 BENCH_BOT_ID = 424242
@@ -80,7 +80,7 @@ MID_NEXT = "employer_pref"
 # -- the session -------------------------------------------------------------------------------
 
 
-class BenchSession(BaanwijzerSession):
+class BenchSession(AiohttpSession):
     """Everything the production session does except the network, and a Telegram-shaped answer."""
 
     def __init__(self) -> None:
@@ -119,7 +119,7 @@ class BenchSession(BaanwijzerSession):
         method: TelegramMethod[TelegramType],
         timeout: int | None = None,  # noqa: ASYNC109 - signature fixed by BaseSession
     ) -> TelegramType:
-        # The production session's form (BaanwijzerSession.build_form_data), then the body aiohttp
+        # The production session's form (AiohttpSession.build_form_data), then the body aiohttp
         # would put on the wire.
         form = self.build_form_data(bot=bot, method=method)
         fields: dict[str, str] = {}

@@ -14,11 +14,11 @@ from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
-from bot.api_models import keep_response_models
 from bot.app import create_bot, create_dispatcher, create_services, set_commands
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleSession, run_console
 from bot.logging_setup import setup_logging
+from bot.sender import Limits, Sender
 from bot.services import Services
 from bot.tasks import start_background_tasks
 from storage import Stores, SystemClock, open_stores
@@ -70,8 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(run_bot(settings))
 
 
-async def _assemble(settings: Settings) -> tuple[Services, Dispatcher, Stores]:
-    keep_response_models()
+async def _assemble(
+    settings: Settings, bot: Bot, limits: Limits
+) -> tuple[Services, Dispatcher, Stores, Sender]:
     clock = SystemClock()
     stores = await open_stores(
         settings.DATA_DIR,
@@ -86,8 +87,11 @@ async def _assemble(settings: Settings) -> tuple[Services, Dispatcher, Stores]:
         settings, intakes=stores.intakes, outbox=stores.outbox, clock=clock, funnel=funnel
     )
     services.storage_problems = list(stores.problems)
-    dp = create_dispatcher(services, stores.conversations)
-    return services, dp, stores
+    sender = Sender(bot, limits)
+    dp = create_dispatcher(services, stores.conversations, sender)
+    # Calls that were queued but not sent when the process stopped go first, in order.
+    await dp["chat_outbox"].resume()
+    return services, dp, stores, sender
 
 
 async def try_in_terminal(settings: Settings, flow: str) -> int:
@@ -98,10 +102,12 @@ async def try_in_terminal(settings: Settings, flow: str) -> int:
     )
     session = ConsoleSession(sys.stdout)
     bot = Bot(token="1:TERMINAL", session=session)
-    services, dp, stores = await _assemble(settings)
+    # No limits in a terminal: nothing goes to Telegram.
+    services, dp, stores, sender = await _assemble(settings, bot, Limits.unlimited())
     try:
         await run_console(dp, bot, session, flow)
     finally:
+        await sender.stop()
         await services.funnel.close()
         await stores.close()
     return 0
@@ -109,11 +115,12 @@ async def try_in_terminal(settings: Settings, flow: str) -> int:
 
 async def run_bot(settings: Settings) -> int:
     bot = create_bot(settings)
-    services, dp, stores = await _assemble(settings)
+    services, dp, stores, sender = await _assemble(settings, bot, settings.send_limits())
     me = await bot.get_me()
     services.bot_username = me.username or ""
     await set_commands(bot, settings)
-    tasks = start_background_tasks(bot, services, stores)
+    sender.start()
+    tasks = start_background_tasks(bot, services, stores, sender)
     # Objects made at start-up live for the whole process: moving them out of the collector's
     # view keeps its passes short under load (measurements.md: the cyclic GC halved throughput).
     gc.collect()
@@ -131,6 +138,7 @@ async def run_bot(settings: Settings) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await sender.stop()
         await services.funnel.close()
         await stores.close()
         await bot.session.close()

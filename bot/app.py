@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
-from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 
+from bot.chat import ChatMiddleware, ChatOutbox, QuietCallbackAnswerMiddleware
 from bot.config import Settings
 from bot.i18n import command_descriptions
 from bot.keyboards import Keyboards
 from bot.render import Renderer
+from bot.sender import Sender
 from bot.services import Services
-from bot.session import BaanwijzerSession
+from bot.submit import Submitter
 from flows.engine import Engine
 from flows.loader import load_shipped_flows
 from flows.ports import Clock, Funnel, IntakeRepository, Outbox
+from storage.base import ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ PRIVATE_COMMANDS = (
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
-        session = BaanwijzerSession()
+        session = AiohttpSession()
         if settings.TELEGRAM_API_BASE:
             session.api = TelegramAPIServer.from_base(settings.TELEGRAM_API_BASE)
     return Bot(
@@ -70,14 +73,34 @@ def create_services(
     )
 
 
-def create_dispatcher(services: Services, storage: BaseStorage) -> Dispatcher:
+def create_dispatcher(services: Services, storage: ConversationStore, sender: Sender) -> Dispatcher:
+    """The Dispatcher with every router; `sender` delivers what the handlers queue (start its
+    `run()` and `ChatOutbox.resume()` beside polling)."""
     # SimpleEventIsolation serialises updates per chat: without it, fast taps race and FSM writes
-    # are lost (99 of 100 in measurements.md).
-    dp = Dispatcher(storage=storage, events_isolation=SimpleEventIsolation(), services=services)
-    from bot.handlers import routers
+    # are lost (99 of 100 in docs/sending.md). The sender's write-backs take the same lock.
+    isolation = SimpleEventIsolation()
+    chat_outbox = ChatOutbox(storage, isolation, sender, services.renderer)
+    chat_outbox.on_submit = Submitter(services, chat_outbox)
+    dp = Dispatcher(
+        storage=storage,
+        events_isolation=isolation,
+        services=services,
+        sender=sender,
+        chat_outbox=chat_outbox,
+    )
+    from bot.handlers import coordinator_router, private_routers
 
-    for router in routers():
-        dp.include_router(router)
+    dp.include_router(coordinator_router())
+    # One parent for everything a person does in a private chat: the record is loaded once and
+    # committed once per update, around whichever handler takes it.
+    private = Router(name="private")
+    # Registered first, so outermost: the callback query is answered after the commit.
+    private.callback_query.outer_middleware(QuietCallbackAnswerMiddleware())
+    chat_middleware = ChatMiddleware()
+    for observer in (private.message, private.edited_message, private.callback_query):
+        observer.outer_middleware(chat_middleware)
+    private.include_routers(*private_routers())
+    dp.include_router(private)
     return dp
 
 

@@ -1,21 +1,28 @@
 """The per-chat conversation record kept in the FSM storage, read and written as one value.
 
-One `get_data` at the start of an update and one `set_data` at the end keep the durable write to
-one per step. Everything in it is JSON, so it survives the TinyDB storage and a restart.
+The middleware in bot/chat.py reads it once at the start of an update and writes it once at the
+end, together with the calls the handler queued (`outbox`), in one durable write. Everything in
+it is JSON, so it survives the storage and a restart.
+
+Where the person is is one value, `screen`: what kind of screen is on top and which message shows
+it. The FSM state (which handlers take typed text) follows from it in `fsm_state`, in one place.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, cast
 
-from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 
 from flows.engine import FlowState
 from flows.model import Language
 
 MAX_TRACKED_MESSAGES = 400
+# Message ids of recent sends by ref: an edit queued before its message was sent finds it here.
+MAX_SENT_REFS = 16
 
 
 class IntakeStates(StatesGroup):
@@ -23,6 +30,54 @@ class IntakeStates(StatesGroup):
     asking = State()
     summary = State()
     editing = State()  # the list of answers to change is on screen
+    confirming = State()  # "Wil je echt stoppen?", "Alles wissen?" or "Toestemming intrekken?"
+
+
+class ScreenKind(StrEnum):
+    WELCOME = "welcome"  # the role buttons; typed text picks a role
+    # The role buttons shown after a sticker or a stale button, with no intake: typed text may
+    # be a reply for a coordinator, so no state is set (the relay runs only without one).
+    WELCOME_IDLE = "welcome-idle"
+    QUESTION = "question"
+    SUMMARY = "summary"
+    EDITING = "editing"
+    STOP = "stop"
+    ERASE = "erase"
+    WITHDRAW = "withdraw"
+    AFTER = "after"  # "delete the chat?" after an intake was sent
+
+
+STATE_OF_SCREEN: dict[ScreenKind, str | None] = {
+    ScreenKind.WELCOME: IntakeStates.choosing_role.state,
+    ScreenKind.WELCOME_IDLE: None,
+    ScreenKind.QUESTION: IntakeStates.asking.state,
+    ScreenKind.SUMMARY: IntakeStates.summary.state,
+    ScreenKind.EDITING: IntakeStates.editing.state,
+    ScreenKind.STOP: IntakeStates.confirming.state,
+    ScreenKind.ERASE: IntakeStates.confirming.state,
+    ScreenKind.WITHDRAW: IntakeStates.confirming.state,
+    ScreenKind.AFTER: None,
+}
+CONFIRMATIONS = frozenset({ScreenKind.STOP, ScreenKind.ERASE, ScreenKind.WITHDRAW})
+
+
+@dataclass(slots=True)
+class Screen:
+    """The message on top: its kind, the ref of its send and, once sent, its message id."""
+
+    kind: ScreenKind
+    ref: int
+    message_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": str(self.kind), "ref": self.ref, "id": self.message_id}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Screen | None:
+        try:
+            return cls(ScreenKind(data["kind"]), int(data["ref"]), data.get("id"))
+        except (KeyError, TypeError, ValueError):
+            return None
 
 
 @dataclass(slots=True)
@@ -30,8 +85,7 @@ class ChatRecord:
     lang: Language
     flow: str | None = None
     flow_state: FlowState | None = None
-    # The message that carries the keyboard of the current question or summary.
-    screen_message_id: int | None = None
+    screen: Screen | None = None
     selected: list[str] = field(default_factory=list)
     misses: int = 0
     consents: list[dict[str, Any]] = field(default_factory=list)
@@ -42,22 +96,25 @@ class ChatRecord:
     last_intake: str | None = None
     # Question ids shown in this intake, so the funnel counts each question once per person.
     seen: list[str] = field(default_factory=list)
-    # The message that asks "Wil je echt stoppen?"; while it is the screen, a typed "ja" or
-    # "nee" answers it, not the question underneath.
-    stop_screen: int | None = None
-    # Likewise the message that asks to confirm /verwijder or /intrekken, and which of the two.
-    rights_screen: int | None = None
-    rights_action: str | None = None
-    # The welcome with the role buttons, while no intake runs: a typed "1" then picks a role
-    # even when no FSM state is set (left unset after a sticker, so a coordinator relay works).
-    welcome_screen: int | None = None
+    # Calls queued and not yet sent (bot/outgoing.py), oldest first; the sender removes them.
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    # Names the calls of this record: a record made after an erasure starts a new epoch, so
+    # a call of the erased one can never be taken for a new one.
+    epoch: str = field(default_factory=lambda: secrets.token_hex(4))
+    seq: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
+    # The intake being submitted: set by "Klopt, versturen" and cleared when the intake is
+    # stored and the person's answer queued (bot/submit.py); its id makes the add idempotent.
+    submitting: dict[str, Any] | None = None
+    # Messages of this chat that could not be deleted ("delete the chat"), for the answer.
+    delete_failed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "lang": self.lang,
             "flow": self.flow,
             "flow_state": self.flow_state.to_dict() if self.flow_state else None,
-            "screen": self.screen_message_id,
+            "screen": self.screen.to_dict() if self.screen else None,
             "selected": list(self.selected),
             "misses": self.misses,
             "consents": list(self.consents),
@@ -66,21 +123,24 @@ class ChatRecord:
             "message_ids": self.message_ids[-MAX_TRACKED_MESSAGES:],
             "last_intake": self.last_intake,
             "seen": list(self.seen),
-            "stop_screen": self.stop_screen,
-            "rights_screen": self.rights_screen,
-            "rights_action": self.rights_action,
-            "welcome_screen": self.welcome_screen,
+            "outbox": list(self.outbox),
+            "epoch": self.epoch,
+            "seq": self.seq,
+            "sent": dict(self.sent),
+            "submitting": self.submitting,
+            "delete_failed": self.delete_failed,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], default_lang: Language) -> ChatRecord:
         raw_state = data.get("flow_state")
         lang = data.get("lang")
-        return cls(
+        raw_screen = data.get("screen")
+        record = cls(
             lang=cast(Language, lang) if lang in ("nl", "en") else default_lang,
             flow=data.get("flow"),
             flow_state=FlowState.from_dict(raw_state) if raw_state else None,
-            screen_message_id=data.get("screen"),
+            screen=Screen.from_dict(raw_screen) if isinstance(raw_screen, dict) else None,
             selected=list(data.get("selected", [])),
             misses=int(data.get("misses", 0)),
             consents=list(data.get("consents", [])),
@@ -89,39 +149,58 @@ class ChatRecord:
             message_ids=list(data.get("message_ids", [])),
             last_intake=data.get("last_intake"),
             seen=list(data.get("seen", [])),
-            stop_screen=data.get("stop_screen"),
-            rights_screen=data.get("rights_screen"),
-            rights_action=data.get("rights_action"),
-            welcome_screen=data.get("welcome_screen"),
+            outbox=list(data.get("outbox", [])),
+            seq=int(data.get("seq", 0)),
+            sent=dict(data.get("sent", {})),
+            submitting=data.get("submitting"),
+            delete_failed=int(data.get("delete_failed", 0)),
         )
+        if isinstance(data.get("epoch"), str):
+            record.epoch = data["epoch"]
+        return record
+
+    def next_ref(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def call_id(self, ref: int) -> str:
+        return f"{self.epoch}.{ref}"
 
     def track(self, message_id: int | None) -> None:
         if message_id is not None and message_id not in self.message_ids:
             self.message_ids.append(message_id)
 
+    def screen_is(self, *kinds: ScreenKind) -> bool:
+        return self.screen is not None and self.screen.kind in kinds
+
+    def message_of(self, ref: int) -> int | None:
+        """The message id of a send of this record, once it was sent."""
+        return self.sent.get(str(ref))
+
+    def record_sent(self, ref: int, message_id: int, *, track: bool) -> None:
+        """Called by the sender's write-back: the send `ref` became message `message_id`."""
+        self.sent[str(ref)] = message_id
+        while len(self.sent) > MAX_SENT_REFS:
+            del self.sent[next(iter(self.sent))]
+        if self.screen is not None and self.screen.ref == ref:
+            self.screen.message_id = message_id
+        if track:
+            self.track(message_id)
+
     def reset_intake(self) -> None:
         """Forget the intake in progress; keep the language and the last intake number."""
         self.flow = None
         self.flow_state = None
-        self.screen_message_id = None
         self.selected = []
         self.misses = 0
         self.consents = []
         self.started_at = None
         self.role = None
         self.seen = []
-        self.stop_screen = None
 
 
-def rights_screen_showing(data: dict[str, Any]) -> bool:
-    """Whether the stored record's screen is a /verwijder or /intrekken confirmation."""
-    screen = data.get("rights_screen")
-    return screen is not None and screen == data.get("screen")
-
-
-async def load(state: FSMContext, default_lang: Language) -> ChatRecord:
-    return ChatRecord.from_dict(await state.get_data(), default_lang)
-
-
-async def save(state: FSMContext, record: ChatRecord) -> None:
-    await state.set_data(record.to_dict())
+def fsm_state(record: ChatRecord) -> str | None:
+    """The FSM state that goes with the screen on top: which handlers take typed text."""
+    if record.screen is None:
+        return None
+    return STATE_OF_SCREEN[record.screen.kind]

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.sender import Limits
+
 
 class ConfigError(Exception):
     """A missing or wrong setting; the message is one line that names it."""
@@ -38,6 +40,11 @@ class Settings(BaseSettings):
     SERVICE_CONTACT: str = "Bel of mail het intakebureau. Het nummer staat op de website."
     SERVICE_CONTACT_EN: str = "Call or e-mail the intake office. The number is on the website."
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The sender's limits (docs/sending.md): a little under Telegram's published figures.
+    SEND_PER_SECOND: float = Field(default=25.0, gt=0, le=1000)
+    SEND_PER_CHAT_PER_SECOND: float = Field(default=1.0, gt=0, le=100)
+    SEND_CHAT_BURST: int = Field(default=2, ge=1, le=100)
+    SEND_GROUP_PER_MINUTE: int = Field(default=20, ge=1, le=10000)
 
     @field_validator("COORDINATOR_IDS", mode="before")
     @classmethod
@@ -92,6 +99,14 @@ class Settings(BaseSettings):
         if self.BOT_TOKEN is None:
             raise ConfigError("BOT_TOKEN is not set")
         return self.BOT_TOKEN.get_secret_value()
+
+    def send_limits(self) -> Limits:
+        return Limits(
+            global_per_second=self.SEND_PER_SECOND,
+            chat_per_second=self.SEND_PER_CHAT_PER_SECOND,
+            chat_burst=self.SEND_CHAT_BURST,
+            group_per_minute=self.SEND_GROUP_PER_MINUTE,
+        )
 
     def is_coordinator_id(self, user_id: int) -> bool:
         return user_id in self.COORDINATOR_IDS

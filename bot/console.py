@@ -153,6 +153,8 @@ async def run_console(
 
     async def feed(update: Update) -> None:
         await dp.feed_update(bot, update)
+        # What the update queued is printed before the next prompt.
+        await dp["sender"].idle()
 
     def message(text: str) -> Update:
         deep = {"candidate": "kandidaat", "employer": "werkgever"}

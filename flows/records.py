@@ -100,6 +100,8 @@ class Intake:
     history: list[HistoryEntry] = field(default_factory=list)
     card_chat_id: int | None = None
     card_message_id: int | None = None
+    # The conversation's submit id: adding the same submit again returns this intake.
+    submit_id: str = ""
     schema: int = INTAKE_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Collection, Hashable
+from collections.abc import AsyncIterator, Collection, Hashable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 
@@ -58,6 +58,14 @@ class ConversationStore(BaseStorage):
     @abstractmethod
     async def count(self) -> int:
         """How many conversations are open."""
+
+    @abstractmethod
+    async def commit(self, key: StorageKey, state: str | None, data: Mapping[str, Any]) -> None:
+        """Set the state and the data of one conversation in one durable write."""
+
+    @abstractmethod
+    async def keys(self) -> list[StorageKey]:
+        """The keys of every open conversation (for resuming queued calls at start-up)."""
 
 
 class KeyedLocks:

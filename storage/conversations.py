@@ -221,6 +221,14 @@ class _ConversationBase(ConversationStore):
         async with self._locks.hold(key):
             await self._change(key, data_text=text)
 
+    async def commit(self, key: StorageKey, state: str | None, data: Mapping[str, Any]) -> None:
+        text = encode_data(data)
+        async with self._locks.hold(key):
+            await self._change(key, state=state, data_text=text)
+
+    async def keys(self) -> list[StorageKey]:
+        return list(self._items)
+
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         current = self._items.get(key)
         if current is None:

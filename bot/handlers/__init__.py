@@ -5,13 +5,15 @@ from __future__ import annotations
 from aiogram import Router
 
 
-def routers() -> list[Router]:
-    """Fresh routers for one Dispatcher: aiogram attaches a router to a single parent."""
-    from bot.handlers import coordinator, fallback, intake, privacy
+def coordinator_router() -> Router:
+    """A fresh router for one Dispatcher: aiogram attaches a router to a single parent."""
+    from bot.handlers import coordinator
 
-    return [
-        coordinator.build_router(),
-        privacy.build_router(),
-        intake.build_router(),
-        fallback.build_router(),
-    ]
+    return coordinator.build_router()
+
+
+def private_routers() -> list[Router]:
+    """The routers under the private parent (bot/app.py), in the order they are tried."""
+    from bot.handlers import fallback, intake, privacy
+
+    return [privacy.build_router(), intake.build_router(), fallback.build_router()]

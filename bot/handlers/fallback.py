@@ -5,95 +5,67 @@ Registered last, so known commands and answers are matched first.
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
-from aiogram.fsm.context import FSMContext
+from aiogram import Router
+from aiogram.methods import LeaveChat, SendMessage
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import chat_state
-from bot.chat_state import IntakeStates
+from bot.chat import Chat
+from bot.chat_state import ScreenKind
 from bot.filters import IsCommand, NotPrivateChat, PrivateChat
-from bot.handlers.intake import load_record, role_in, start_role
-from bot.screens import send, show_current, show_welcome, welcome_on_screen
+from bot.handlers.intake import role_in, stale, start_role
+from bot.screens import show_current, show_welcome
+from bot.sender import Sender
 from bot.services import Services
 
 
-async def edited(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    if message.chat.type != "private":
-        return  # edits in groups are ordinary group life; the coordinator router sees its own
-    record = await load_record(state, message.from_user, services)
-    await send(
-        bot,
-        message.chat.id,
-        record,
-        services.renderer.render(record.lang, "edited", flow=record.flow),
-    )
-    if record.flow is not None:
-        await show_current(bot, message.chat.id, services, record, state)
-    await chat_state.save(state, record)
+async def edited(message: Message, chat: Chat) -> None:
+    chat.say(chat.render("edited", flow=chat.record.flow))
+    if chat.record.flow is not None:
+        show_current(chat)
 
 
-async def unknown_command(
-    message: Message, state: FSMContext, services: Services, bot: Bot
-) -> None:
-    record = await load_record(state, message.from_user, services)
-    record.track(message.message_id)
-    await send(
-        bot, message.chat.id, record, services.renderer.render(record.lang, "unknown_command")
-    )
-    if record.flow is not None:
-        await show_current(bot, message.chat.id, services, record, state)
-    await chat_state.save(state, record)
+async def edited_elsewhere(message: Message) -> None:
+    """Edits in groups are ordinary group life; the coordinator router sees its own."""
 
 
-async def anything_else(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
+async def unknown_command(message: Message, chat: Chat) -> None:
+    chat.record.track(message.message_id)
+    chat.say(chat.render("unknown_command"))
+    if chat.record.flow is not None:
+        show_current(chat)
+
+
+async def anything_else(message: Message, chat: Chat) -> None:
     """Photos, stickers, voice, files, or text when no intake is running."""
-    record = await load_record(state, message.from_user, services)
+    record = chat.record
     record.track(message.message_id)
     if message.text is None:
-        await send(
-            bot,
-            message.chat.id,
-            record,
-            services.renderer.render(record.lang, "not_text", flow=record.flow),
-        )
-        await show_current(bot, message.chat.id, services, record, state)
-    elif welcome_on_screen(record) and (role := role_in(message.text)) is not None:
+        chat.say(chat.render("not_text", flow=record.flow))
+        show_current(chat)
+    elif record.screen_is(ScreenKind.WELCOME_IDLE) and (role := role_in(message.text)) is not None:
         # The welcome was shown (after a sticker, say) without a state: "1" still picks a role.
-        await start_role(bot, message.chat.id, services, state, record, role)
+        start_role(chat, role)
     else:
-        await state.set_state(IntakeStates.choosing_role)
-        await show_welcome(bot, message.chat.id, services, record)
-    await chat_state.save(state, record)
+        show_welcome(chat)
 
 
 async def stale_button(
-    callback: CallbackQuery, state: FSMContext, services: Services, bot: Bot
+    callback: CallbackQuery, chat: Chat, callback_answer: CallbackAnswer
 ) -> None:
     """A button whose data does not parse or belongs to no screen the person is on."""
-    await callback.answer()
-    record = await load_record(state, callback.from_user, services)
-    chat_id = callback.from_user.id
-    await send(
-        bot,
-        chat_id,
-        record,
-        services.renderer.render(
-            record.lang, "stale", busy=record.flow is not None, flow=record.flow
-        ),
-    )
-    if record.flow is None:
-        await state.set_state(IntakeStates.choosing_role)
-    await show_current(bot, chat_id, services, record, state)
-    await chat_state.save(state, record)
+    stale(chat, callback_answer)
 
 
-async def group_button(callback: CallbackQuery, services: Services) -> None:
-    await callback.answer(
-        services.renderer.render(services.settings.DEFAULT_LANGUAGE, "private_only_short")
+async def group_button(
+    callback: CallbackQuery, services: Services, callback_answer: CallbackAnswer
+) -> None:
+    callback_answer.text = services.renderer.render(
+        services.settings.DEFAULT_LANGUAGE, "private_only_short"
     )
 
 
-async def group_message(message: Message, services: Services, bot: Bot) -> None:
+async def group_message(message: Message, services: Services, sender: Sender) -> None:
     """The intake runs only in private chats. Answer commands and mentions, not every chat line."""
     text = message.text or message.caption or ""
     mentioned = (
@@ -113,18 +85,22 @@ async def group_message(message: Message, services: Services, bot: Bot) -> None:
         reply = services.renderer.render(
             services.settings.DEFAULT_LANGUAGE, "private_only", username=services.bot_username
         )
-        await bot.send_message(
-            chat_id=message.chat.id, text=reply, reply_to_message_id=message.message_id
+        sender.send_volatile(
+            SendMessage(
+                chat_id=message.chat.id, text=reply, reply_to_message_id=message.message_id
+            ),
+            message.chat.id,
         )
 
 
-async def channel_post(message: Message, services: Services, bot: Bot) -> None:
+async def channel_post(message: Message, services: Services, sender: Sender) -> None:
     """A channel is no place for an intake: say so once, and leave rather than post again."""
     reply = services.renderer.render(
         services.settings.DEFAULT_LANGUAGE, "private_only", username=services.bot_username
     )
-    await bot.send_message(chat_id=message.chat.id, text=reply)
-    await bot.leave_chat(chat_id=message.chat.id)
+    sender.send_volatile(SendMessage(chat_id=message.chat.id, text=reply), message.chat.id)
+    # Leaving is no message, but it goes the same way: paced, retried, never a traceback.
+    sender.send_volatile(LeaveChat(chat_id=message.chat.id), message.chat.id)
 
 
 def build_router() -> Router:
@@ -134,7 +110,8 @@ def build_router() -> Router:
     router would make a second `create_dispatcher` (a test, a restart in one process) fail.
     """
     router = Router(name=__name__)
-    router.edited_message.register(edited)
+    router.edited_message.register(edited, PrivateChat())
+    router.edited_message.register(edited_elsewhere)
     router.message.register(unknown_command, PrivateChat(), IsCommand())
     router.message.register(anything_else, PrivateChat())
     router.callback_query.register(stale_button, PrivateChat())

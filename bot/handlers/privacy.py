@@ -2,7 +2,7 @@
 
 Thin handlers: the rules live in `bot/privacy.py`. Erasing and withdrawing ask for a confirm by
 button first. After an erasure nothing about the person is written again, not even the chat
-record, so the confirmation message is not tracked.
+record: the handler calls `chat.forget()`, and the confirmation is sent from memory only.
 """
 
 from __future__ import annotations
@@ -10,41 +10,29 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram import Router
 from aiogram.filters import Command, Filter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.types import (
-    BufferedInputFile,
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    User,
-)
+from aiogram.methods import DeleteMessages
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import chat_state
 from bot import privacy as rights
-from bot.chat_state import ChatRecord, IntakeStates
+from bot.chat import DELETE_BATCH, Chat, ChatOutbox
+from bot.chat_state import ScreenKind, fsm_state
 from bot.filters import PrivateChat
-from bot.handlers.intake import load_record
+from bot.handlers.intake import fold_words, names_button, stale
 from bot.handlers.registry import Handlers
 from bot.i18n import label
 from bot.keyboards import AfterCb
 from bot.logging_setup import pseudonym
-from bot.screens import remove_keyboard, send, show_current
+from bot.screens import show_current
 from bot.services import Services
-from flows.engine import Phase
 from flows.model import Language
-from flows.records import ConsentRecord, Intake, utc_iso
-from storage.base import ConversationStore
+from flows.records import Intake, utc_iso
 
 log = logging.getLogger(__name__)
 handlers = Handlers(__name__, message=(PrivateChat(),), callback_query=(PrivateChat(),))
-
-# Telegram's deleteMessages takes at most 100 ids per call.
-DELETE_BATCH = 100
 
 
 class RightsCb(CallbackData, prefix="pv"):
@@ -71,19 +59,6 @@ def _confirm_keyboard(lang: Language, action: str) -> InlineKeyboardMarkup:
             ],
         ]
     )
-
-
-async def _record(state: FSMContext, user: User | None, services: Services) -> ChatRecord:
-    return await load_record(state, user, services)
-
-
-async def _drop_keyboard(bot: Bot, chat_id: int, message_id: int | None) -> None:
-    if message_id is None:
-        return
-    try:
-        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
-    except TelegramAPIError as exc:
-        log.debug("could not take a keyboard off: %s", type(exc).__name__)
 
 
 # -- /mijngegevens -----------------------------------------------------------------------------
@@ -130,106 +105,62 @@ def _export_context(
 
 
 @handlers.message(Command("mijngegevens", "mydata"))
-async def cmd_my_data(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    user = message.from_user
-    assert user is not None
-    record = await _record(state, user, services)
-    stored_state, stored_data = await state.get_state(), await state.get_data()
+async def cmd_my_data(message: Message, chat: Chat) -> None:
+    services = chat.services
+    record = chat.record
     conversation = (
-        {"state": stored_state, "data": stored_data} if (stored_state or stored_data) else None
+        {"state": fsm_state(record), "data": record.to_dict()} if chat.was_stored else None
     )
     # The chat record alone (language, message ids to delete) is no conversation in progress.
     in_progress = conversation if record.flow is not None else None
-    data = await rights.export_data(services, user.id, conversation)
+    data = await rights.export_data(services, chat.user_id, conversation)
     record.track(message.message_id)
     if rights.is_empty(data):
-        await send(
-            bot,
-            message.chat.id,
-            record,
-            services.renderer.render(record.lang, "rights_export_empty"),
-        )
+        chat.say(chat.render("rights_export_empty"))
     else:
         intakes = [Intake.from_dict(d) for d in data["intakes"]]
         name = f"baanwijzer-gegevens-{data['made_at'][:10]}.json"
-        document = await bot.send_document(
-            chat_id=message.chat.id,
-            document=BufferedInputFile(rights.export_bytes(data), filename=name),
-        )
-        record.track(document.message_id)
+        chat.send_document(rights.export_bytes(data).decode("utf-8"), name)
         context = _export_context(
             services, {**data, "conversation": in_progress}, intakes, record.lang
         )
-        await send(
-            bot,
-            message.chat.id,
-            record,
-            services.renderer.render(record.lang, "rights_export", **context),
-        )
+        chat.say(chat.render("rights_export", **context))
     if record.flow is not None:
-        await show_current(bot, message.chat.id, services, record, state)
-    await chat_state.save(state, record)
+        show_current(chat)
 
 
 # -- /verwijder --------------------------------------------------------------------------------
 
 
 @handlers.message(Command("verwijder", "wis", "delete"))
-async def cmd_erase(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    user = message.from_user
-    assert user is not None
-    record = await _record(state, user, services)
-    record.track(message.message_id)
-    await remove_keyboard(bot, message.chat.id, record)
-    numbers = [i.number for i in await services.intakes.for_user(user.id)]
-    text = services.renderer.render(
-        record.lang, "rights_erase_confirm", numbers=numbers, busy=record.flow is not None
-    )
-    markup = _confirm_keyboard(record.lang, "erase")
-    record.rights_screen = await send(bot, message.chat.id, record, text, markup, screen=True)
-    record.rights_action = "erase"
-    await chat_state.save(state, record)
+async def cmd_erase(message: Message, chat: Chat) -> None:
+    chat.record.track(message.message_id)
+    await ask_erase(chat)
 
 
-async def _forget_conversations(state: FSMContext, user_id: int) -> int:
-    storage = state.storage
-    if isinstance(storage, ConversationStore):
-        return await storage.delete_user(user_id)
-    had = bool(await state.get_data() or await state.get_state())
-    await state.clear()
-    return int(had)
+async def ask_erase(chat: Chat) -> None:
+    chat.retire_screen()
+    numbers = [i.number for i in await chat.services.intakes.for_user(chat.user_id)]
+    text = chat.render("rights_erase_confirm", numbers=numbers, busy=chat.record.flow is not None)
+    chat.say(text, _confirm_keyboard(chat.lang, "erase"), screen=ScreenKind.ERASE)
 
 
-async def _delete_group_messages(bot: Bot, messages: list[rights.GroupMessage]) -> int:
-    deleted = 0
-    by_chat: dict[int, list[int]] = {}
-    for m in messages:
-        by_chat.setdefault(m.chat_id, []).append(m.message_id)
-    for chat_id, ids in by_chat.items():
-        deleted += len(ids) - await _delete_batches(bot, chat_id, ids)
-    return deleted
-
-
-async def _delete_batches(bot: Bot, chat_id: int, message_ids: list[int]) -> int:
-    """Delete messages in batches of 100; returns how many could not be deleted."""
-    failed = 0
-    for start in range(0, len(message_ids), DELETE_BATCH):
-        batch = message_ids[start : start + DELETE_BATCH]
-        try:
-            await bot.delete_messages(chat_id=chat_id, message_ids=batch)
-        except TelegramAPIError as exc:
-            # Older than 48 hours, already gone, or no right to: the rest still goes.
-            log.info("could not delete %d messages: %s", len(batch), type(exc).__name__)
-            failed += len(batch)
-    return failed
-
-
-async def _erase(
-    bot: Bot, chat_id: int, services: Services, state: FSMContext, lang: Language, user_id: int
-) -> None:
+async def _erase(chat: Chat, outbox: ChatOutbox) -> None:
+    services = chat.services
+    user_id = chat.user_id
+    lang = chat.lang
     erasure = await rights.erase_person(services, user_id)
-    conversations = await _forget_conversations(state, user_id)
-    removed = await _delete_group_messages(bot, erasure.group_messages)
+    # From here on nothing about this person is written back, not even this chat's record.
+    chat.forget()
+    conversations = await outbox.storage.delete_user(user_id)
+    by_chat: dict[int, list[int]] = {}
+    for m in erasure.group_messages:
+        by_chat.setdefault(m.chat_id, []).append(m.message_id)
+    for group, ids in by_chat.items():
+        for start in range(0, len(ids), DELETE_BATCH):
+            batch = ids[start : start + DELETE_BATCH]
+            outbox.sender.send_volatile(DeleteMessages(chat_id=group, message_ids=batch), group)
+    removed = len(erasure.group_messages)
     log.info(
         "erasure for %s: %d conversations, %d group messages",
         pseudonym(user_id),
@@ -245,56 +176,44 @@ async def _erase(
         group_messages=removed,
         date=utc_iso(services.clock.now())[:10],
     )
-    # Not tracked and not saved: after an erasure nothing about this person is written again.
-    await bot.send_message(chat_id=chat_id, text=text)
+    chat.say_after_forget(text)
 
 
 # -- /intrekken --------------------------------------------------------------------------------
 
 
-def _conversation_consents(record: ChatRecord) -> list[ConsentRecord]:
-    return [ConsentRecord(**c) for c in record.consents]
-
-
-def _withdrawable_now(services: Services, record: ChatRecord) -> bool:
+def _withdrawable_now(chat: Chat) -> bool:
+    record = chat.record
     if record.flow is None or record.flow_state is None:
         return False
-    return (
-        rights.withdraw_in_conversation(services.engines[record.flow], record.flow_state)
-        is not None
-    )
+    engine = chat.services.engines[record.flow]
+    return rights.withdraw_in_conversation(engine, record.flow_state) is not None
 
 
 @handlers.message(Command("intrekken", "withdraw"))
-async def cmd_withdraw(message: Message, state: FSMContext, services: Services, bot: Bot) -> None:
-    user = message.from_user
-    assert user is not None
-    record = await _record(state, user, services)
-    record.track(message.message_id)
-    stored = await rights.withdrawable(services, user.id)
-    if not stored and not _withdrawable_now(services, record):
-        await send(
-            bot,
-            message.chat.id,
-            record,
-            services.renderer.render(record.lang, "rights_nothing_to_withdraw"),
-        )
+async def cmd_withdraw(message: Message, chat: Chat) -> None:
+    chat.record.track(message.message_id)
+    await ask_withdraw(chat)
+
+
+async def ask_withdraw(chat: Chat) -> None:
+    record = chat.record
+    stored = await rights.withdrawable(chat.services, chat.user_id)
+    if not stored and not _withdrawable_now(chat):
+        chat.say(chat.render("rights_nothing_to_withdraw"))
         if record.flow is not None:
-            await show_current(bot, message.chat.id, services, record, state)
-    else:
-        await remove_keyboard(bot, message.chat.id, record)
-        numbers = [i.number for i in stored]
-        text = services.renderer.render(record.lang, "rights_withdraw_confirm", numbers=numbers)
-        markup = _confirm_keyboard(record.lang, "withdraw")
-        record.rights_screen = await send(bot, message.chat.id, record, text, markup, screen=True)
-        record.rights_action = "withdraw"
-    await chat_state.save(state, record)
+            show_current(chat)
+        return
+    chat.retire_screen()
+    numbers = [i.number for i in stored]
+    text = chat.render("rights_withdraw_confirm", numbers=numbers)
+    chat.say(text, _confirm_keyboard(record.lang, "withdraw"), screen=ScreenKind.WITHDRAW)
 
 
-async def _withdraw(
-    bot: Bot, chat_id: int, services: Services, state: FSMContext, record: ChatRecord, user_id: int
-) -> None:
-    withdrawal = await rights.withdraw_sensitive(services, user_id)
+async def _withdraw(chat: Chat) -> None:
+    services = chat.services
+    record = chat.record
+    withdrawal = await rights.withdraw_sensitive(services, chat.user_id)
     busy = False
     if record.flow is not None and record.flow_state is not None:
         new = rights.withdraw_in_conversation(services.engines[record.flow], record.flow_state)
@@ -305,119 +224,65 @@ async def _withdraw(
             given = [c for c in record.consents if c.get("scope") == "sensitive" and c.get("given")]
             if given:
                 record.consents.append({**given[-1], "at": at, "given": False})
-    text = services.renderer.render(
-        record.lang,
+    text = chat.render(
         "rights_withdrawn",
         numbers=withdrawal.numbers,
         answers=withdrawal.answers,
         busy=busy,
         date=utc_iso(services.clock.now())[:10],
     )
-    await send(bot, chat_id, record, text)
+    chat.say(text)
     if record.flow is not None and record.flow_state is not None:
         # The question on screen may have been a sensitive one: show where the person is now.
-        phase = record.flow_state.phase
-        await state.set_state(
-            IntakeStates.summary if phase == Phase.SUMMARY else IntakeStates.asking
-        )
-        await show_current(bot, chat_id, services, record, state)
+        show_current(chat)
 
 
 @handlers.callback_query(RightsCb.filter())
 async def cb_rights(
-    callback: CallbackQuery,
-    callback_data: RightsCb,
-    state: FSMContext,
-    services: Services,
-    bot: Bot,
+    callback: CallbackQuery, callback_data: RightsCb, chat: Chat, chat_outbox: ChatOutbox
 ) -> None:
-    await callback.answer()
-    user = callback.from_user
-    chat_id = user.id
-    record = await _record(state, user, services)
-    on_screen = (
-        callback.message is not None and callback.message.message_id == record.screen_message_id
-    )
-    if callback.message is not None:
-        await _drop_keyboard(bot, chat_id, callback.message.message_id)
-    if on_screen:
-        record.screen_message_id = None
-    await _rights_answer(
-        bot, chat_id, services, state, record, user.id, callback_data.action, callback_data.confirm
-    )
+    if isinstance(callback.message, Message):
+        chat.drop_keyboard(callback.message.message_id)
+    await _rights_answer(chat, chat_outbox, callback_data.action, callback_data.confirm)
 
 
-async def _rights_answer(
-    bot: Bot,
-    chat_id: int,
-    services: Services,
-    state: FSMContext,
-    record: ChatRecord,
-    user_id: int,
-    action: str,
-    confirm: int,
-) -> None:
+async def _rights_answer(chat: Chat, outbox: ChatOutbox, action: str, confirm: int) -> None:
     if action == "erase" and confirm:
-        await _erase(bot, chat_id, services, state, record.lang, user_id)
-        return
-    if action == "withdraw" and confirm:
-        await _withdraw(bot, chat_id, services, state, record, user_id)
+        await _erase(chat, outbox)
+    elif action == "withdraw" and confirm:
+        await _withdraw(chat)
     else:
-        await send(bot, chat_id, record, services.renderer.render(record.lang, "rights_cancelled"))
-        if record.flow is not None:
-            await show_current(bot, chat_id, services, record, state)
-    await chat_state.save(state, record)
-
-
-def _fold(text: str) -> str:
-    return " ".join("".join(c for c in text.casefold() if c.isalnum() or c.isspace()).split())
+        chat.say(chat.render("rights_cancelled"))
+        if chat.record.flow is not None:
+            show_current(chat)
 
 
 class RightsQuestionOnScreen(Filter):
     """A typed text while "Alles wissen?" or "Toestemming intrekken?" is the screen."""
 
-    async def __call__(
-        self, message: Message, state: FSMContext, services: Services
-    ) -> bool | dict[str, Any]:
-        if message.text is None or message.text.startswith("/"):
+    async def __call__(self, message: Message, chat: Chat | None = None) -> bool:
+        if message.text is None or message.text.startswith("/") or chat is None:
             return False
-        # Every typed answer passes here first: decide on the two stored fields, and build the
-        # whole record only when the confirmation is the screen.
-        if not chat_state.rights_screen_showing(await state.get_data()):
-            return False
-        record = await _record(state, message.from_user, services)
-        return {"record": record}
+        return chat.record.screen_is(ScreenKind.ERASE, ScreenKind.WITHDRAW)
 
 
 @handlers.message(RightsQuestionOnScreen())
-async def typed_rights(
-    message: Message, record: ChatRecord, state: FSMContext, services: Services, bot: Bot
-) -> None:
+async def typed_rights(message: Message, chat: Chat, chat_outbox: ChatOutbox) -> None:
     """The confirm buttons typed: "ja" / "nee" (or a label); they must not answer the intake's
     question underneath (a "ja" there could be taken as consent)."""
-    user = message.from_user
-    assert user is not None
-    record.track(message.message_id)
-    words = _fold(message.text or "")
-    action = record.rights_action or ""
-
-    def names(key: str) -> bool:
-        return any(words == _fold(label(lang, f"{action}_{key}")) for lang in ("nl", "en"))
-
-    if words in ("ja", "j", "yes", "y", "1") or names("yes"):
-        await _drop_keyboard(bot, message.chat.id, record.screen_message_id)
-        record.screen_message_id = None
-        await _rights_answer(bot, message.chat.id, services, state, record, user.id, action, 1)
-    elif words in ("nee", "n", "no", "2") or names("no"):
-        await _drop_keyboard(bot, message.chat.id, record.screen_message_id)
-        record.screen_message_id = None
-        await _rights_answer(bot, message.chat.id, services, state, record, user.id, action, 0)
+    chat.record.track(message.message_id)
+    words = fold_words(message.text or "")
+    action = "erase" if chat.record.screen_is(ScreenKind.ERASE) else "withdraw"
+    if words in ("ja", "j", "yes", "y", "1") or names_button(words, f"{action}_yes"):
+        chat.retire_screen()
+        await _rights_answer(chat, chat_outbox, action, 1)
+    elif words in ("nee", "n", "no", "2") or names_button(words, f"{action}_no"):
+        chat.retire_screen()
+        await _rights_answer(chat, chat_outbox, action, 0)
+    elif action == "withdraw":
+        await ask_withdraw(chat)
     else:
-        await chat_state.save(state, record)
-        if action == "withdraw":
-            await cmd_withdraw(message, state, services, bot)
-        else:
-            await cmd_erase(message, state, services, bot)
+        await ask_erase(chat)
 
 
 # -- delete the chat after the intake ----------------------------------------------------------
@@ -425,46 +290,26 @@ async def typed_rights(
 
 @handlers.callback_query(AfterCb.filter())
 async def cb_after(
-    callback: CallbackQuery, callback_data: AfterCb, state: FSMContext, services: Services, bot: Bot
+    callback: CallbackQuery, callback_data: AfterCb, chat: Chat, callback_answer: CallbackAnswer
 ) -> None:
-    user = callback.from_user
-    chat_id = user.id
-    record = await _record(state, user, services)
-    on_screen = (
-        callback.message is not None and callback.message.message_id == record.screen_message_id
-    )
+    record = chat.record
+    on_screen = record.screen_is(ScreenKind.AFTER) and chat.is_screen(callback.message)
     if record.flow is not None or not on_screen:
         # An old offer, pressed during a later intake, must not delete the questions on screen.
-        await callback.answer()
-        stale = services.renderer.render(
-            record.lang, "stale", busy=record.flow is not None, flow=record.flow
-        )
-        await send(bot, chat_id, record, stale)
-        if record.flow is not None:
-            await show_current(bot, chat_id, services, record, state)
-        await chat_state.save(state, record)
+        stale(chat, callback_answer)
         return
     if callback_data.action != "delete":
-        await callback.answer(label(record.lang, "chat_kept"))
-        if callback.message is not None:
-            await _drop_keyboard(bot, chat_id, callback.message.message_id)
-        if record.screen_message_id == (callback.message.message_id if callback.message else None):
-            record.screen_message_id = None
-        await chat_state.save(state, record)
+        callback_answer.text = label(record.lang, "chat_kept")
+        chat.retire_screen()
         return
-    await callback.answer()
     ids = list(record.message_ids)
-    if callback.message is not None and callback.message.message_id not in ids:
+    if isinstance(callback.message, Message) and callback.message.message_id not in ids:
         ids.append(callback.message.message_id)
-    failed = await _delete_batches(bot, chat_id, sorted(ids))
-    log.info("deleted the chat of %s: %d messages, %d failed", pseudonym(user.id), len(ids), failed)
+    chat.delete_messages(sorted(ids))
+    log.info("deleting the chat of %s: %d messages", pseudonym(chat.user_id), len(ids))
     record.message_ids = []
-    record.screen_message_id = None
-    await bot.send_message(
-        chat_id=chat_id,
-        text=services.renderer.render(record.lang, "rights_chat_deleted", failed=failed),
-    )
-    await chat_state.save(state, record)
+    record.screen = None
+    chat.say_when_deleted("rights_chat_deleted")
 
 
 def build_router() -> Router:

@@ -19,6 +19,7 @@ from aiogram.fsm.context import FSMContext
 
 from bot.app import create_dispatcher, create_services
 from bot.config import Settings
+from bot.sender import Limits, Sender
 from bot.services import Services
 from flows.engine import FlowState
 from flows.model import AnswerValue, Kind, Language, Question
@@ -76,7 +77,16 @@ class Harness:
     dp: Dispatcher
     bot: Bot
     session: RecordingSession
+    sender: Sender
     drivers: dict[int, ChatDriver] = field(default_factory=dict)
+
+    async def settle(self) -> None:
+        """Wait until everything queued so far was sent."""
+        await self.sender.idle()
+
+    async def close(self) -> None:
+        await self.sender.stop()
+        await self.stores.close()
 
     def driver(self, user_id: int = DEFAULT_USER_ID, *, language_code: str = "nl") -> ChatDriver:
         if user_id not in self.drivers:
@@ -119,6 +129,7 @@ async def build_harness(
     stores: Stores | None = None,
     clock: FakeClock | None = None,
     session: RecordingSession | None = None,
+    limits: Limits | None = None,
     **settings: Any,
 ) -> Harness:
     clock = clock or FakeClock()
@@ -129,9 +140,11 @@ async def build_harness(
         config, intakes=stores.intakes, outbox=stores.outbox, clock=clock, funnel=funnel
     )
     services.bot_username = "baanwijzer_bot"
-    dp = create_dispatcher(services, stores.conversations)
     session = session or RecordingSession()
-    return Harness(config, clock, stores, funnel, services, dp, make_bot(session), session)
+    bot = make_bot(session)
+    sender = Sender(bot, limits or Limits.unlimited())
+    dp = create_dispatcher(services, stores.conversations, sender)
+    return Harness(config, clock, stores, funnel, services, dp, bot, session, sender)
 
 
 async def open_file_harness(
@@ -147,7 +160,7 @@ async def open_file_harness(
 async def harness_fixture(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = await build_harness(tmp_path / "data")
     yield harness
-    await harness.stores.close()
+    await harness.close()
 
 
 # -- walking a whole intake -------------------------------------------------------------------
@@ -290,8 +303,10 @@ def joined(texts: Sequence[str]) -> str:
 
 def essentials(data: Mapping[str, Any]) -> dict[str, Any]:
     """The conversation record without the bookkeeping of chat messages (which message ids
-    the bot sent, which one carries the keyboard): what an answer is allowed to change."""
-    return {k: v for k, v in data.items() if k not in ("message_ids", "screen", "welcome_screen")}
+    the bot sent, which one carries the keyboard, how many calls were queued): what an answer
+    is allowed to change. The queue itself stays in: after the sender settled it is empty."""
+    bookkeeping = ("message_ids", "screen", "seq", "sent")
+    return {k: v for k, v in data.items() if k not in bookkeeping}
 
 
 async def snapshot(harness: Harness, user_id: int = DEFAULT_USER_ID) -> dict[str, Any]:

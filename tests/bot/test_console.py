@@ -12,7 +12,9 @@ from pathlib import Path
 
 from aiogram import Bot
 
+from bot.app import create_dispatcher
 from bot.console import ConsoleSession, run_console
+from bot.sender import Limits, Sender
 from tests.bot.intake_fixtures import Harness, build_harness
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,12 +133,14 @@ async def console_run(tmp_path: Path, lines: list[str]) -> tuple[str, Harness]:
     session = ConsoleSession(out)
     bot = Bot(token="1:TERMINAL", session=session)
     pending = iter(lines)
+    # The sender of the try-out talks to the terminal's bot, as `python -m bot try` does.
+    sender = Sender(bot, Limits.unlimited())
+    dp = create_dispatcher(harness.services, harness.stores.conversations, sender)
     try:
-        await run_console(
-            harness.dp, bot, session, "candidate", read_line=lambda: next(pending, None)
-        )
+        await run_console(dp, bot, session, "candidate", read_line=lambda: next(pending, None))
     finally:
-        await harness.stores.close()
+        await sender.stop()
+        await harness.close()
     return out.getvalue(), harness
 
 

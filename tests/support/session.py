@@ -23,6 +23,7 @@ from tests.support.bot_api_state import (
     keyboard_rows,
     visible_text,
 )
+from tests.support.flood import FloodModel
 
 TEST_TOKEN = f"{DEFAULT_BOT_ID}:TEST"
 
@@ -69,6 +70,8 @@ class RecordingSession(BaseSession):
         self.requests: list[RecordedRequest] = []
         self.closed = False
         self._failures: dict[str, deque[Failure]] = {}
+        # Telegram's flood control and fault windows, when a test sets one (tests/support/flood.py).
+        self.flood: FloodModel | None = None
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -173,6 +176,18 @@ class RecordingSession(BaseSession):
         status_code = 200
         try:
             failure = self._next_failure(request.name)
+            if failure is None and self.flood is not None:
+                chat = request.params.get("chat_id")
+                refused = self.flood.check(
+                    request.name, int(chat) if chat and chat.lstrip("-").isdigit() else None
+                )
+                if refused is not None:
+                    status, retry_after = refused
+                    failure = (
+                        BotApiError.retry_after_seconds(retry_after)
+                        if status == 429
+                        else BotApiError.server_error(status, "Bad Gateway")
+                    )
             if isinstance(failure, BotApiError):
                 raise failure
             if isinstance(failure, BaseException):

@@ -331,6 +331,13 @@ def reply_message_update(
     return update_of("message", message, update_id)
 
 
+async def settle(dispatcher: Dispatcher) -> None:
+    """Wait until the bot's sender has sent everything the updates so far queued."""
+    sender = dispatcher.workflow_data.get("sender")
+    if sender is not None:
+        await sender.idle()
+
+
 class ChatDriver:
     """One user talking to the bot through the real Dispatcher, the way a person would.
 
@@ -400,7 +407,9 @@ class ChatDriver:
     async def feed(self, update: Update) -> Any:
         """Feed any update (for example from a builder) and start a new action."""
         self._mark = len(self.session.requests)
-        return await self.dispatcher.feed_update(self.bot, update, **self.feed_kwargs)
+        result = await self.dispatcher.feed_update(self.bot, update, **self.feed_kwargs)
+        await settle(self.dispatcher)
+        return result
 
     def _shown(self, requests: list[RecordedRequest]) -> list[str]:
         texts: list[str] = []
@@ -419,9 +428,14 @@ class ChatDriver:
 
     @property
     def last_text(self) -> str | None:
-        """The text the bot most recently showed in this chat (sent or edited)."""
-        shown = self._shown(self.session.requests)
-        return shown[-1] if shown else None
+        """The newest message the bot has in this chat, as it reads now: what the person sees
+        at the bottom of the chat (an edit of an older message does not move it there)."""
+        for message in reversed(self.session.state.chat_messages(self.chat_id)):
+            sender = message.get("from") or {}
+            raw = message.get("text", message.get("caption"))
+            if sender.get("is_bot") and raw is not None:
+                return str(raw)  # stored as the client shows it
+        return None
 
     @property
     def last_keyboard(self) -> list[list[tuple[str, str | None]]]:

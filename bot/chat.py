@@ -1,0 +1,476 @@
+"""One unit of work per update in a private chat: load once, decide, commit once, then send.
+
+`ChatMiddleware` is an outer middleware on the parent router of the private-chat handlers. It
+reads the conversation record once, hands the handler a `Chat` (the record plus methods that
+queue replies and edits), and after the handler returns writes the new record *and* the queued
+calls in one durable write, before anything is sent. Only then does the sender see the calls. A
+handler that raises commits nothing; a handler that erased the person calls `forget()`, and
+nothing about them is written back.
+
+`ChatOutbox` is the sender's source for these calls: it builds each call from the stored record
+when its turn comes (so a call of an erased record is never sent), and writes the result back
+(the message id that later edits and the stale-button check need) under the chat's event lock,
+so the write-back never races a handler of the same chat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.dispatcher.flags import get_flag
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
+from aiogram.methods import TelegramMethod
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+    User,
+)
+from aiogram.types import (
+    Chat as TgChat,
+)
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+
+from bot.chat_state import ChatRecord, Screen, ScreenKind, fsm_state
+from bot.outgoing import (
+    DELETE_MESSAGES,
+    EDIT_MARKUP,
+    EDIT_TEXT,
+    SEND_DOCUMENT,
+    SEND_MESSAGE,
+    Call,
+    markup_json,
+)
+from bot.render import Renderer
+from bot.sender import Sender
+from bot.services import Services
+from flows.model import Language
+from storage.base import ConversationStore
+
+log = logging.getLogger(__name__)
+
+# Telegram's deleteMessages takes at most 100 ids per call.
+DELETE_BATCH = 100
+
+
+def language_of(user: User | None, default: Language) -> Language:
+    code = (user.language_code or "") if user else ""
+    if code.startswith("en"):
+        return "en"
+    if code.startswith("nl"):
+        return "nl"
+    return default
+
+
+def load_record(raw: dict[str, Any], user: User | None, services: Services) -> ChatRecord:
+    """The record as stored, fitted to the flows as they are now."""
+    record = ChatRecord.from_dict(raw, language_of(user, services.settings.DEFAULT_LANGUAGE))
+    flow_state = record.flow_state
+    if record.flow in services.engines and flow_state is not None:
+        engine = services.engines[record.flow]
+        current = flow_state.current
+        # The flow file may have changed while this conversation waited (a new version, a
+        # question removed): fit the stored answers to the flow as it is now.
+        if flow_state.version != engine.flow.version or (
+            current is not None and not engine.flow.has_question(current)
+        ):
+            record.flow_state = engine.resume(flow_state)
+    elif record.flow is not None:
+        record.reset_intake()
+        record.screen = None
+    return record
+
+
+class Chat:
+    """One private chat during one update: the record, and the calls the handler queues."""
+
+    def __init__(
+        self,
+        services: Services,
+        key: StorageKey,
+        record: ChatRecord,
+        user: User | None = None,
+    ) -> None:
+        self.services = services
+        self.key = key
+        self.record = record
+        self.user = user
+        self.calls: list[Call] = []
+        self.counts: list[str] = []
+        self.forgotten = False
+        # Whether anything was stored for this chat before this update.
+        self.was_stored = False
+        # Calls to send after an erasure: kept in memory only, never stored.
+        self.last_words: list[TelegramMethod[Any]] = []
+
+    @property
+    def id(self) -> int:
+        return self.key.chat_id
+
+    @property
+    def user_id(self) -> int:
+        return self.key.user_id
+
+    @property
+    def lang(self) -> Language:
+        return self.record.lang
+
+    def render(self, template: str, **context: Any) -> str:
+        return self.services.renderer.render(self.record.lang, template, **context)
+
+    # -- queueing --------------------------------------------------------------------------
+
+    def _queue(self, call: Call) -> None:
+        if (key := call.supersedes) is not None:
+            # A later edit of the same message makes a waiting one useless.
+            self.calls = [c for c in self.calls if c.supersedes != key]
+            self.record.outbox = [
+                c for c in self.record.outbox if Call.from_dict(c).supersedes != key
+            ]
+        self.calls.append(call)
+
+    def say(
+        self,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+        *,
+        screen: ScreenKind | None = None,
+        track: bool = True,
+    ) -> int:
+        """Queue a message to the person; with `screen`, it becomes the screen on top (the
+        caller takes the keyboard off the old one first). Returns its ref."""
+        record = self.record
+        ref = record.next_ref()
+        params: dict[str, Any] = {"text": text}
+        if markup is not None:
+            params["reply_markup"] = markup_json(markup)
+        self._queue(Call(record.call_id(ref), self.id, SEND_MESSAGE, params, ref=ref, track=track))
+        if screen is not None:
+            record.screen = Screen(screen, ref)
+        return ref
+
+    def _edit_call(
+        self, method: str, params: dict[str, Any], ref: int | None, mid: int | None
+    ) -> Call:
+        record = self.record
+        if mid is not None:
+            params["message_id"] = mid
+            target = None
+        else:
+            target = ref
+        return Call(
+            record.call_id(record.next_ref()), self.id, method, params, target=target,
+            cosmetic=True,
+        )  # fmt: skip
+
+    def count(self, key: str) -> None:
+        """Count a funnel step (no link to the person), after the commit."""
+        self.counts.append(key)
+
+    def update_screen_keyboard(self, markup: InlineKeyboardMarkup, resend_text: str) -> None:
+        """Show a changed keyboard (a tick) on the screen on top. If that message cannot be
+        edited any more, the screen is sent anew with `resend_text`."""
+        record = self.record
+        screen = record.screen
+        if screen is None or screen.message_id is None:
+            return
+        ref = record.next_ref()
+        again = Call(record.call_id(ref), self.id, SEND_MESSAGE,
+                     {"text": resend_text, "reply_markup": markup_json(markup)}, ref=ref,
+                     track=True)  # fmt: skip
+        params = {"reply_markup": markup_json(markup), "message_id": screen.message_id}
+        edit_ref = record.next_ref()
+        self._queue(Call(record.call_id(edit_ref), self.id, EDIT_MARKUP, params,
+                         fallback=again.to_dict()))  # fmt: skip
+
+    def retire_screen(self, new_text: str | None = None) -> None:
+        """Take the keyboard off the screen on top (showing `new_text` instead, if given)."""
+        screen = self.record.screen
+        if screen is None:
+            return
+        self.record.screen = None
+        mid = (
+            screen.message_id
+            if screen.message_id is not None
+            else self.record.message_of(screen.ref)
+        )
+        method, params = (EDIT_MARKUP, {}) if new_text is None else (EDIT_TEXT, {"text": new_text})
+        self._queue(self._edit_call(method, params, screen.ref, mid))
+
+    def drop_keyboard(self, message_id: int) -> None:
+        """Take the keyboard off a message the update names (the one a button was pressed on)."""
+        screen = self.record.screen
+        if screen is not None and screen.message_id == message_id:
+            self.retire_screen()
+            return
+        self._queue(self._edit_call(EDIT_MARKUP, {}, None, message_id))
+
+    def send_document(self, content: str, filename: str) -> None:
+        record = self.record
+        ref = record.next_ref()
+        params = {"document": {"content": content, "filename": filename}}
+        self._queue(Call(record.call_id(ref), self.id, SEND_DOCUMENT, params, ref=ref, track=True))
+
+    def say_when_deleted(self, template: str) -> None:
+        """Queue `template` to be rendered after the deletions queued before it, with `failed`:
+        how many messages could not be deleted."""
+        record = self.record
+        ref = record.next_ref()
+        self._queue(Call(record.call_id(ref), self.id, SEND_MESSAGE, {}, ref=ref,
+                         template={"name": template, "lang": record.lang}))  # fmt: skip
+
+    def delete_messages(self, message_ids: list[int]) -> None:
+        for start in range(0, len(message_ids), DELETE_BATCH):
+            batch = message_ids[start : start + DELETE_BATCH]
+            ref = self.record.next_ref()
+            self._queue(
+                Call(self.record.call_id(ref), self.id, DELETE_MESSAGES, {"message_ids": batch})
+            )
+
+    def screen_pending(self) -> bool:
+        """The screen on top was queued but is not sent yet: a button pressed now is older."""
+        screen = self.record.screen
+        return screen is not None and screen.message_id is None
+
+    def is_screen(self, message: Any) -> bool:
+        """Whether a button was pressed on the screen on top."""
+        screen = self.record.screen
+        return (
+            screen is not None
+            and isinstance(message, Message)
+            and screen.message_id is not None
+            and message.message_id == screen.message_id
+        )
+
+    def forget(self) -> None:
+        """After an erasure: nothing about this person is written again in this update."""
+        self.forgotten = True
+        self.calls = []
+
+    def say_after_forget(self, text: str) -> None:
+        """The one message an erasure sends: paced like the rest, stored nowhere."""
+        from aiogram.methods import SendMessage
+
+        self.last_words.append(SendMessage(chat_id=self.id, text=text))
+
+
+class ChatOutbox:
+    """The calls queued in conversation records, as a source for the sender."""
+
+    def __init__(
+        self,
+        storage: ConversationStore,
+        isolation: BaseEventIsolation,
+        sender: Sender,
+        renderer: Renderer,
+    ) -> None:
+        self.renderer = renderer
+        self.storage = storage
+        self.isolation = isolation
+        self.sender = sender
+        # Run after a commit that left a submit pending (bot/submit.py sets it).
+        self.on_submit: Callable[[StorageKey], Awaitable[None]] | None = None
+
+    async def commit(self, chat: Chat, raw: dict[str, Any], raw_state: str | None) -> None:
+        """Write the record and its new calls in one durable write; then hand them over."""
+        record = chat.record
+        record.outbox.extend(call.to_dict() for call in chat.calls)
+        data = record.to_dict()
+        state = fsm_state(record)
+        if data != raw or state != raw_state:
+            await self.storage.commit(chat.key, state, data)
+        self.hand_over(chat.key, chat.calls)
+        if record.submitting is not None:
+            self.start_submit(chat.key)
+
+    def hand_over(self, key: StorageKey, calls: list[Call]) -> None:
+        for call in calls:
+            self.sender.put(ConversationCall(self, key, call))
+
+    def start_submit(self, key: StorageKey) -> None:
+        if self.on_submit is not None:
+            self.sender.track(self.on_submit(key), "submitting an intake")
+
+    async def resume(self) -> int:
+        """At start-up: hand every stored call to the sender, in order, and finish submits."""
+        count = 0
+        for key in await self.storage.keys():
+            data = await self.storage.get_data(key)
+            calls = [Call.from_dict(c) for c in data.get("outbox", ())]
+            self.hand_over(key, calls)
+            count += len(calls)
+            if data.get("submitting"):
+                self.start_submit(key)
+        if count:
+            log.info("resuming %d calls queued before the restart", count)
+        return count
+
+    async def build(self, key: StorageKey, call_id: str) -> TelegramMethod[Any] | None:
+        data = await self.storage.get_data(key)
+        for raw in data.get("outbox", ()):
+            if raw.get("id") == call_id:
+                call = Call.from_dict(raw)
+                break
+        else:
+            return None  # erased, or replaced by a later edit
+        if call.template is not None:
+            failed = int(data.get("delete_failed", 0))
+            lang = cast(Language, call.template.get("lang", "nl"))
+            call.params["text"] = self.renderer.render(lang, call.template["name"], failed=failed)
+        message_id = None
+        if call.target is not None:
+            message_id = (data.get("sent") or {}).get(str(call.target))
+            if message_id is None:
+                # Its message never left (it failed for good): nothing to edit.
+                await self._remove(key, call, None)
+                return None
+        return call.build(message_id)
+
+    async def _remove(
+        self, key: StorageKey, call: Call, message_id: int | None, *, failed: bool = False
+    ) -> None:
+        async with self.isolation.lock(key):
+            data = await self.storage.get_data(key)
+            if not data:
+                return  # erased meanwhile
+            record = ChatRecord.from_dict(data, "nl")
+            record.outbox = [c for c in record.outbox if c.get("id") != call.id]
+            if message_id is not None and call.ref is not None:
+                record.record_sent(call.ref, message_id, track=call.track)
+            if failed and call.method == DELETE_MESSAGES:
+                record.delete_failed += len(call.params.get("message_ids", ()))
+            if call.template is not None and not failed:
+                record.delete_failed = 0
+            state = await self.storage.get_state(key)
+            await self.storage.commit(key, state, record.to_dict())
+
+    async def sent(self, key: StorageKey, call: Call, result: Any) -> None:
+        message_id = result.message_id if isinstance(result, Message) else None
+        await self._remove(key, call, message_id)
+
+    async def failed(self, key: StorageKey, call: Call, error: BaseException) -> None:
+        if isinstance(error, TelegramForbiddenError):
+            log.info("a person blocked the bot; their queued messages are dropped")
+        if call.fallback is None:
+            await self._remove(key, call, None, failed=True)
+            return
+        again = Call.from_dict(call.fallback)
+        async with self.isolation.lock(key):
+            data = await self.storage.get_data(key)
+            if not data:
+                return
+            record = ChatRecord.from_dict(data, "nl")
+            record.outbox = [c for c in record.outbox if c.get("id") != call.id]
+            record.outbox.append(again.to_dict())
+            screen = record.screen
+            if screen is not None and screen.message_id == call.params.get("message_id"):
+                screen.ref, screen.message_id = again.ref or 0, None
+            await self.storage.commit(key, await self.storage.get_state(key), record.to_dict())
+        self.hand_over(key, [again])
+
+
+class ConversationCall:
+    """One call of a conversation record, in the sender's queue."""
+
+    def __init__(self, source: ChatOutbox, key: StorageKey, call: Call) -> None:
+        self.source = source
+        self.key = key
+        self.call = call
+        self.id = call.id
+        self.chat_id = call.chat_id
+        self.cosmetic = call.cosmetic
+        self.supersedes = call.supersedes
+
+    async def prepare(self) -> TelegramMethod[Any] | None:
+        return await self.source.build(self.key, self.call.id)
+
+    async def sent(self, result: Any) -> None:
+        await self.source.sent(self.key, self.call, result)
+
+    async def failed(self, error: BaseException) -> None:
+        await self.source.failed(self.key, self.call, error)
+
+    async def retrying(self, error: BaseException, attempts: int, delay: float) -> None:
+        pass  # the call stays in the record; the sender tries again
+
+    async def superseded(self) -> None:
+        # Usually gone already: the handler that queued the later edit removed it.
+        await self.source.sent(self.key, self.call, None)
+
+
+class ChatMiddleware(BaseMiddleware):
+    """Load the record once, hand the handler a `Chat`, commit once after it returned."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        event_chat: TgChat | None = data.get("event_chat")
+        state: FSMContext | None = data.get("state")
+        if event_chat is None or event_chat.type != "private" or state is None:
+            return await handler(event, data)
+        services: Services = data["services"]
+        outbox: ChatOutbox = data["chat_outbox"]
+        raw_state = await state.get_state()
+        raw = await state.get_data()
+        chat = Chat(services, state.key, load_record(raw, data.get("event_from_user"), services),
+                    data.get("event_from_user"))  # fmt: skip
+        chat.was_stored = bool(raw or raw_state)
+        data["chat"] = chat
+        result = await handler(event, data)
+        if result is UNHANDLED:
+            return result
+        if chat.forgotten:
+            for method in chat.last_words:
+                outbox.sender.send_volatile(method, chat.id)
+            return result
+        await outbox.commit(chat, raw, raw_state)
+        for key in chat.counts:
+            await services.funnel.count(key)
+        return result
+
+
+class QuietCallbackAnswerMiddleware(CallbackAnswerMiddleware):
+    """aiogram's: every callback query answered once, after the handler and its commit (a toast
+    set by the handler on `callback_answer`). A failed answer (the query is too old after a
+    restart) costs the person nothing: it is logged, never a traceback."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, CallbackQuery):
+            return await handler(event, data)
+        callback_answer = data["callback_answer"] = self.construct_callback_answer(
+            properties=get_flag(data, "callback_answer")
+        )
+        try:
+            return await handler(event, data)
+        finally:
+            if not callback_answer.disabled and not callback_answer.answered:
+                try:
+                    await self.answer(event, callback_answer)
+                except TelegramAPIError as exc:
+                    log.debug("a callback query could not be answered: %s", type(exc).__name__)
+
+
+__all__ = [
+    "Chat",
+    "ChatMiddleware",
+    "ChatOutbox",
+    "ConversationCall",
+    "QuietCallbackAnswerMiddleware",
+    "language_of",
+    "load_record",
+]

@@ -24,7 +24,6 @@ import asyncio
 import builtins
 import contextlib
 import copy
-import gc
 import logging
 import os
 import re
@@ -204,15 +203,9 @@ class TinyIntakeRepository:
         return repo
 
     def _open_sync(self) -> None:
-        # Loading creates hundreds of thousands of objects that all stay alive: without the
-        # cyclic GC running over and over in between, opening is about twice as fast.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            self._open_files()
-        finally:
-            if enabled:
-                gc.enable()
+        # No process-wide gc.disable() here: it ran in a worker thread and switched the
+        # collector off for the event loop too, for a start-up gain no person notices.
+        self._open_files()
 
     def _open_files(self) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)

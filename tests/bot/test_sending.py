@@ -1,0 +1,328 @@
+"""Nothing a person types is lost: under Telegram's limits, faults, restarts and erasure.
+
+Everything runs through the real Dispatcher, stores and sender; only the Bot API is fake (at
+the session seam), with Telegram's flood control modelled (tests/support/flood.py). The event
+loop runs on fake time (looptime), so minutes of pacing and `retry_after` pass in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+
+from bot.chat import ChatOutbox
+from bot.sender import Limits
+from flows.model import AnswerValue
+from tests.bot.intake_fixtures import (
+    CANDIDATE_ANSWERS,
+    Harness,
+    build_harness,
+    confirm_summary,
+    harness_fixture,  # noqa: F401 - the `harness` fixture
+    open_file_harness,
+    typed_form,
+    walk,
+)
+from tests.support.flood import Fault, FloodModel
+from tests.support.session import RecordingSession
+from tests.support.updates import DEFAULT_USER_ID, message_update
+
+QUESTION = re.compile(r"^Vraag (\d+) van (\d+)")
+NUMBER = re.compile(r"K-2026-\d{4}")
+
+
+class NotifyingSession(RecordingSession):
+    """Wakes the person waiting for their next message when the bot sends to their chat."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived: dict[int, asyncio.Event] = {}
+
+    def event(self, chat_id: int) -> asyncio.Event:
+        return self.arrived.setdefault(chat_id, asyncio.Event())
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109 - signature fixed by BaseSession
+    ) -> TelegramType:
+        try:
+            return await super().make_request(bot, method, timeout)
+        finally:
+            chat = getattr(method, "chat_id", None)
+            if isinstance(chat, int):
+                self.event(chat).set()
+
+
+def bot_texts(harness: Harness, chat_id: int) -> list[tuple[int, str]]:
+    """The bot's messages in a chat as the person sees them now: (message id, text)."""
+    return [
+        (int(m["message_id"]), str(m.get("text", "")))
+        for m in harness.session.state.chat_messages(chat_id)
+        if (m.get("from") or {}).get("is_bot")
+    ]
+
+
+async def next_screen(
+    harness: Harness, session: NotifyingSession, chat_id: int, after: int
+) -> tuple[int, str]:
+    """Wait, as a person does, until a question, the summary or the outcome arrives."""
+    event = session.event(chat_id)
+    while True:
+        for message_id, text in bot_texts(harness, chat_id):
+            if message_id > after and (
+                QUESTION.match(text) or text.startswith("📋") or NUMBER.search(text)
+            ):
+                return message_id, text
+        event.clear()
+        await event.wait()
+
+
+async def person(harness: Harness, session: NotifyingSession, user_id: int, seen: list[int]) -> str:
+    """One candidate: start, answer each question once it is on screen, confirm, read the
+    number. `seen` collects the question numbers in the order they arrived."""
+    answers: dict[str, AnswerValue] = dict(CANDIDATE_ANSWERS)
+    await harness.dp.feed_update(harness.bot, message_update("/start kandidaat", user_id=user_id))
+    last = 0
+    while True:
+        last, text = await next_screen(harness, session, user_id, last)
+        if (found := NUMBER.search(text)) is not None:
+            return found.group(0)
+        if text.startswith("📋"):
+            await harness.dp.feed_update(harness.bot, message_update("klopt", user_id=user_id))
+            continue
+        match = QUESTION.match(text)
+        assert match is not None
+        seen.append(int(match.group(1)))
+        question = await harness.current_question(user_id)
+        assert question is not None
+        await harness.dp.feed_update(
+            harness.bot,
+            message_update(typed_form(question, answers[question.id]), user_id=user_id),
+        )
+
+
+def refused_too_soon(flood: FloodModel) -> int:
+    return flood.too_soon
+
+
+async def flooded_harness(tmp_path: Path, **flood: Any) -> tuple[Harness, NotifyingSession]:
+    session = NotifyingSession()
+    harness = await build_harness(tmp_path, session=session, limits=Limits())
+    session.flood = FloodModel(clock=asyncio.get_running_loop().time, **flood)
+    return harness, session
+
+
+@pytest.mark.looptime
+async def test_200_candidates_at_once_under_telegrams_limits_all_finish_and_lose_nothing(
+    tmp_path: Path,
+) -> None:
+    harness, session = await flooded_harness(tmp_path)
+    users = [5000 + n for n in range(200)]
+    seen: dict[int, list[int]] = {u: [] for u in users}
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    try:
+        numbers = await asyncio.wait_for(
+            asyncio.gather(*(person(harness, session, u, seen[u]) for u in users)),
+            timeout=4 * 3600,
+        )
+        await harness.settle()
+        took = loop.time() - began
+        intakes = await harness.intakes()
+        # Every one finished, with their own number, and it is the number stored for them.
+        assert len(set(numbers)) == 200
+        assert {i.user_id: i.number for i in intakes} == dict(zip(users, numbers, strict=True))
+        for user in users:
+            # No answer lost: the questions came in order, none older than one seen before,
+            # and none twice.
+            assert seen[user] == sorted(set(seen[user])), (user, seen[user])
+            sends = Counter(
+                text
+                for request in session.requests_of("sendMessage")
+                if request.ok and request.chat_id == str(user)
+                for text in [request.params.get("text", "")]
+            )
+            assert max(sends.values()) == 1, [t for t, n in sends.items() if n > 1][:2]
+        flood = session.flood
+        assert flood is not None
+        # The sender kept within the limits it was given: no retry came before `retry_after`.
+        assert flood.too_soon == 0
+        # And it stays near the physical minimum: the limited calls at 30 a second.
+        limited = sum(1 for r in session.requests if r.ok and r.name != "answerCallbackQuery")
+        print(
+            f"\n200 candidates: {took:.0f} s virtual for {limited} calls "
+            f"(minimum {limited / 30:.0f} s), {flood.refused} refused by flood control"
+        )
+        assert took <= 1.5 * limited / 25
+    finally:
+        await harness.close()
+
+
+@pytest.mark.looptime
+async def test_429_and_502_windows_lose_nothing_and_no_retry_comes_before_retry_after(
+    tmp_path: Path,
+) -> None:
+    harness, session = await flooded_harness(
+        tmp_path,
+        faults=[
+            Fault(start=0.0, end=20.0, status=429, chat_id=DEFAULT_USER_ID, retry_after=7),
+            Fault(start=25.0, end=55.0, status=502, chat_id=DEFAULT_USER_ID),
+            Fault(start=60.0, end=90.0, status=502),
+        ],
+    )
+    seen: list[int] = []
+    try:
+        number = await asyncio.wait_for(person(harness, session, DEFAULT_USER_ID, seen), 3600)
+        await harness.settle()
+        [intake] = await harness.intakes()
+        assert intake.number == number
+        assert seen == sorted(set(seen))
+        assert len(seen) == len(CANDIDATE_ANSWERS)
+        flood = session.flood
+        assert flood is not None
+        assert flood.refused > 0  # the faults did happen
+        assert flood.too_soon == 0
+        # The 429s were waited out: no two attempts on the chat closer than 7 s while it lasted.
+        assert harness.sender.stats.retried_429 >= 1
+        assert harness.sender.stats.retried_transient >= 1
+    finally:
+        await harness.close()
+
+
+async def test_klopt_twice_at_once_stores_one_intake_and_tells_one_number(
+    harness: Harness,
+) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS)
+    driver = harness.driver()
+    summary = harness.session.state.last_keyboard_message(DEFAULT_USER_ID)
+    assert summary is not None
+    mark = len(harness.session.requests)
+
+    async def tap() -> None:
+        await driver.click("✅ Klopt, versturen")
+
+    await asyncio.gather(tap(), tap())
+    await harness.settle()
+    [intake] = await harness.intakes()
+    told = [
+        r.params["text"]
+        for r in harness.session.requests[mark:]
+        if r.name == "sendMessage" and intake.number in r.params.get("text", "")
+    ]
+    assert len(told) == 1
+
+
+async def test_a_submit_cut_off_by_a_restart_is_finished_at_start_up_once(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = await open_file_harness(data_dir)
+    await walk(first, "candidate", CANDIDATE_ANSWERS)
+    outbox: ChatOutbox = first.dp["chat_outbox"]
+    # The process dies right after "Klopt" was committed: nothing after the commit runs.
+    outbox.on_submit = None
+    await confirm_summary(first.driver())
+    assert await first.intakes() == []
+    await first.close()
+
+    second = await open_file_harness(data_dir)
+    try:
+        await second.dp["chat_outbox"].resume()
+        await second.settle()
+        [intake] = await second.intakes()
+        told = [t for t in second.session.sent_texts(DEFAULT_USER_ID) if intake.number in t]
+        assert len(told) == 1  # the person is told their number after the restart
+        # Resuming again (another restart) adds nothing and tells nothing twice.
+        await second.dp["chat_outbox"].resume()
+        await second.settle()
+        assert [i.number for i in await second.intakes()] == [intake.number]
+        assert (
+            len([t for t in second.session.sent_texts(DEFAULT_USER_ID) if intake.number in t]) == 1
+        )
+    finally:
+        await second.close()
+
+
+@pytest.mark.looptime
+async def test_a_submit_that_fails_after_the_add_keeps_one_intake(harness: Harness) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS)
+    outbox: ChatOutbox = harness.dp["chat_outbox"]
+    real_commit = outbox.commit
+    calls = 0
+
+    async def commit_fails_once(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the first is the "Klopt" update; the second the submit's own
+            raise OSError("disk full")
+        await real_commit(*args, **kwargs)
+
+    outbox.commit = commit_fails_once  # type: ignore[method-assign]
+    # The driver waits for the sender to settle, which includes the submit and its retry.
+    await confirm_summary(harness.driver())
+    assert calls == 3  # "Klopt", the submit that failed after the add, and its retry
+    [intake] = await harness.intakes()
+    assert len([t for t in harness.session.sent_texts(DEFAULT_USER_ID) if intake.number in t]) == 1
+
+
+async def test_calls_queued_before_a_restart_are_sent_after_it_in_order(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = await open_file_harness(data_dir)
+    await first.sender.stop()
+    # Nothing leaves: the sender is stopped, as in a process killed after the commit.
+    first.sender.start = lambda: None  # type: ignore[method-assign]
+    await first.dp.feed_update(first.bot, message_update("/start kandidaat"))
+    assert first.session.requests_of("sendMessage") == []
+    _, data = await first.conversation()
+    assert len(data["outbox"]) == 2
+    await first.stores.close()
+
+    second = await open_file_harness(data_dir)
+    try:
+        await second.dp["chat_outbox"].resume()
+        await second.settle()
+        texts = second.session.sent_texts(DEFAULT_USER_ID, visible=True)
+        assert texts[0].startswith("🔒")
+        assert QUESTION.match(texts[1])
+        _, data = await second.conversation()
+        assert data["outbox"] == []
+        assert data["screen"]["id"] is not None  # the question's message id was recorded
+    finally:
+        await second.close()
+
+
+@pytest.mark.looptime
+async def test_an_erasure_while_replies_are_waiting_sends_and_keeps_nothing_of_them(
+    tmp_path: Path,
+) -> None:
+    # A very slow chat: the replies wait in the queue.
+    harness = await build_harness(tmp_path, limits=Limits(chat_per_second=0.001, chat_burst=1))
+    try:
+        driver = harness.driver()
+        await harness.dp.feed_update(harness.bot, message_update("/start kandidaat"))
+        await harness.dp.feed_update(harness.bot, message_update("1"))
+        _, data = await harness.conversation()
+        assert data["outbox"], "the replies should still be waiting"
+        await harness.dp.feed_update(harness.bot, message_update("/verwijder"))
+        await harness.dp.feed_update(harness.bot, message_update("ja"))
+        assert await harness.conversation() == (None, {})
+        mark = len(harness.session.requests)
+        await asyncio.sleep(7200)  # the limit would have let everything out by now
+        after = [r for r in harness.session.requests[mark:] if r.ok]
+        texts = [r.params.get("text", "") for r in after]
+        # Only the confirmation of the erasure left; none of the waiting replies.
+        assert len(after) <= 2, [r.name for r in after]
+        assert all("Vraag" not in t for t in texts)
+        assert any("Gewist" in t for t in texts)
+        assert await harness.conversation() == (None, {})
+        del driver
+    finally:
+        await harness.close()

@@ -79,7 +79,7 @@ def create_dispatcher(services: Services, storage: ConversationStore, sender: Se
     # SimpleEventIsolation serialises updates per chat: without it, fast taps race and FSM writes
     # are lost (99 of 100 in docs/sending.md). The sender's write-backs take the same lock.
     isolation = SimpleEventIsolation()
-    chat_outbox = ChatOutbox(storage, isolation, sender, services.renderer)
+    chat_outbox = ChatOutbox(storage, isolation, sender, services)
     chat_outbox.on_submit = Submitter(services, chat_outbox)
     dp = Dispatcher(
         storage=storage,

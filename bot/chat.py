@@ -39,6 +39,7 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.chat_state import ChatRecord, Screen, ScreenKind, fsm_state
+from bot.handoff import GROUP_NOTICE, queue_under_card
 from bot.outgoing import (
     DELETE_MESSAGES,
     EDIT_MARKUP,
@@ -48,10 +49,10 @@ from bot.outgoing import (
     Call,
     markup_json,
 )
-from bot.render import Renderer
 from bot.sender import Sender
 from bot.services import Services
 from flows.model import Language
+from flows.records import HistoryEntry, utc_iso
 from storage.base import ConversationStore
 
 log = logging.getLogger(__name__)
@@ -269,9 +270,10 @@ class ChatOutbox:
         storage: ConversationStore,
         isolation: BaseEventIsolation,
         sender: Sender,
-        renderer: Renderer,
+        services: Services,
     ) -> None:
-        self.renderer = renderer
+        self.services = services
+        self.renderer = services.renderer
         self.storage = storage
         self.isolation = isolation
         self.sender = sender
@@ -351,13 +353,41 @@ class ChatOutbox:
             state = await self.storage.get_state(key)
             await self.storage.commit(key, state, record.to_dict())
 
+    async def _blocked(self, key: StorageKey) -> None:
+        """The person blocked the bot: every call still queued for them would fail the same
+        way. Drop them, and tell the coordinators once, under the card of their intake."""
+        async with self.isolation.lock(key):
+            data = await self.storage.get_data(key)
+            if not data:
+                return  # erased
+            told = bool(data.get("blocked"))
+            data["outbox"], data["blocked"] = [], True
+            await self.storage.commit(key, await self.storage.get_state(key), data)
+        log.info("a person blocked the bot; their queued messages are dropped")
+        if told:
+            return
+        number = data.get("last_intake")
+        intake = await self.services.intakes.get(number) if isinstance(number, str) else None
+        if intake is None or intake.user_id != key.user_id:
+            return
+        services = self.services
+        at = utc_iso(services.clock.now())
+        await services.intakes.record(
+            intake.number, HistoryEntry(at, "bot", "niet-bezorgd", "TelegramForbiddenError")
+        )
+        text = services.renderer.render(
+            services.settings.DEFAULT_LANGUAGE, "coord_undeliverable", number=intake.number
+        )
+        await queue_under_card(services, intake, text, purpose=GROUP_NOTICE)
+
     async def sent(self, key: StorageKey, call: Call, result: Any) -> None:
         message_id = result.message_id if isinstance(result, Message) else None
         await self._remove(key, call, message_id)
 
     async def failed(self, key: StorageKey, call: Call, error: BaseException) -> None:
         if isinstance(error, TelegramForbiddenError):
-            log.info("a person blocked the bot; their queued messages are dropped")
+            await self._blocked(key)
+            return
         if call.fallback is None:
             await self._remove(key, call, None, failed=True)
             return

@@ -108,6 +108,9 @@ class ChatRecord:
     submitting: dict[str, Any] | None = None
     # Messages of this chat that could not be deleted ("delete the chat"), for the answer.
     delete_failed: int = 0
+    # The person blocked the bot (a send was refused with 403); the coordinators were told.
+    # A send that gets through again clears it.
+    blocked: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +132,7 @@ class ChatRecord:
             "sent": dict(self.sent),
             "submitting": self.submitting,
             "delete_failed": self.delete_failed,
+            "blocked": self.blocked,
         }
 
     @classmethod
@@ -154,6 +158,7 @@ class ChatRecord:
             sent=dict(data.get("sent", {})),
             submitting=data.get("submitting"),
             delete_failed=int(data.get("delete_failed", 0)),
+            blocked=bool(data.get("blocked", False)),
         )
         if isinstance(data.get("epoch"), str):
             record.epoch = data["epoch"]
@@ -179,6 +184,7 @@ class ChatRecord:
 
     def record_sent(self, ref: int, message_id: int, *, track: bool) -> None:
         """Called by the sender's write-back: the send `ref` became message `message_id`."""
+        self.blocked = False
         self.sent[str(ref)] = message_id
         while len(self.sent) > MAX_SENT_REFS:
             del self.sent[next(iter(self.sent))]

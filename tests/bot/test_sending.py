@@ -326,3 +326,26 @@ async def test_an_erasure_while_replies_are_waiting_sends_and_keeps_nothing_of_t
         del driver
     finally:
         await harness.close()
+
+
+async def test_a_person_who_blocked_the_bot_is_reported_once_under_their_card(
+    harness: Harness,
+) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS)
+    await confirm_summary(harness.driver())
+    [intake] = await harness.intakes()
+    harness.session.state.block(DEFAULT_USER_ID)
+    await harness.driver().send("/help")
+    await harness.driver().send("/help")
+
+    _, data = await harness.conversation()
+    assert data["outbox"] == []  # nothing left waiting for a chat that refuses everything
+    [stored] = await harness.intakes()
+    blocked = [h for h in stored.history if h.action == "niet-bezorgd"]
+    assert len(blocked) == 1  # once, not per call or per update
+    notices = [
+        d
+        for d in await harness.deliveries()
+        if d.intake_number == intake.number and "kon niet worden bezorgd" in d.payload["text"]
+    ]
+    assert len(notices) == 1

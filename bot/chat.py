@@ -25,7 +25,7 @@ from aiogram.dispatcher.flags import get_flag
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
-from aiogram.methods import TelegramMethod
+from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardMarkup,
@@ -166,10 +166,8 @@ class Chat:
             target = None
         else:
             target = ref
-        return Call(
-            record.call_id(record.next_ref()), self.id, method, params, target=target,
-            cosmetic=True,
-        )  # fmt: skip
+        call_id = record.call_id(record.next_ref())
+        return Call(call_id, self.id, method, params, target=target, cosmetic=True)
 
     def count(self, key: str) -> None:
         """Count a funnel step (no link to the person), after the commit."""
@@ -182,14 +180,13 @@ class Chat:
         screen = record.screen
         if screen is None or screen.message_id is None:
             return
+        keyboard = markup_json(markup)
         ref = record.next_ref()
-        again = Call(record.call_id(ref), self.id, SEND_MESSAGE,
-                     {"text": resend_text, "reply_markup": markup_json(markup)}, ref=ref,
-                     track=True)  # fmt: skip
-        params = {"reply_markup": markup_json(markup), "message_id": screen.message_id}
-        edit_ref = record.next_ref()
-        self._queue(Call(record.call_id(edit_ref), self.id, EDIT_MARKUP, params,
-                         fallback=again.to_dict()))  # fmt: skip
+        again_params = {"text": resend_text, "reply_markup": keyboard}
+        again = Call(record.call_id(ref), self.id, SEND_MESSAGE, again_params, ref=ref, track=True)
+        params = {"reply_markup": keyboard, "message_id": screen.message_id}
+        edit_id = record.call_id(record.next_ref())
+        self._queue(Call(edit_id, self.id, EDIT_MARKUP, params, fallback=again.to_dict()))
 
     def retire_screen(self, new_text: str | None = None) -> None:
         """Take the keyboard off the screen on top (showing `new_text` instead, if given)."""
@@ -224,8 +221,11 @@ class Chat:
         how many messages could not be deleted."""
         record = self.record
         ref = record.next_ref()
-        self._queue(Call(record.call_id(ref), self.id, SEND_MESSAGE, {}, ref=ref,
-                         template={"name": template, "lang": record.lang}))  # fmt: skip
+        rendered_later = {"name": template, "lang": record.lang}
+        call = Call(
+            record.call_id(ref), self.id, SEND_MESSAGE, {}, ref=ref, template=rendered_later
+        )
+        self._queue(call)
 
     def delete_messages(self, message_ids: list[int]) -> None:
         for start in range(0, len(message_ids), DELETE_BATCH):
@@ -257,8 +257,6 @@ class Chat:
 
     def say_after_forget(self, text: str) -> None:
         """The one message an erasure sends: paced like the rest, stored nowhere."""
-        from aiogram.methods import SendMessage
-
         self.last_words.append(SendMessage(chat_id=self.id, text=text))
 
 
@@ -452,8 +450,8 @@ class ChatMiddleware(BaseMiddleware):
         outbox: ChatOutbox = data["chat_outbox"]
         raw_state = await state.get_state()
         raw = await state.get_data()
-        chat = Chat(services, state.key, load_record(raw, data.get("event_from_user"), services),
-                    data.get("event_from_user"))  # fmt: skip
+        user: User | None = data.get("event_from_user")
+        chat = Chat(services, state.key, load_record(raw, user, services), user)
         chat.was_stored = bool(raw or raw_state)
         data["chat"] = chat
         result = await handler(event, data)

@@ -82,8 +82,10 @@ class Limits:
     @classmethod
     def unlimited(cls) -> Limits:
         """For tests that are not about pacing."""
-        return cls(global_per_second=1e9, chat_per_second=1e9, chat_burst=10**6,
-                   group_per_minute=10**9)  # fmt: skip
+        huge = 10**9
+        return cls(
+            global_per_second=huge, chat_per_second=huge, chat_burst=huge, group_per_minute=huge
+        )
 
 
 class SlidingWindow:

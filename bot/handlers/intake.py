@@ -507,9 +507,8 @@ async def cb_summary(
     callback_answer: CallbackAnswer,
 ) -> None:
     record = chat.record
-    if callback_data.action == "ok" and (record.submitting is not None or (
-        record.flow is None and record.last_intake is not None
-    )):  # fmt: skip
+    sent_already = record.flow is None and record.last_intake is not None
+    if callback_data.action == "ok" and (record.submitting is not None or sent_already):
         # A second tap on "Klopt" while the first was handled: the intake is (being) sent. Say
         # so, and leave the screen after it (the offer to delete the chat) as it is.
         if record.submitting is not None:

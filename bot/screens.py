@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.chat import Chat
 from bot.chat_state import ChatRecord, ScreenKind
+from bot.i18n import label
 from bot.services import Services
 from flows.engine import Phase, Step
 from flows.model import Kind, Language
@@ -45,7 +46,10 @@ def question_context(
 def show_current(chat: Chat) -> None:
     """Show where the person is now: the current question, the summary, or the start."""
     record = chat.record
-    if record.flow is None or record.flow_state is None:
+    if record.submitting is not None:
+        # "Klopt" was pressed and the intake is being stored: its number comes next.
+        chat.say(label(record.lang, "being_sent"))
+    elif record.flow is None or record.flow_state is None:
         show_welcome(chat, idle=not chat.record.screen_is(ScreenKind.WELCOME))
     elif record.flow_state.phase == Phase.SUMMARY:
         show_summary(chat)

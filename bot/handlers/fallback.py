@@ -46,6 +46,8 @@ async def anything_else(message: Message, chat: Chat) -> None:
     elif record.screen_is(ScreenKind.WELCOME_IDLE) and (role := role_in(message.text)) is not None:
         # The welcome was shown (after a sticker, say) without a state: "1" still picks a role.
         start_role(chat, role)
+    elif record.submitting is not None:
+        show_current(chat)  # typed while the intake is being sent: say so, start nothing
     else:
         show_welcome(chat)
 

@@ -349,3 +349,26 @@ async def test_a_person_who_blocked_the_bot_is_reported_once_under_their_card(
         if d.intake_number == intake.number and "kon niet worden bezorgd" in d.payload["text"]
     ]
     assert len(notices) == 1
+
+
+async def test_typing_while_the_intake_is_being_sent_starts_nothing_new(harness: Harness) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS)
+    driver = harness.driver()
+    mark = len(harness.session.requests)
+    # "klopt" twice, typed fast: the second arrives before the submit ran.
+    await asyncio.gather(
+        harness.dp.feed_update(harness.bot, message_update("klopt")),
+        harness.dp.feed_update(harness.bot, message_update("klopt")),
+        harness.dp.feed_update(harness.bot, message_update("/start")),
+    )
+    await harness.settle()
+    [intake] = await harness.intakes()
+    texts = [
+        r.params.get("text", "")
+        for r in harness.session.requests[mark:]
+        if r.ok and r.name == "sendMessage"
+    ]
+    assert sum(intake.number in t for t in texts) == 1
+    assert not any(t.startswith("📋") for t in texts)  # the summary was not shown again
+    assert not any("Wie ben jij" in t for t in texts)  # nor the welcome
+    del driver

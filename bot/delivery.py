@@ -1,43 +1,38 @@
-"""The outbox worker: delivers every queued message to the coordinators' group and to persons.
+"""The coordinators' outbox as a source for the sender: every queued delivery, to the group and
+to persons, leaves through `bot/sender.py`.
 
-Rules it keeps:
-- Order per chat: only the oldest waiting delivery of a chat may be sent; a later one waits
-  while an earlier one is backing off (so a card edit never overtakes its card).
-- Pace: at most 20 messages a minute to a group (3 s apart), one a second to a private chat
-  (`bot/coordinator/state.py`), counting the direct answers to coordinator commands too.
-- Retries with exponential backoff on network errors, 5xx and unknown failures; on 429 it waits
-  the `retry_after` Telegram asks for. Nothing is dropped: a delivery stays in the durable outbox
-  until it is delivered.
+`DeliveryOutbox` reads `outbox.pending()` (oldest first) and puts each delivery the sender does
+not hold yet into it as a `DeliveryCall`. The sender keeps the order of `put` per chat, paces,
+waits out 429s and backs off on 5xx and network errors; this module decides what a delivery
+becomes and what its result means:
+
+- Built late. `prepare` re-reads the delivery, so one that was erased while it waited is never
+  sent, and fills in the card's message id (a card edit, a reply under the card), which may not
+  have existed when the delivery was queued.
+- Durable. A transient failure is written back (`mark_failed` with the next attempt), so
+  /wachtrij shows it and a restart waits for it; nothing is dropped until it is delivered.
 - Permanent errors (403: blocked, or the bot is not in the chat; 400: chat not found, message to
-  edit gone, ...) are not retried: `mark_failed` gets a `last_error` that starts with
-  "permanent:" and a next attempt in the year 9999, so `due()` never returns it again and it
-  shows in /wachtrij as failed. A message to a person that cannot be delivered is reported to
-  the coordinators under the card.
+  edit gone; a card edit whose card was never delivered) get a `last_error` that starts with
+  "permanent:" and a next attempt in the year 9999, so they are never tried again and show in
+  /wachtrij as failed. A message to a person that cannot be delivered is reported to the
+  coordinators under the card.
+- A card edit renders the whole card, so a later edit of the same card replaces one that has
+  not left yet (`supersedes`); the replaced one counts as delivered.
 
-The worker reads `outbox.pending()` instead of `outbox.due()`: a permanently failed delivery
-must not block the rest of its chat, and `due()` would block that chat forever.
-Clock and sleep are injected, so tests run on fake time without waiting.
+It reads `pending()` rather than `due()`: a permanently failed delivery must not block the rest
+of its chat, and `due()` would block that chat forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNetworkError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from aiogram.methods import (
     DeleteMessage,
     EditMessageReplyMarkup,
@@ -48,8 +43,8 @@ from aiogram.methods import (
 from aiogram.types import Message
 
 from bot import handoff
-from bot.coordinator.state import is_group
 from bot.logging_setup import pseudonym
+from bot.sender import Sender, Undeliverable, is_group
 from bot.services import Services
 from flows.records import Delivery, HistoryEntry, parse_iso, utc_iso
 
@@ -63,14 +58,9 @@ METHODS: dict[str, type[TelegramMethod[Any]]] = {
 }
 PERMANENT = "permanent:"
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
-BACKOFF_BASE = 2.0
-BACKOFF_MAX = 600.0
+# The outbox is read again at least this often, besides whenever `coordinator.wake` is set.
 IDLE_POLL = 30.0
-Sleep = Callable[[float], Awaitable[None]]
-
-
-class PermanentError(Exception):
-    """A delivery that can never succeed as queued (its card is gone, an unknown method)."""
+ERROR_PAUSE = 5.0
 
 
 def is_permanent(delivery: Delivery) -> bool:
@@ -79,11 +69,6 @@ def is_permanent(delivery: Delivery) -> bool:
 
 def error_type(last_error: str) -> str:
     return last_error.removeprefix(PERMANENT).strip().split(":", 1)[0] or "-"
-
-
-def backoff(attempts: int) -> float:
-    """2, 4, 8, ... seconds after the 1st, 2nd, 3rd failure, at most 10 minutes."""
-    return float(min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(max(0, attempts), 16)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,98 +111,114 @@ def summarize(pending: Sequence[Delivery], now: datetime) -> QueueSummary:
     )
 
 
+async def build_method(services: Services, delivery: Delivery) -> TelegramMethod[Any]:
+    """The Bot API call of a delivery, with the card's chat and message id filled in."""
+    method = METHODS.get(delivery.method)
+    if method is None:
+        raise Undeliverable(f"unknown method {delivery.method}")
+    payload = dict(delivery.payload)
+    chat_id = delivery.chat_id
+    if delivery.purpose == handoff.CARD_EDIT or delivery.purpose in handoff.UNDER_CARD:
+        intake = await services.intakes.get(delivery.intake_number or "")
+        card = (intake.card_chat_id, intake.card_message_id) if intake else (None, None)
+        if delivery.purpose == handoff.CARD_EDIT:
+            if card[0] is None or card[1] is None:
+                raise Undeliverable("the card was never delivered")
+            chat_id = card[0]
+            payload["message_id"] = card[1]
+        elif card[1] is not None and card[0] == chat_id:
+            payload["reply_parameters"] = {
+                "message_id": card[1],
+                "allow_sending_without_reply": True,
+            }
+    try:
+        return method(chat_id=chat_id, **payload)
+    except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        # A stored payload that does not make a call never will: retrying would stop the chat.
+        raise Undeliverable(f"{delivery.method} does not fit its payload") from exc
+
+
 @dataclass(frozen=True, slots=True)
-class Round:
-    sent: int
-    failed: int
-    waiting: int
-    next_at: datetime | None
+class _Round:
+    put: int
+    # When the first chat that waits after a failure from before a restart may go on.
+    next_due: datetime | None
 
 
-class DeliveryWorker:
-    def __init__(self, bot: Bot, services: Services, *, sleep: Sleep = asyncio.sleep) -> None:
-        self.bot = bot
+class DeliveryOutbox:
+    """Hands the outbox to the sender; start `run()` as a task (tests call `drain()`)."""
+
+    def __init__(self, services: Services, sender: Sender) -> None:
         self.services = services
-        self.sleep = sleep
+        self.sender = sender
+        # Ids of the deliveries the sender holds: a delivery is put once until it is done.
+        self._queued: set[str] = set()
+        self._lock = asyncio.Lock()
         self._last_log = ""
 
     # -- running ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Deliver for ever: start it as a task and cancel it on shutdown."""
-        log.info("outbox worker started")
+        """Read the outbox whenever something was queued (and every IDLE_POLL seconds)."""
+        log.info("outbox source started")
+        wake = self.services.coordinator.wake
         while True:
+            # Cleared before the read: whatever is queued after it sets the event again.
+            wake.clear()
             try:
-                result = await self.run_once()
+                result = await self._refresh()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("outbox round failed; trying again shortly")
-                await self.sleep(5.0)
-                continue
-            if result.sent or result.failed:
-                continue
-            now = self.services.clock.now()
-            wait = IDLE_POLL if result.next_at is None else (result.next_at - now).total_seconds()
-            await self._wait(min(max(wait, 0.05), IDLE_POLL))
-
-    async def drain(self, max_rounds: int = 10_000) -> None:
-        """Deliver until nothing deliverable is left, sleeping (the injected sleep) between."""
-        for _ in range(max_rounds):
-            result = await self.run_once()
-            if result.waiting == 0:
-                return
-            if result.sent or result.failed:
-                continue
-            now = self.services.clock.now()
-            if result.next_at is None:
-                return
-            await self.sleep(max((result.next_at - now).total_seconds(), 0.0))
-        raise RuntimeError("outbox did not drain")
-
-    async def _wait(self, seconds: float) -> None:
-        wake = self.services.coordinator.wake
-        if wake.is_set():
-            wake.clear()
-            return
-        sleeper = asyncio.ensure_future(self.sleep(seconds))
-        waiter = asyncio.ensure_future(wake.wait())
-        try:
-            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeper, waiter):
-                task.cancel()
-            wake.clear()
-
-    # -- one round -------------------------------------------------------------------------
-
-    async def run_once(self) -> Round:
-        """Try every chat's oldest waiting delivery that is due and within the pace."""
-        services = self.services
-        pending = list(await services.outbox.pending())
-        now = services.clock.now()
-        self._log_queue(pending, now)
-        heads: dict[int, Delivery] = {}
-        for delivery in pending:
-            if not is_permanent(delivery):
-                heads.setdefault(delivery.chat_id, delivery)
-        sent = failed = 0
-        next_at: datetime | None = None
-        for delivery in heads.values():
-            now = services.clock.now()
-            ready = max(
-                parse_iso(delivery.next_attempt_at),
-                services.coordinator.pace.next_free(delivery.chat_id, now),
-            )
-            if ready > now:
-                next_at = ready if next_at is None else min(next_at, ready)
-                continue
-            if await self._attempt(delivery):
-                sent += 1
+                log.exception("reading the outbox failed; trying again shortly")
+                wait = ERROR_PAUSE
             else:
-                failed += 1
-        waiting = sum(1 for d in pending if not is_permanent(d)) - sent
-        return Round(sent=sent, failed=failed, waiting=waiting, next_at=next_at)
+                wait = IDLE_POLL
+                if result.next_due is not None:
+                    left = (result.next_due - self.services.clock.now()).total_seconds()
+                    wait = min(wait, max(left, 0.05))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=wait)
+
+    async def refresh(self) -> int:
+        """Put every pending delivery that the sender does not hold yet into it, oldest first;
+        returns how many."""
+        return (await self._refresh()).put
+
+    async def drain(self) -> None:
+        """Hand over the outbox and wait until the sender sent it all, again and again while
+        that queues more (a notice about an undeliverable message)."""
+        while True:
+            put = await self.refresh()
+            await self.sender.idle()
+            if not put:
+                return
+
+    async def _refresh(self) -> _Round:
+        services = self.services
+        async with self._lock:
+            pending = list(await services.outbox.pending())
+            now = services.clock.now()
+            self._log_queue(pending, now)
+            blocked: set[int] = set()
+            next_due: datetime | None = None
+            put = 0
+            for delivery in pending:
+                if is_permanent(delivery) or delivery.id in self._queued:
+                    continue
+                if delivery.chat_id in blocked:
+                    continue
+                due = parse_iso(delivery.next_attempt_at) if delivery.next_attempt_at else now
+                if due > now:
+                    # It was waiting after a failure when the process stopped: its chat waits
+                    # with it, so that nothing overtakes it.
+                    blocked.add(delivery.chat_id)
+                    next_due = due if next_due is None else min(next_due, due)
+                    continue
+                self._queued.add(delivery.id)
+                self.sender.put(DeliveryCall(self, delivery))
+                put += 1
+            return _Round(put=put, next_due=next_due)
 
     def _log_queue(self, pending: Sequence[Delivery], now: datetime) -> None:
         text = summarize(pending, now).log_text() if pending else ""
@@ -228,62 +229,13 @@ class DeliveryWorker:
             if text:
                 log.info("outbox: %s", text)
 
-    async def _attempt(self, delivery: Delivery) -> bool:
-        services = self.services
-        now = services.clock.now()
-        services.coordinator.pace.record(delivery.chat_id, now)
-        try:
-            result = await self._send(delivery)
-        except TelegramRetryAfter as exc:
-            await self._retry(delivery, exc, float(max(exc.retry_after, 1)))
-            return False
-        except (TelegramNetworkError, TelegramServerError) as exc:
-            await self._retry(delivery, exc, backoff(delivery.attempts))
-            return False
-        except TelegramBadRequest as exc:
-            if "message is not modified" in exc.message:
-                result = True  # the card already shows this: nothing to do
-            else:
-                await self._give_up(delivery, exc)
-                return False
-        except (TelegramForbiddenError, TelegramNotFound, PermanentError) as exc:
-            await self._give_up(delivery, exc)
-            return False
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await self._retry(delivery, exc, backoff(delivery.attempts))
-            return False
-        await self._delivered(delivery, result)
-        return True
+    def done(self, delivery_id: str) -> None:
+        """The sender let go of this delivery: a later read may put it again if still pending."""
+        self._queued.discard(delivery_id)
 
-    async def _send(self, delivery: Delivery) -> Any:
-        method = METHODS.get(delivery.method)
-        if method is None:
-            raise PermanentError(f"unknown method {delivery.method}")
-        payload = dict(delivery.payload)
-        chat_id = delivery.chat_id
-        if delivery.purpose == handoff.CARD_EDIT or delivery.purpose in handoff.UNDER_CARD:
-            intake = await self.services.intakes.get(delivery.intake_number or "")
-            card = (intake.card_chat_id, intake.card_message_id) if intake else (None, None)
-            if delivery.purpose == handoff.CARD_EDIT:
-                if card[0] is None or card[1] is None:
-                    raise PermanentError("the card was never delivered")
-                chat_id = card[0]
-                payload["message_id"] = card[1]
-            elif card[1] is not None and card[0] == chat_id:
-                payload["reply_parameters"] = {
-                    "message_id": card[1],
-                    "allow_sending_without_reply": True,
-                }
-        try:
-            return await self.bot(method(chat_id=chat_id, **payload))
-        except TelegramMigrateToChat as exc:
-            # The group became a supergroup: same delivery, new chat id, right away.
-            log.warning("chat moved to %s: update COORDINATOR_CHAT_ID", exc.migrate_to_chat_id)
-            return await self.bot(method(chat_id=exc.migrate_to_chat_id, **payload))
+    # -- results ---------------------------------------------------------------------------
 
-    async def _delivered(self, delivery: Delivery, result: Any) -> None:
+    async def delivered(self, delivery: Delivery, result: Any) -> None:
         services = self.services
         now = services.clock.now()
         await services.outbox.mark_delivered(delivery.id, now)
@@ -310,26 +262,28 @@ class DeliveryWorker:
                 number, HistoryEntry(at, "bot", "notitie-gevraagd", str(message_id))
             )
 
-    async def _retry(self, delivery: Delivery, exc: BaseException, delay: float) -> None:
+    async def retrying(
+        self, delivery: Delivery, error: BaseException, attempts: int, delay: float
+    ) -> None:
         now = self.services.clock.now()
         await self.services.outbox.mark_failed(
-            delivery.id, f"{type(exc).__name__}: {_brief(exc)}", now + timedelta(seconds=delay)
+            delivery.id, f"{type(error).__name__}: {_brief(error)}", now + timedelta(seconds=delay)
         )
         log.warning(
             "delivery %s (%s to %s) failed: %s; next try in %.0f s (attempt %d)",
             delivery.id[:8], delivery.purpose or delivery.method, _kind(delivery.chat_id),
-            type(exc).__name__, delay, delivery.attempts + 1,
+            type(error).__name__, delay, attempts,
         )  # fmt: skip
 
-    async def _give_up(self, delivery: Delivery, exc: BaseException) -> None:
+    async def give_up(self, delivery: Delivery, error: BaseException) -> None:
         services = self.services
         await services.outbox.mark_failed(
-            delivery.id, f"{PERMANENT} {type(exc).__name__}: {_brief(exc)}", NEVER
+            delivery.id, f"{PERMANENT} {type(error).__name__}: {_brief(error)}", NEVER
         )
         log.warning(
             "delivery %s (%s to %s, %s) failed for good: %s",
             delivery.id[:8], delivery.purpose or delivery.method, _kind(delivery.chat_id),
-            delivery.intake_number or "-", type(exc).__name__,
+            delivery.intake_number or "-", type(error).__name__,
         )  # fmt: skip
         if delivery.purpose == handoff.TO_PERSON and delivery.intake_number:
             intake = await services.intakes.get(delivery.intake_number)
@@ -337,12 +291,60 @@ class DeliveryWorker:
                 await services.intakes.record(
                     intake.number,
                     HistoryEntry(
-                        utc_iso(services.clock.now()), "bot", "niet-bezorgd", type(exc).__name__
+                        utc_iso(services.clock.now()), "bot", "niet-bezorgd", type(error).__name__
                     ),
                 )
                 lang = services.settings.DEFAULT_LANGUAGE
                 text = services.renderer.render(lang, "coord_undeliverable", number=intake.number)
                 await handoff.queue_under_card(services, intake, text, purpose=handoff.GROUP_NOTICE)
+
+    async def replaced(self, delivery: Delivery) -> None:
+        # The later edit shows everything this one would have: it is done.
+        await self.services.outbox.mark_delivered(delivery.id, self.services.clock.now())
+
+
+class DeliveryCall:
+    """One delivery in the sender's queue."""
+
+    cosmetic = False
+
+    def __init__(self, source: DeliveryOutbox, delivery: Delivery) -> None:
+        self.source = source
+        self.delivery = delivery
+        self.id = delivery.id
+        self.chat_id = delivery.chat_id
+        number = delivery.intake_number
+        self.supersedes: str | None = (
+            f"card:{number}" if delivery.purpose == handoff.CARD_EDIT and number else None
+        )
+
+    async def prepare(self) -> TelegramMethod[Any] | None:
+        current = await self.source.services.outbox.get(self.id)
+        if current is None or is_permanent(current):
+            # Erased while it waited, or this is a second copy of a delivery already done (a
+            # read of the outbox that overlapped its delivery).
+            self.source.done(self.id)
+            return None
+        self.delivery = current
+        return await build_method(self.source.services, current)
+
+    # `done` only after the outcome is stored: if storing fails, the sender tries the call
+    # again and `prepare` sees what was stored, and no second copy is put meanwhile.
+
+    async def sent(self, result: Any) -> None:
+        await self.source.delivered(self.delivery, result)
+        self.source.done(self.id)
+
+    async def failed(self, error: BaseException) -> None:
+        await self.source.give_up(self.delivery, error)
+        self.source.done(self.id)
+
+    async def retrying(self, error: BaseException, attempts: int, delay: float) -> None:
+        await self.source.retrying(self.delivery, error, attempts, delay)
+
+    async def superseded(self) -> None:
+        await self.source.replaced(self.delivery)
+        self.source.done(self.id)
 
 
 def _kind(chat_id: int) -> str:
@@ -354,5 +356,11 @@ def _brief(exc: BaseException) -> str:
     return str(getattr(exc, "message", "") or exc)[:120]
 
 
-def start_delivery_worker(bot: Bot, services: Services) -> asyncio.Task[None]:
-    return asyncio.create_task(DeliveryWorker(bot, services).run(), name="outbox")
+__all__ = [
+    "DeliveryCall",
+    "DeliveryOutbox",
+    "QueueSummary",
+    "build_method",
+    "is_permanent",
+    "summarize",
+]

@@ -1,10 +1,10 @@
 """Hand a confirmed intake to the coordinators, and everything after: through the outbox.
 
 The card goes into the durable outbox before the person is told the intake was sent, so a crash
-or a Telegram outage between the two loses nothing; the outbox worker (`bot/delivery.py`)
-delivers it. Card edits, messages to the person and messages relayed to the group go the same
-way. A payload that refers to the card (an edit, a reply under it) may leave out the card's
-message id: the worker fills it in when it sends, because the card may not be delivered yet.
+or a Telegram outage between the two loses nothing; `bot/delivery.py` hands it to the sender,
+which delivers it. Card edits, messages to the person and messages relayed to the group go the
+same way. A payload that refers to the card (an edit, a reply under it) may leave out the card's
+message id: it is filled in when the call is built, because the card may not be delivered yet.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from flows.records import Delivery, Intake, utc_iso
 
 log = logging.getLogger(__name__)
 
-# Delivery.purpose values: what the worker does with the result.
+# Delivery.purpose values: what bot/delivery.py does with the result.
 CARD = "card"  # sendMessage of a new card; its message id is stored on the intake
 CARD_EDIT = "card-edit"  # editMessageText of the card; chat and message id filled in at send
 TO_PERSON = "person"  # a message to the person; its id is kept so a reply can be relayed

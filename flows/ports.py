@@ -113,6 +113,10 @@ class Outbox(Protocol):
         """Every undelivered delivery, oldest first."""
         ...
 
+    async def get(self, delivery_id: str) -> Delivery | None:
+        """One undelivered delivery as stored now; None once delivered or erased."""
+        ...
+
     async def mark_delivered(self, delivery_id: str, at: datetime) -> None: ...
 
     async def mark_failed(self, delivery_id: str, error: str, next_attempt_at: datetime) -> None:

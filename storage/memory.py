@@ -163,6 +163,10 @@ class MemoryOutbox:
     async def pending(self) -> Sequence[Delivery]:
         return self._all()
 
+    async def get(self, delivery_id: str) -> Delivery | None:
+        doc = self._pending.get(delivery_id)
+        return None if doc is None else Delivery.from_dict(json_copy(doc))
+
     async def mark_delivered(self, delivery_id: str, at: datetime) -> None:
         doc = self._pending.pop(delivery_id, None)
         if doc is not None:

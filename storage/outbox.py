@@ -400,6 +400,14 @@ class TinyOutbox:
     async def pending(self) -> Sequence[Delivery]:
         return await self._call(lambda: list(self._deliveries()))
 
+    async def get(self, delivery_id: str) -> Delivery | None:
+        def run() -> Delivery | None:
+            # From the index, which the executor thread keeps: no file is read.
+            entry = self._pending.get(delivery_id)
+            return None if entry is None else Delivery.from_dict(json_copy(entry[1]))
+
+        return await self._call(run)
+
     async def mark_delivered(self, delivery_id: str, at: datetime) -> None:
         def run() -> None:
             entry = self._pending.get(delivery_id)

@@ -1,4 +1,4 @@
 """The coordinators' side: cards, keyboards, access checks, export and figures.
 
-Plain helpers used by `bot/handlers/coordinator.py`, `bot/handoff.py` and `bot/delivery.py`.
+Plain helpers used by `bot/handlers/coordinator.py` and `bot/handoff.py`.
 """

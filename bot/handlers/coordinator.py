@@ -6,8 +6,11 @@ not taken here at all, so the other routers answer it exactly as any unknown com
 button pressed by somebody else gets the same text as a toast, and nothing of the intake.
 
 Messages about an intake (card, card edits, notes prompts, messages to and from the person) go
-through the outbox (`bot/handoff.py`, delivered by `bot/delivery.py`). Direct answers to a
-command (a list, a view, an export, the figures) are sent at once and counted in the pace.
+through the durable outbox (`bot/handoff.py`, handed to the sender by `bot/delivery.py`). Direct
+answers to a command (a list, a view, an export, the figures, a 👍) go to the sender at once and
+are kept in memory only: paced and retried like everything else, but after a restart the
+coordinator asks again. Only answers to button presses (answerCallbackQuery) are made here
+directly: Telegram does not limit them, and they must not wait behind messages.
 
 The person-side relay is a private-chat handler that runs before the intake's: it only takes a
 text message when the person has no intake in progress (FSM state None) and a coordinator wrote
@@ -19,12 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject, Filter
+from aiogram.methods import (
+    EditMessageText,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    SetMessageReaction,
+    TelegramMethod,
+)
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -59,6 +70,7 @@ from bot.filters import NotPrivateChat
 from bot.handlers.registry import Handlers
 from bot.i18n import label
 from bot.logging_setup import pseudonym
+from bot.sender import Sender, VolatileCall
 from bot.services import Services
 from flows.model import ROUTE_CODES, TARGET_GROUP_CODES
 from flows.ports import IntakeFilter
@@ -92,6 +104,9 @@ PAGE_SIZE = 10
 SEARCH_LIMIT = 20
 RELAY_DAYS = 14
 MAX_RELAYED = 3000
+# How long a press on "details" waits to hear whether the private message went out: a callback
+# query must be answered within seconds, whatever the sender is waiting for.
+DETAILS_WAIT = 5.0
 # History actions this module writes (the audit trail shown in /intake).
 TO_PERSON = "bericht-aan-persoon"
 FROM_PERSON = "bericht-van-persoon"
@@ -102,49 +117,60 @@ KINDS = {"kandidaat": IntakeKind.CANDIDATE, "candidate": IntakeKind.CANDIDATE,
 # -- sending ----------------------------------------------------------------------------------
 
 
-async def _send(
-    bot: Bot,
-    services: Services,
+class ReportedCall(VolatileCall):
+    """A volatile call whose caller also hears when it failed for good (details that cannot
+    reach a coordinator, an export file that was not sent)."""
+
+    def __init__(
+        self,
+        method: TelegramMethod[Any],
+        chat_id: int,
+        *,
+        on_sent: Callable[[Any], Awaitable[None]],
+        on_failed: Callable[[BaseException], Awaitable[None]],
+    ) -> None:
+        super().__init__(method, chat_id, on_sent=on_sent)
+        self._on_failed = on_failed
+
+    async def failed(self, error: BaseException) -> None:
+        await super().failed(error)
+        await self._on_failed(error)
+
+
+def _answer(
+    sender: Sender,
     chat_id: int,
     text: str,
     markup: InlineKeyboardMarkup | None = None,
     reply_to: int | None = None,
-) -> Message | None:
-    """A direct answer to a coordinator; counted in the pace, not retried (they can ask again)."""
-    services.coordinator.pace.record(chat_id, services.clock.now())
-    try:
-        return await bot.send_message(
-            chat_id=chat_id,
-            text=text,
-            reply_markup=markup,
-            reply_parameters=None
-            if reply_to is None
-            else ReplyParameters(message_id=reply_to, allow_sending_without_reply=True),
-        )
-    except TelegramAPIError as exc:
-        log.warning("answer to a coordinator command not sent: %s", type(exc).__name__)
-        return None
+) -> None:
+    """A direct answer to a coordinator, through the sender (see the module docstring)."""
+    reply = (
+        None
+        if reply_to is None
+        else ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+    )
+    method = SendMessage(chat_id=chat_id, text=text, reply_markup=markup, reply_parameters=reply)
+    sender.send_volatile(method, chat_id)
 
 
 def _render(services: Services, template: str, /, **context: Any) -> str:
     return services.renderer.render(coordinator_lang(services), template, **context)
 
 
-async def _unknown(message: Message, services: Services, bot: Bot) -> None:
+def _unknown(message: Message, services: Services, sender: Sender) -> None:
     text = _render(services, "unknown_command")
-    await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+    _answer(sender, message.chat.id, text, reply_to=message.message_id)
 
 
-async def _react(bot: Bot, message: Message) -> None:
+def _react(sender: Sender, message: Message) -> None:
     """A 👍 on the coordinator's message: done, without another message in the group."""
-    try:
-        await bot.set_message_reaction(
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            reaction=[ReactionTypeEmoji(emoji="👍")],
-        )
-    except TelegramAPIError as exc:
-        log.debug("no reaction: %s", type(exc).__name__)
+    reaction = SetMessageReaction(
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        reaction=[ReactionTypeEmoji(emoji="👍")],
+    )
+    sender.send_volatile(reaction, message.chat.id)
 
 
 def _actor(user: User) -> str:
@@ -206,21 +232,21 @@ async def _list_page(
 
 @handlers.message(Command("intakes"), Coordinator())
 async def cmd_intakes(
-    message: Message, command: CommandObject, services: Services, bot: Bot
+    message: Message, command: CommandObject, services: Services, sender: Sender
 ) -> None:
     assert message.from_user is not None
     token = (command.args or "").strip().casefold()
     if _parse_filter(token) is None:
         text = _render(services, "coord_usage", command="intakes", bad=short(token, 40))
-        await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+        _answer(sender, message.chat.id, text, reply_to=message.message_id)
         return
     text, markup = await _list_page(services, token, 0, _actor(message.from_user), _place(message))
-    await _send(bot, services, message.chat.id, text, markup)
+    _answer(sender, message.chat.id, text, markup)
 
 
 @handlers.callback_query(ListCb.filter(), Coordinator())
 async def cb_page(
-    callback: CallbackQuery, callback_data: ListCb, services: Services, bot: Bot
+    callback: CallbackQuery, callback_data: ListCb, services: Services, sender: Sender
 ) -> None:
     await callback.answer()
     if callback.message is None or _parse_filter(callback_data.f) is None or callback_data.p < 0:
@@ -229,50 +255,43 @@ async def cb_page(
     text, markup = await _list_page(
         services, callback_data.f, callback_data.p, _actor(callback.from_user), place
     )
-    try:
-        await bot.edit_message_text(
-            text=text,
-            chat_id=callback.message.chat.id,
-            message_id=callback.message.message_id,
-            reply_markup=markup,
-        )
-    except TelegramBadRequest as exc:
-        if "not modified" not in exc.message:
-            log.warning("list page not shown: %s", exc.message[:80])
+    chat_id = callback.message.chat.id
+    page = EditMessageText(
+        text=text, chat_id=chat_id, message_id=callback.message.message_id, reply_markup=markup
+    )
+    sender.send_volatile(page, chat_id)
 
 
 @handlers.message(Command("intake"), Coordinator())
 async def cmd_intake(
-    message: Message, command: CommandObject, services: Services, bot: Bot
+    message: Message, command: CommandObject, services: Services, sender: Sender
 ) -> None:
     assert message.from_user is not None
     number = number_in((command.args or "").upper())
     if number is None:
         text = _render(services, "coord_usage", command="intake", bad="")
-        await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+        _answer(sender, message.chat.id, text, reply_to=message.message_id)
         return
     intake = await services.intakes.get(number)
     if intake is None:
-        await _send(
-            bot, services, message.chat.id, _render(services, "coord_not_found", number=number)
-        )
+        _answer(sender, message.chat.id, _render(services, "coord_not_found", number=number))
         return
     private = message.chat.type == "private"
     await _audit(services, [number], _actor(message.from_user), "bekeken", _place(message))
     intake = await services.intakes.get(number) or intake  # show this view in the history too
     text = _render(services, "coord_intake", **view_context(services, intake, private=private))
-    await _send(bot, services, message.chat.id, text)
+    _answer(sender, message.chat.id, text)
 
 
 @handlers.message(Command("zoek", "search"), Coordinator())
 async def cmd_search(
-    message: Message, command: CommandObject, services: Services, bot: Bot
+    message: Message, command: CommandObject, services: Services, sender: Sender
 ) -> None:
     assert message.from_user is not None
     query = " ".join((command.args or "").split())
     if len(query) < 2:
         text = _render(services, "coord_usage", command="zoek", bad="")
-        await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+        _answer(sender, message.chat.id, text, reply_to=message.message_id)
         return
     found = list(await services.intakes.search_name(query, SEARCH_LIMIT))
     lang = coordinator_lang(services)
@@ -293,11 +312,11 @@ async def cmd_search(
         "gevonden-bij-zoeken",
         _place(message),
     )
-    await _send(bot, services, message.chat.id, text)
+    _answer(sender, message.chat.id, text)
 
 
 @handlers.message(Command("wachtrij", "queue"), Coordinator())
-async def cmd_queue(message: Message, services: Services, bot: Bot) -> None:
+async def cmd_queue(message: Message, services: Services, sender: Sender) -> None:
     pending = list(await services.outbox.pending())
     summary = summarize(pending, services.clock.now())
     oldest = "-" if summary.oldest_seconds is None else age_text(summary.oldest_seconds)
@@ -311,11 +330,46 @@ async def cmd_queue(message: Message, services: Services, bot: Bot) -> None:
         last_error=summary.last_error,
         failed=summary.failed,
     )
-    await _send(bot, services, message.chat.id, text)
+    _answer(sender, message.chat.id, text)
+
+
+class ExportAudit:
+    """The files of one /export, audited together once each was sent or failed for good: one
+    history entry per intake naming the messages that were sent (`msg:<chat>:<id>` lets erasure
+    find and delete them, bot/privacy.py)."""
+
+    def __init__(
+        self, services: Services, numbers: list[str], by: str, chat_id: int, files: int
+    ) -> None:
+        self.services = services
+        self.numbers = numbers
+        self.by = by
+        self.chat_id = chat_id
+        self._left = files
+        self._sent: list[str] = []
+
+    def call(self, method: SendDocument) -> ReportedCall:
+        return ReportedCall(
+            method, self.chat_id, on_sent=self._sent_one, on_failed=self._failed_one
+        )
+
+    async def _sent_one(self, result: Any) -> None:
+        if isinstance(result, Message):
+            self._sent.append(f"msg:{result.chat.id}:{result.message_id}")
+        await self._settled()
+
+    async def _failed_one(self, error: BaseException) -> None:
+        log.warning("an export file was not sent: %s", type(error).__name__)
+        await self._settled()
+
+    async def _settled(self) -> None:
+        self._left -= 1
+        if self._left == 0 and self._sent:
+            await _audit(self.services, self.numbers, self.by, "export", " ".join(self._sent))
 
 
 @handlers.message(Command("export"), Coordinator())
-async def cmd_export(message: Message, services: Services, bot: Bot) -> None:
+async def cmd_export(message: Message, services: Services, sender: Sender) -> None:
     assert message.from_user is not None
     intakes = list(await services.intakes.all())
     now = services.clock.now()
@@ -325,69 +379,53 @@ async def cmd_export(message: Message, services: Services, bot: Bot) -> None:
     caption = _render(
         services, "coord_export_caption", count=len(intakes), at=local_time(utc_iso(now))
     )
-    sent: list[int] = []
     chat_id = message.chat.id
-    for content, name in (
+    files = (
         (csv_bytes, f"intakes-{stamp}.csv"),
         (xlsx_bytes, f"intakes-{stamp}.xlsx"),
-    ):
-        services.coordinator.pace.record(chat_id, services.clock.now())
-        try:
-            # In memory only: an export file is never written to disk.
-            document = await bot.send_document(
-                chat_id=chat_id, document=BufferedInputFile(content, filename=name), caption=caption
-            )
-        except TelegramAPIError as exc:
-            log.warning("export not sent: %s", type(exc).__name__)
-            continue
-        sent.append(document.message_id)
-    if sent:
-        # `msg:<chat>:<id>` lets erasure find and delete these messages (bot/privacy.py).
-        detail = " ".join(f"msg:{chat_id}:{m}" for m in sent)
-        await _audit(
-            services, [i.number for i in intakes], _actor(message.from_user), "export", detail
-        )
-    log.info("export of %d intakes sent to the %s", len(intakes), _place(message))
+    )
+    numbers = [i.number for i in intakes]
+    audit = ExportAudit(services, numbers, _actor(message.from_user), chat_id, len(files))
+    for content, name in files:
+        # In memory only: an export file is never written to disk.
+        document = BufferedInputFile(content, filename=name)
+        sender.put(audit.call(SendDocument(chat_id=chat_id, document=document, caption=caption)))
+    log.info("export of %d intakes queued for the %s", len(intakes), _place(message))
 
 
 @handlers.message(Command("stats", "cijfers"), Coordinator())
-async def cmd_stats(message: Message, services: Services, bot: Bot) -> None:
+async def cmd_stats(message: Message, services: Services, sender: Sender) -> None:
     intakes = list(await services.intakes.all())
     counts = await services.funnel.counts()
     lang = coordinator_lang(services)
     context = figures(intakes, counts, services.engines, lang)
-    await _send(bot, services, message.chat.id, _render(services, "coord_stats", **context))
+    _answer(sender, message.chat.id, _render(services, "coord_stats", **context))
     png = await asyncio.to_thread(chart_png, intakes)
-    services.coordinator.pace.record(message.chat.id, services.clock.now())
-    try:
-        await bot.send_photo(
-            chat_id=message.chat.id,
-            photo=BufferedInputFile(png, filename="intakes-per-week.png"),
-            caption=_render(services, "coord_stats_caption"),
-        )
-    except TelegramAPIError as exc:
-        log.warning("chart not sent: %s", type(exc).__name__)
+    chart = SendPhoto(
+        chat_id=message.chat.id,
+        photo=BufferedInputFile(png, filename="intakes-per-week.png"),
+        caption=_render(services, "coord_stats_caption"),
+    )
+    sender.send_volatile(chart, message.chat.id)
 
 
 @handlers.message(Command("antwoord", "reply"), Coordinator())
 async def cmd_answer(
-    message: Message, command: CommandObject, services: Services, bot: Bot
+    message: Message, command: CommandObject, services: Services, sender: Sender
 ) -> None:
     assert message.from_user is not None
     parts = (command.args or "").strip().split(maxsplit=1)
     number = number_in(parts[0].upper()) if parts else None
     if number is None or len(parts) < 2 or not parts[1].strip():
         text = _render(services, "coord_usage", command="antwoord", bad="")
-        await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+        _answer(sender, message.chat.id, text, reply_to=message.message_id)
         return
     intake = await services.intakes.get(number)
     if intake is None or not intake.chat_id:
-        await _send(
-            bot, services, message.chat.id, _render(services, "coord_not_found", number=number)
-        )
+        _answer(sender, message.chat.id, _render(services, "coord_not_found", number=number))
         return
     await _message_person(services, intake, parts[1], message.from_user)
-    await _react(bot, message)
+    _react(sender, message)
 
 
 def fit_escaped(text: str, limit: int) -> str:
@@ -417,18 +455,18 @@ async def _message_person(services: Services, intake: Intake, text: str, user: U
 
 
 @handlers.message(Command("help", "hulp", "start"), InCoordinatorGroup(), Coordinator())
-async def cmd_help(message: Message, services: Services, bot: Bot) -> None:
+async def cmd_help(message: Message, services: Services, sender: Sender) -> None:
     """In the coordinators' group /help lists the review commands (the intake runs elsewhere)."""
-    await _send(bot, services, message.chat.id, _render(services, "coord_help"))
+    _answer(sender, message.chat.id, _render(services, "coord_help"))
 
 
 # -- non-coordinators -------------------------------------------------------------------------
 
 
 @handlers.message(Command(*COMMANDS, "search", "queue", "cijfers", "reply"), NotPrivateChat())
-async def not_for_you(message: Message, services: Services, bot: Bot) -> None:
+async def not_for_you(message: Message, services: Services, sender: Sender) -> None:
     """Outside the coordinators' reach a coordinator command is just an unknown command."""
-    await _unknown(message, services, bot)
+    _unknown(message, services, sender)
 
 
 # -- card buttons -----------------------------------------------------------------------------
@@ -436,30 +474,32 @@ async def not_for_you(message: Message, services: Services, bot: Bot) -> None:
 
 @handlers.callback_query(CardCb.filter(), Coordinator())
 async def cb_card(
-    callback: CallbackQuery, callback_data: CardCb, services: Services, bot: Bot
+    callback: CallbackQuery, callback_data: CardCb, services: Services, sender: Sender
 ) -> None:
     user = callback.from_user
     lang = coordinator_lang(services)
     async with services.coordinator.lock(callback_data.n):
         intake = await services.intakes.get(callback_data.n)
-        key = (
+        outcome = (
             "gone"
             if intake is None
-            else await _card_action(services, bot, intake, callback_data, user)
+            else await _card_action(services, sender, intake, callback_data, user)
         )
     if intake is None:
         await callback.answer(
             _render(services, "coord_alert", key="gone", number=callback_data.n), show_alert=True
         )
         return
+    # Waited for outside the lock: a send says nothing about the intake.
+    key = outcome if isinstance(outcome, str) else await _details_outcome(outcome)
     status = label(lang, f"coord_to_{callback_data.s}") if key == "status" else ""
     text = _render(services, "coord_alert", key=key, number=intake.number, status=status)
     await callback.answer(text, show_alert=key in ("start_bot", "gone", "same", "closed"))
 
 
 async def _card_action(
-    services: Services, bot: Bot, intake: Intake, data: CardCb, user: User
-) -> str:
+    services: Services, sender: Sender, intake: Intake, data: CardCb, user: User
+) -> str | asyncio.Future[str]:
     if data.a == "claim":
         return await _claim(services, intake, user)
     if data.a == "status":
@@ -467,7 +507,7 @@ async def _card_action(
     if data.a == "note":
         return await _ask_note(services, intake, user)
     if data.a == "details":
-        return await _details(services, bot, intake, user)
+        return _details(services, sender, intake, user)
     return "gone"
 
 
@@ -528,7 +568,11 @@ async def _ask_note(services: Services, intake: Intake, user: User) -> str:
     return "note_asked"
 
 
-async def _details(services: Services, bot: Bot, intake: Intake, user: User) -> str:
+def _details(
+    services: Services, sender: Sender, intake: Intake, user: User
+) -> str | asyncio.Future[str]:
+    """Queue the sensitive answers to the coordinator's private chat; the future says whether
+    they got there ("details_sent") or cannot ("start_bot")."""
     if not has_details(services, intake):
         return "no_details"
     text = _render(
@@ -538,23 +582,37 @@ async def _details(services: Services, bot: Bot, intake: Intake, user: User) -> 
         name=short(intake.name, 80),
         answers=answer_lines(services, intake, sensitive=True),
     )
-    services.coordinator.pace.record(user.id, services.clock.now())
-    try:
-        await bot.send_message(chat_id=user.id, text=text)
-    except (TelegramForbiddenError, TelegramBadRequest) as exc:
-        # The coordinator never pressed Start in a private chat with the bot (or blocked it).
+    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def sent(_: Any) -> None:
+        if not outcome.done():
+            outcome.set_result("details_sent")
+        await _audit(services, [intake.number], _actor(user), "details-bekeken", "privé")
+
+    async def failed(error: BaseException) -> None:
+        # Mostly: the coordinator never pressed Start in a private chat with the bot (or
+        # blocked it).
         log.info(
             "details for %s not sent to %s: %s",
             intake.number,
             pseudonym(user.id),
-            type(exc).__name__,
+            type(error).__name__,
         )
-        return "start_bot"
-    except TelegramAPIError as exc:
-        log.warning("details not sent: %s", type(exc).__name__)
-        return "start_bot"
-    await _audit(services, [intake.number], _actor(user), "details-bekeken", "privé")
-    return "details_sent"
+        if not outcome.done():
+            outcome.set_result("start_bot")
+
+    method = SendMessage(chat_id=user.id, text=text)
+    sender.put(ReportedCall(method, user.id, on_sent=sent, on_failed=failed))
+    return outcome
+
+
+async def _details_outcome(outcome: asyncio.Future[str]) -> str:
+    """Whether the details went out; after DETAILS_WAIT they are taken to be on their way (the
+    sender still delivers them; a retry after a 429 can take longer than a button may wait)."""
+    try:
+        return await asyncio.wait_for(asyncio.shield(outcome), timeout=DETAILS_WAIT)
+    except TimeoutError:
+        return "details_sent"
 
 
 @handlers.callback_query(CardCb.filter())
@@ -593,7 +651,7 @@ def _ids(intake: Intake, action: str) -> set[int]:
 
 
 @handlers.message(InCoordinatorGroup(), ReplyToBot(), Coordinator())
-async def group_reply(message: Message, services: Services, bot: Bot) -> None:
+async def group_reply(message: Message, services: Services, sender: Sender) -> None:
     assert message.reply_to_message is not None and message.from_user is not None
     replied = message.reply_to_message
     number = number_in(replied.text or replied.caption)
@@ -611,22 +669,20 @@ async def group_reply(message: Message, services: Services, bot: Bot) -> None:
         )
         if updated is not None:
             await handoff.queue_card_update(services, updated)
-        await _react(bot, message)
+        _react(sender, message)
     elif replied_id == intake.card_message_id or replied_id in _ids(intake, "doorgestuurd"):
         if not intake.chat_id:
-            await _send(
-                bot,
-                services,
+            _answer(
+                sender,
                 message.chat.id,
                 _render(services, "coord_not_found", number=intake.number),
             )
             return
         await _message_person(services, intake, text, message.from_user)
-        await _react(bot, message)
+        _react(sender, message)
     else:
-        await _send(
-            bot,
-            services,
+        _answer(
+            sender,
             message.chat.id,
             _render(services, "coord_reply_hint", number=intake.number),
         )
@@ -646,7 +702,7 @@ class NonTextReplyToBot(Filter):
 
 
 @handlers.message(InCoordinatorGroup(), NonTextReplyToBot(), Coordinator())
-async def group_reply_not_text(message: Message, services: Services, bot: Bot) -> None:
+async def group_reply_not_text(message: Message, services: Services, sender: Sender) -> None:
     """Only text reaches the person: say so, instead of the fallback's "private chats only"."""
     assert message.reply_to_message is not None
     replied = message.reply_to_message
@@ -655,7 +711,7 @@ async def group_reply_not_text(message: Message, services: Services, bot: Bot) -
     if intake is None:
         return  # a reply to a list or a figure: ordinary talk in the group
     text = _render(services, "coord_text_only", number=intake.number)
-    await _send(bot, services, message.chat.id, text, reply_to=message.message_id)
+    _answer(sender, message.chat.id, text, reply_to=message.message_id)
 
 
 # -- the person's side: relay replies back to the group -------------------------------------------

@@ -1,5 +1,7 @@
-"""Set-up for the coordinator tests: the shared intake harness, a group, coordinators, a worker
-on fake time, and helpers that press buttons on and reply to specific bot messages.
+"""Set-up for the coordinator tests: the shared intake harness, a group, coordinators, the
+outbox as a source for the harness's sender, and helpers that press buttons on and reply to
+specific bot messages. Every helper that feeds an update waits until the sender has sent what
+the update queued (`harness.settle()`); the outbox is delivered only by `deliver()`.
 
 Everybody who is not in COORDINATOR_IDS is outside the coordinators' group here (the fake Bot
 API answers getChatMember with "left"), except MEMBER, who is a plain member of the group.
@@ -7,17 +9,19 @@ API answers getChatMember with "left"), except MEMBER, who is a plain member of 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import pytest
 
-from bot.delivery import DeliveryWorker
+from bot.delivery import DeliveryOutbox
 from bot.handoff import queue_new_intake
+from bot.sender import Limits, Sender
 from flows.model import AnswerValue
 from flows.outcome import compute_outcome
 from flows.records import Intake, IntakeKind, utc_iso
@@ -45,31 +49,47 @@ _callback_ids = itertools.count(1)
 
 
 class TimedSession(RecordingSession):
-    """Also notes the fake time of every request, to check the pace."""
+    """Also notes the event loop's time of every request (fake under looptime), to check
+    retries and the pace."""
 
-    def __init__(self, state: BotApiState, clock: FakeClock) -> None:
+    def __init__(self, state: BotApiState) -> None:
         super().__init__(state)
-        self.clock = clock
-        self.times: list[Any] = []
+        self.times: list[float] = []
 
     async def make_request(self, bot: Any, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
-        self.times.append(self.clock.now())
+        self.times.append(asyncio.get_running_loop().time())
         return await super().make_request(bot, method, timeout)
+
+
+_sources: WeakKeyDictionary[Sender, DeliveryOutbox] = WeakKeyDictionary()
+
+
+def outbox_source(h: Harness) -> DeliveryOutbox:
+    """The outbox's source for the harness's sender: one per sender, as in the bot process, so
+    that a delivery the sender holds is not put twice."""
+    source = _sources.get(h.sender)
+    if source is None:
+        source = _sources[h.sender] = DeliveryOutbox(h.services, h.sender)
+    return source
+
+
+async def deliver_outbox(h: Harness) -> None:
+    """Hand the outbox to the sender and wait until everything is sent (or failed for good)."""
+    await outbox_source(h).drain()
 
 
 @dataclass
 class Coord:
-    """The harness, its worker and the helpers a coordinator test needs."""
+    """The harness, its outbox source and the helpers a coordinator test needs."""
 
     h: Harness
-    worker: DeliveryWorker
+    source: DeliveryOutbox
     session: TimedSession
-    slept: list[float]
 
     # -- delivery -----------------------------------------------------------------------------
 
     async def deliver(self) -> None:
-        await self.worker.drain()
+        await self.source.drain()
 
     # -- intakes ------------------------------------------------------------------------------
 
@@ -155,6 +175,7 @@ class Coord:
         )
         self.session.state.remember(message)
         await self.h.dp.feed_update(self.h.bot, update_of("message", message))
+        await self.h.settle()
 
     async def press(
         self,
@@ -174,6 +195,7 @@ class Coord:
             "data": data,
         }
         await self.h.dp.feed_update(self.h.bot, update_of("callback_query", callback))
+        await self.h.settle()
 
     # -- reading what was sent ----------------------------------------------------------------
 
@@ -209,26 +231,21 @@ class Coord:
         }
 
 
-async def make_coord(tmp_path: Path, **settings: Any) -> Coord:
-    clock = FakeClock()
+async def make_coord(tmp_path: Path, *, limits: Limits | None = None, **settings: Any) -> Coord:
+    """`limits`: the sender's; unlimited unless a test is about the pace."""
     state = BotApiState(default_member_status="left")
     state.set_member_status(GROUP, MEMBER, "member")
-    session = TimedSession(state, clock)
+    session = TimedSession(state)
     values: dict[str, Any] = {"COORDINATOR_IDS": frozenset({COORD, COORD2})}
     values.update(settings)
-    h = await build_harness(tmp_path / "data", clock=clock, session=session, **values)
-    slept: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.advance(timedelta(seconds=seconds))
-
-    worker = DeliveryWorker(h.bot, h.services, sleep=fake_sleep)
-    return Coord(h, worker, session, slept)
+    h = await build_harness(
+        tmp_path / "data", clock=FakeClock(), session=session, limits=limits, **values
+    )
+    return Coord(h, outbox_source(h), session)
 
 
 @pytest.fixture(name="coord")
 async def coord_fixture(tmp_path: Path) -> AsyncIterator[Coord]:
     coord = await make_coord(tmp_path)
     yield coord
-    await coord.h.stores.close()
+    await coord.h.close()

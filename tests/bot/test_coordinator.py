@@ -11,8 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from bot.coordinator.keyboards import CardCb, ListCb
+from bot.handlers.coordinator import DETAILS_WAIT
 from flows.records import IntakeKind, Note, Status
 from tests.bot.coordinator_fixtures import (
     COORD,
@@ -27,7 +29,7 @@ from tests.bot.coordinator_fixtures import (
     make_coord,
 )
 from tests.bot.intake_fixtures import confirm_summary, walk_candidate
-from tests.support.bot_api_state import visible_text
+from tests.support.bot_api_state import BotApiError, visible_text
 
 SENSITIVE_LABELS = (
     "Ja, ik sta erin",
@@ -190,6 +192,40 @@ async def test_details_go_privately_and_need_a_started_bot(coord: Coord) -> None
     assert "06 12345678" in text
     assert coord.sent_to(GROUP, mark) == []
     assert any(e.action == "details-bekeken" for e in (await coord.intake(intake.number)).history)
+
+
+@pytest.mark.looptime
+async def test_details_that_must_wait_are_answered_in_time_and_audited_once_sent(
+    coord: Coord,
+) -> None:
+    intake = await coord.add_intake()
+    await coord.deliver()
+    card_id = await coord.card_id(intake.number)
+    coord.session.fail_next("sendMessage", BotApiError.retry_after_seconds(30))
+    start = asyncio.get_running_loop().time()
+    mark = coord.mark()
+    await coord.press(COORD, CardCb(a="details", n=intake.number).pack(), message_id=card_id)
+    timed = list(zip(coord.session.requests, coord.session.times, strict=True))[mark:]
+    [(alert, answered_at)] = [(r, t) for r, t in timed if r.name == "answerCallbackQuery"]
+    assert "privégesprek" in alert.params["text"]
+    assert answered_at - start <= DETAILS_WAIT + 0.1  # a button does not wait for a 429
+    [(_, sent_at)] = [(r, t) for r, t in timed if r.name == "sendMessage" and r.ok]
+    assert sent_at - start >= 30
+    viewed = [
+        e for e in (await coord.intake(intake.number)).history if e.action == "details-bekeken"
+    ]
+    assert len(viewed) == 1
+
+
+async def test_an_export_file_that_fails_leaves_the_other_audited(coord: Coord) -> None:
+    intake = await coord.add_intake()
+    coord.session.fail_next("sendDocument", BotApiError.bad_request("file is too big"))
+    mark = coord.mark()
+    await coord.say(COORD, "/export")
+    [xlsx] = coord.sent_to(GROUP, mark, "sendDocument")
+    assert next(iter(xlsx.files.values())).filename.endswith(".xlsx")
+    [entry] = [e for e in (await coord.intake(intake.number)).history if e.action == "export"]
+    assert entry.detail == f"msg:{GROUP}:{xlsx.result.message_id}"
 
 
 async def test_private_intake_view_shows_sensitive_answers(coord: Coord) -> None:
@@ -494,7 +530,7 @@ async def test_coordinator_texts_in_english_when_that_is_the_default(tmp_path: P
     assert any("Figures" in t for t in texts)
     assert any("type the note for" in t for t in texts)
     assert coord.alerts(mark)[0] == f"You picked up {intake.number}."
-    await coord.h.stores.close()
+    await coord.h.close()
 
 
 async def test_a_stranger_replying_to_a_card_reaches_nobody(coord: Coord) -> None:

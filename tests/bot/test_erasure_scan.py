@@ -9,11 +9,9 @@ log record is then searched for the person's user id, name, phone number and e-m
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import re
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,11 +20,11 @@ from bot.privacy import group_message_detail
 from flows.records import HistoryEntry, Note, Status, utc_iso
 from storage import open_stores
 from storage.funnel import FileFunnel
+from tests.bot.coordinator_fixtures import deliver_outbox
 from tests.bot.intake_fixtures import (
     COORDINATOR_GROUP,
     EMPLOYER_ANSWERS,
     FakeClock,
-    Harness,
     build_harness,
     confirm_summary,
     walk,
@@ -40,20 +38,6 @@ NAME = "Zebulon Quixotewicz"
 PHONE_TYPED = "06 13579246"
 PHONE_STORED = "0613579246"
 EMAIL = "zebulon.quixote@voorbeeld-post.nl"
-
-
-async def deliver_all(harness: Harness, clock: FakeClock) -> bool:
-    """Run the outbox worker until the outbox is empty, on fake time; False if there is none."""
-    try:
-        delivery = importlib.import_module("bot.delivery")
-    except ImportError:
-        return False
-
-    async def sleep(seconds: float) -> None:
-        clock.advance(timedelta(seconds=seconds))
-
-    await delivery.DeliveryWorker(harness.bot, harness.services, sleep=sleep).drain()
-    return True
 
 
 def needles() -> dict[str, bytes]:
@@ -123,21 +107,16 @@ async def test_erasure_leaves_nothing_in_files_or_logs(
         assert len(intakes) == 2
         assert {i.user_id for i in intakes} == {USER_ID}
 
-        # The coordinators' side: the cards are delivered (by the outbox worker where it exists;
-        # the delivered record stays in a day file), a coordinator exports (by /export where it
-        # exists), and a note with the phone number and a free-text audit line are added.
-        delivered = await deliver_all(harness, clock)
-        if not delivered:
-            for number, delivery in enumerate(await harness.stores.outbox.pending(), start=500):
-                await harness.stores.outbox.mark_delivered(delivery.id, clock.now())
-                assert delivery.intake_number is not None
-                await harness.stores.intakes.update(
-                    delivery.intake_number, "bot", "card", card=(COORDINATOR_GROUP, number)
-                )
+        # The coordinators' side: the cards are delivered (the delivered record stays in a day
+        # file), a coordinator exports, and a note with the phone number and a free-text audit
+        # line are added.
+        await deliver_outbox(harness)
+        assert all(i.card_message_id for i in await harness.intakes())
         await harness.dp.feed_update(
             harness.bot,
             group_message_update("/export", chat_id=COORDINATOR_GROUP, user_id=COORDINATOR),
         )
+        await harness.settle()  # the files are sent, and audited with their message ids
         first = intakes[0].number
         now = utc_iso(clock.now())
         await harness.stores.intakes.update(
@@ -176,10 +155,10 @@ async def test_erasure_leaves_nothing_in_files_or_logs(
         }
         assert {(chat, int(m)) for chat, m in exported} <= deleted
         # The card edits ("ingetrokken") go out too, and leave only delivered records behind.
-        await deliver_all(harness, clock)
+        await deliver_outbox(harness)
     finally:
         await harness.services.funnel.close()
-        await harness.stores.close()
+        await harness.close()
 
     reopened = await open_stores(data_dir, clock, retention_days=365, conversation_days=30)
     try:

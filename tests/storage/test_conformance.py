@@ -231,6 +231,25 @@ class TestOutbox:
         assert await box.purge_delivered_before(T0) == 0
         assert await box.purge_delivered_before(T0 + timedelta(days=1)) == 1
 
+    async def test_get_one_until_it_is_delivered_or_erased(self, harness: Harness) -> None:
+        box = harness.stores.outbox
+        await box.put(make_delivery("a", chat_id=1, at=T0, user_id=5, text="voor a"))
+        await box.put(make_delivery("b", chat_id=1, at=T0))
+        await box.mark_failed("b", "Too Many Requests", T0 + timedelta(seconds=5))
+        box = (await harness.reopen()).outbox
+        a = await box.get("a")
+        assert a is not None
+        assert (a.user_id, a.payload["text"]) == (5, "voor a")
+        b = await box.get("b")
+        assert b is not None
+        assert (b.attempts, b.last_error) == (1, "Too Many Requests")
+        assert b.next_attempt_at == utc_iso(T0 + timedelta(seconds=5))
+        await box.mark_delivered("b", T0)
+        await box.delete_user(5)
+        assert await box.get("a") is None
+        assert await box.get("b") is None
+        assert await box.get("missing") is None
+
     async def test_delete_user_and_intakes(self, harness: Harness) -> None:
         box = harness.stores.outbox
         await box.put(make_delivery("a", chat_id=1, at=T0, user_id=5))

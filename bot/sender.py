@@ -194,11 +194,13 @@ class VolatileCall:
         method: TelegramMethod[Any],
         chat_id: int,
         on_sent: Callable[[Any], Awaitable[None]] | None = None,
+        on_failed: Callable[[BaseException], Awaitable[None]] | None = None,
     ) -> None:
         self.id = f"volatile-{next(_volatile_ids)}"
         self.chat_id = chat_id
         self._method = method
         self._on_sent = on_sent
+        self._on_failed = on_failed
 
     async def prepare(self) -> TelegramMethod[Any] | None:
         return self._method
@@ -209,6 +211,8 @@ class VolatileCall:
 
     async def failed(self, error: BaseException) -> None:
         log.info("a call to a %s chat failed for good: %s", _kind(self.chat_id), _name(error))
+        if self._on_failed is not None:
+            await self._on_failed(error)
 
     async def retrying(self, error: BaseException, attempts: int, delay: float) -> None:
         pass

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +33,6 @@ from aiogram.methods import (
     SendMessage,
     SendPhoto,
     SetMessageReaction,
-    TelegramMethod,
 )
 from aiogram.types import (
     BufferedInputFile,
@@ -115,26 +113,6 @@ KINDS = {"kandidaat": IntakeKind.CANDIDATE, "candidate": IntakeKind.CANDIDATE,
 
 
 # -- sending ----------------------------------------------------------------------------------
-
-
-class ReportedCall(VolatileCall):
-    """A volatile call whose caller also hears when it failed for good (details that cannot
-    reach a coordinator, an export file that was not sent)."""
-
-    def __init__(
-        self,
-        method: TelegramMethod[Any],
-        chat_id: int,
-        *,
-        on_sent: Callable[[Any], Awaitable[None]],
-        on_failed: Callable[[BaseException], Awaitable[None]],
-    ) -> None:
-        super().__init__(method, chat_id, on_sent=on_sent)
-        self._on_failed = on_failed
-
-    async def failed(self, error: BaseException) -> None:
-        await super().failed(error)
-        await self._on_failed(error)
 
 
 def _answer(
@@ -348,8 +326,8 @@ class ExportAudit:
         self._left = files
         self._sent: list[str] = []
 
-    def call(self, method: SendDocument) -> ReportedCall:
-        return ReportedCall(
+    def call(self, method: SendDocument) -> VolatileCall:
+        return VolatileCall(
             method, self.chat_id, on_sent=self._sent_one, on_failed=self._failed_one
         )
 
@@ -602,7 +580,7 @@ def _details(
             outcome.set_result("start_bot")
 
     method = SendMessage(chat_id=user.id, text=text)
-    sender.put(ReportedCall(method, user.id, on_sent=sent, on_failed=failed))
+    sender.put(VolatileCall(method, user.id, on_sent=sent, on_failed=failed))
     return outcome
 
 

@@ -132,7 +132,13 @@ async def run_bot(settings: Settings) -> int:
             await bot.delete_webhook(drop_pending_updates=False)
             log.info("polling for updates")
             await dp.start_polling(
-                bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True
+                bot,
+                allowed_updates=dp.resolve_used_update_types(),
+                handle_signals=True,
+                # The next getUpdates (which confirms this batch to Telegram) goes out only
+                # after the batch was handled and committed: a crash mid-update loses nothing,
+                # Telegram hands the update out again (tests/e2e/test_kills.py).
+                handle_as_tasks=False,
             )
     finally:
         for task in tasks:
@@ -149,8 +155,13 @@ def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher) -> web.Appl
     """The aiohttp app for webhook mode; a request without the right secret gets 401."""
     assert settings.WEBHOOK_SECRET is not None
     app = web.Application()
+    # handle_in_background=False: Telegram gets its 200 only after the update was committed,
+    # so an update cut off by a crash is sent again instead of lost.
     SimpleRequestHandler(
-        dispatcher=dp, bot=bot, secret_token=settings.WEBHOOK_SECRET.get_secret_value()
+        dispatcher=dp,
+        bot=bot,
+        secret_token=settings.WEBHOOK_SECRET.get_secret_value(),
+        handle_in_background=False,
     ).register(app, path="/webhook")
     setup_application(app, dp, bot=bot)
     return app

@@ -453,6 +453,14 @@ class ChatMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         chat = Chat(services, state.key, load_record(raw, user, services), user)
         chat.was_stored = bool(raw or raw_state)
+        # Telegram hands an update out again when a crash came before it was confirmed; one
+        # that was committed already must not be answered twice.
+        update_id = getattr(data.get("event_update"), "update_id", None)
+        if isinstance(update_id, int):
+            if update_id <= chat.record.last_update:
+                log.info("an update handled before a restart came again; skipped")
+                return None
+            chat.record.last_update = update_id
         data["chat"] = chat
         result = await handler(event, data)
         if result is UNHANDLED:

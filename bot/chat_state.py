@@ -108,6 +108,8 @@ class ChatRecord:
     submitting: dict[str, Any] | None = None
     # Messages of this chat that could not be deleted ("delete the chat"), for the answer.
     delete_failed: int = 0
+    # The newest update handled for this chat: one handed out again after a restart is skipped.
+    last_update: int = 0
     # The person blocked the bot (a send was refused with 403); the coordinators were told.
     # A send that gets through again clears it.
     blocked: bool = False
@@ -132,6 +134,7 @@ class ChatRecord:
             "sent": dict(self.sent),
             "submitting": self.submitting,
             "delete_failed": self.delete_failed,
+            "last_update": self.last_update,
             "blocked": self.blocked,
         }
 
@@ -158,6 +161,7 @@ class ChatRecord:
             sent=dict(data.get("sent", {})),
             submitting=data.get("submitting"),
             delete_failed=int(data.get("delete_failed", 0)),
+            last_update=int(data.get("last_update", 0)),
             blocked=bool(data.get("blocked", False)),
         )
         if isinstance(data.get("epoch"), str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO, cast
@@ -148,7 +149,9 @@ async def run_console(
     """Run one intake in the terminal until it is sent, stopped, or input ends."""
     user = User(id=CONSOLE_USER_ID, is_bot=False, first_name="Console", language_code="nl")
     chat = Chat(id=CONSOLE_USER_ID, type="private")
-    counter = itertools.count(1)
+    # Update ids only grow, as Telegram's do: the chat record skips an id it handled already,
+    # and the try-out's records outlive one run.
+    counter = itertools.count(time.time_ns() // 1_000_000)
     read = read_line or _stdin_line
 
     async def feed(update: Update) -> None:

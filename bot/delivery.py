@@ -236,29 +236,36 @@ class DeliveryOutbox:
     # -- results ---------------------------------------------------------------------------
 
     async def delivered(self, delivery: Delivery, result: Any) -> None:
+        """Record what the send gave (the card's id, the audit lines), then mark it delivered:
+        a kill between the two sends it again (a card already placed is not, see `prepare`),
+        rather than losing the id that later edits and erasure need."""
         services = self.services
         now = services.clock.now()
-        await services.outbox.mark_delivered(delivery.id, now)
         number = delivery.intake_number
-        if number is None or not isinstance(result, Message):
-            return
+        if number is not None and isinstance(result, Message):
+            await self._record_result(delivery, number, result, utc_iso(now))
+        await services.outbox.mark_delivered(delivery.id, now)
+
+    async def _record_result(
+        self, delivery: Delivery, number: str, result: Message, at: str
+    ) -> None:
+        intakes = self.services.intakes
         chat_id, message_id = result.chat.id, result.message_id
-        at = utc_iso(now)
         if delivery.purpose == handoff.CARD:
-            await services.intakes.update(
+            await intakes.update(
                 number, "bot", "kaart-geplaatst", f"kaart {message_id}", card=(chat_id, message_id)
             )
         elif delivery.purpose == handoff.TO_PERSON:
-            await services.intakes.record(
+            await intakes.record(
                 number, HistoryEntry(at, "bot", "bericht-bezorgd", str(message_id))
             )
         elif delivery.purpose == handoff.RELAY:
             # `msg:<chat>:<id>` lets erasure find and delete this group message (bot/privacy.py).
-            await services.intakes.record(
+            await intakes.record(
                 number, HistoryEntry(at, "bot", "doorgestuurd", f"msg:{chat_id}:{message_id}")
             )
         elif delivery.purpose == handoff.NOTE_PROMPT:
-            await services.intakes.record(
+            await intakes.record(
                 number, HistoryEntry(at, "bot", "notitie-gevraagd", str(message_id))
             )
 
@@ -326,6 +333,13 @@ class DeliveryCall:
             self.source.done(self.id)
             return None
         self.delivery = current
+        if current.purpose == handoff.CARD and current.intake_number:
+            intake = await self.source.services.intakes.get(current.intake_number)
+            if intake is not None and intake.card_message_id is not None:
+                # Placed before a restart that cut off marking it delivered.
+                await self.source.replaced(current)
+                self.source.done(self.id)
+                return None
         return await build_method(self.source.services, current)
 
     # `done` only after the outcome is stored: if storing fails, the sender tries the call

@@ -305,7 +305,7 @@ def essentials(data: Mapping[str, Any]) -> dict[str, Any]:
     """The conversation record without the bookkeeping of chat messages (which message ids
     the bot sent, which one carries the keyboard, how many calls were queued): what an answer
     is allowed to change. The queue itself stays in: after the sender settled it is empty."""
-    bookkeeping = ("message_ids", "screen", "seq", "sent")
+    bookkeeping = ("message_ids", "screen", "seq", "sent", "last_update")
     return {k: v for k, v in data.items() if k not in bookkeeping}
 
 

@@ -372,3 +372,22 @@ async def test_typing_while_the_intake_is_being_sent_starts_nothing_new(harness:
     assert not any(t.startswith("📋") for t in texts)  # the summary was not shown again
     assert not any("Wie ben jij" in t for t in texts)  # nor the welcome
     del driver
+
+
+async def test_an_update_handed_out_again_after_a_restart_is_answered_once(
+    harness: Harness,
+) -> None:
+    # Telegram hands an update out again when the bot died before confirming it; by then
+    # its commit may have landed. Answering it twice would ask the next question twice.
+    await harness.driver().send("/start kandidaat")
+    again = message_update("1")
+    await harness.dp.feed_update(harness.bot, again)
+    await harness.settle()
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.current == "filled_by"
+    mark = len(harness.session.requests)
+    await harness.dp.feed_update(harness.bot, again)
+    await harness.settle()
+    assert harness.session.requests[mark:] == []
+    assert await harness.flow_state() == state

@@ -1,10 +1,10 @@
-"""Run every benchmark and print one table: `python -m bench` (about 6 minutes), `--quick` (~2).
+"""Run every benchmark and print one table: `python -m bench` (about 5 minutes), `--quick` (~2.5).
 
 Each benchmark runs in its own process (`python -m bench.<name> --json`), so that peak RSS, the
 garbage collector and aiogram's routers belong to that benchmark alone. The storage engineer's
 `bench.storage_bench` runs last with `--quick` (its full run takes about 5 minutes by itself:
 `python -m bench.storage_bench`); its own table is printed below ours. The exit status is 1 if
-any benchmark failed or lost anything.
+any benchmark failed, lost anything, or the step guard is broken.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def table(rows: Sequence[Row]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes, about 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="small sizes, about 2.5 minutes")
     parser.add_argument("--skip-storage", action="store_true", help="leave out bench.storage_bench")
     args = parser.parse_args(argv)
     started = time.perf_counter()

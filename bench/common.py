@@ -1,11 +1,14 @@
 """Shared pieces of the benchmarks: a session without network, the real bot assembly, updates.
 
-Only the network is left out. `BenchSession` encodes every request the way `AiohttpSession`
-does (`prepare_value` per field into an aiohttp `FormData`, whose urlencoded body is generated),
-builds the JSON answer Telegram would give and decodes it with `check_response`, so the bot pays
-for request encoding and response parsing as it does in production. The bot itself is assembled
-by `bot.__main__._assemble`: the TinyDB stores from `open_stores`, the file funnel, the services
-and the Dispatcher with its event isolation, exactly what `python -m bot` runs.
+Only the network is left out. `BenchSession` is aiogram's `AiohttpSession` (the production
+session, `bot.app.create_bot`) with `make_request` replaced: it builds the request with the
+session's own `build_form_data` (`prepare_value` per field into an aiohttp `FormData`, whose
+urlencoded body is generated), builds the JSON answer Telegram would give and decodes it with
+`check_response`, so the bot pays for request encoding and response parsing as it does in
+production. With a `FloodModel` (tests/support/flood.py) it refuses calls beyond Telegram's
+limits with a 429 and `retry_after`, as Telegram does. The bot itself is assembled by
+`bot.__main__._assemble`: the file stores from `open_stores`, the file funnel, the services, the
+sender and the Dispatcher from `create_dispatcher`, exactly what `python -m bot` runs.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import platform
 import resource
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -28,6 +31,7 @@ from typing import Any, cast
 import aiogram
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.fsm.storage.base import StorageKey
@@ -36,9 +40,10 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 
 from bot.config import Settings
+from bot.sender import Limits, Sender
 from bot.services import Services
-from aiogram.client.session.aiohttp import AiohttpSession
 from storage import Stores
+from tests.support.flood import FloodModel
 
 BENCH_BOT_ID = 424242
 BENCH_TOKEN = f"{BENCH_BOT_ID}:BENCH-token"
@@ -81,11 +86,18 @@ MID_NEXT = "employer_pref"
 
 
 class BenchSession(AiohttpSession):
-    """Everything the production session does except the network, and a Telegram-shaped answer."""
+    """The production session (aiogram's AiohttpSession) with only the network replaced.
 
-    def __init__(self) -> None:
+    With `flood` set, limited calls beyond Telegram's limits are answered with a 429 and
+    `parameters.retry_after`, decoded by `check_response` into `TelegramRetryAfter` like a real
+    one. `delivered(name, fields)` is called after each successful call (subclasses watch it).
+    """
+
+    def __init__(self, flood: FloodModel | None = None) -> None:
         super().__init__()
+        self.flood = flood
         self.calls: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
         # The encoded fields of the last call of each method, to copy a real request from.
         self.last: dict[str, dict[str, str]] = {}
         self._message_ids: dict[str, int] = {}
@@ -98,6 +110,9 @@ class BenchSession(AiohttpSession):
                 "username": "baanwijzer_bench_bot",
             }
         )
+
+    def delivered(self, name: str, fields: dict[str, str]) -> None:
+        """A call succeeded (for subclasses)."""
 
     async def close(self) -> None:
         return None
@@ -129,10 +144,28 @@ class BenchSession(AiohttpSession):
             fields[options["name"]] = value
         form()
         name = method.__api_method__
+        if self.flood is not None:
+            chat = fields.get("chat_id")
+            numeric = chat is not None and chat.lstrip("-").isdigit()
+            refused = self.flood.check(name, int(chat) if chat and numeric else None)
+            if refused is not None:
+                status, retry_after = refused
+                self.refused[name] += 1
+                content = json.dumps(
+                    {
+                        "ok": False,
+                        "error_code": status,
+                        "description": f"Too Many Requests: retry after {retry_after}",
+                        "parameters": {"retry_after": retry_after},
+                    }
+                )
+                self.check_response(bot=bot, method=method, status_code=status, content=content)
+                raise AssertionError("check_response accepted a refusal")  # pragma: no cover
         self.calls[name] += 1
         self.last[name] = fields
         content = self._answer(name, fields)
         response = self.check_response(bot=bot, method=method, status_code=200, content=content)
+        self.delivered(name, fields)
         return cast(TelegramType, response.result)
 
     def _answer(self, name: str, fields: dict[str, str]) -> str:
@@ -203,6 +236,7 @@ class BenchBot:
     services: Services
     dp: Dispatcher
     stores: Stores
+    sender: Sender
     bot: Bot
     session: BenchSession
 
@@ -211,19 +245,28 @@ class BenchBot:
         return StorageKey(bot_id=self.bot.id, chat_id=user_id, user_id=user_id)
 
     async def close(self) -> None:
+        await self.sender.stop()
         await self.services.funnel.close()
         await self.stores.close()
         await self.bot.session.close()
 
 
-async def open_bench_bot(data_dir: Path, *, coordinator: bool = True) -> BenchBot:
+async def open_bench_bot(
+    data_dir: Path,
+    *,
+    coordinator: bool = True,
+    limits: Limits | None = None,
+    session: BenchSession | None = None,
+) -> BenchBot:
+    """`python -m bot`'s assembly (`_assemble`) over `data_dir`; the sender paces with `limits`
+    (none by default: the step and footprint benchmarks measure CPU, not Telegram's pace)."""
     from bot.__main__ import _assemble
 
     settings = bench_settings(data_dir, coordinator=coordinator)
-    services, dp, stores = await _assemble(settings)
-    session = BenchSession()
+    session = session or BenchSession()
     bot = make_bot(session)
-    return BenchBot(settings, services, dp, stores, bot, session)
+    services, dp, stores, sender = await _assemble(settings, bot, limits or Limits.unlimited())
+    return BenchBot(settings, services, dp, stores, sender, bot, session)
 
 
 def settle_gc() -> None:
@@ -285,7 +328,12 @@ class RoundResult:
 
 
 async def feed_round(
-    dp: Dispatcher, bot: Bot, raws: Sequence[str], *, batch: int = BATCH
+    dp: Dispatcher,
+    bot: Bot,
+    raws: Sequence[str],
+    *,
+    batch: int = BATCH,
+    settle: Callable[[], Awaitable[None]] | None = None,
 ) -> RoundResult:
     """Feed raw JSON updates the way `Dispatcher.start_polling` does with handle_as_tasks.
 
@@ -293,7 +341,9 @@ async def feed_round(
     waiting for it, then goes back for more; the JSON -> Update parsing happens in the polling
     loop. Here each update is parsed on arrival and started as a task, batch by batch, with one
     pass of the event loop between batches where polling would wait for the next response.
-    Every update's latency runs from its arrival to the end of its handling.
+    Every update's latency runs from its arrival to the end of its handling. With `settle`
+    (`sender.idle`), the round ends when that returns too: the calls the handlers queued are
+    sent and written back, and the wall time and CPU include that.
     """
     result = RoundResult(count=len(raws), wall=0.0)
 
@@ -317,6 +367,8 @@ async def feed_round(
             tasks.append(asyncio.create_task(handle(update, arrived)))
         await asyncio.sleep(0)
     await asyncio.gather(*tasks)
+    if settle is not None:
+        await settle()
     result.wall = time.perf_counter() - started
     result.cpu = time.process_time() - cpu_started
     return result

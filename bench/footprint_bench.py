@@ -9,6 +9,9 @@
    API on 127.0.0.1, tests/support) and timed from the spawn until its first getUpdates request
    arrives; several runs, median. Once over an empty data directory, once over the 10,000
    conversations.
+3. The reference, in the same run: a minimal aiogram bot (`bench.minimal_bot`: one handler,
+   `answer("ok")`, nothing of ours imported), its RSS once assembled and its start-up to the
+   first poll, measured the same way; and a bare `python -c "import aiogram"`.
 
     python -m bench.footprint_bench [--quick] [--conversations N] [--runs N] [--json]
 """
@@ -61,6 +64,8 @@ class FootprintResult:
     conversations: int
     empty: Assembled
     loaded: Assembled
+    minimal_rss_mb: float = 0.0
+    startup_minimal_s: list[float] = field(default_factory=list)
     startup_empty_s: list[float] = field(default_factory=list)
     startup_loaded_s: list[float] = field(default_factory=list)
     import_aiogram_s: list[float] = field(default_factory=list)
@@ -71,6 +76,8 @@ class FootprintResult:
         return (
             not self.errors
             and self.loaded.conversations == self.conversations
+            and self.minimal_rss_mb > 0
+            and bool(self.startup_minimal_s)
             and bool(self.startup_empty_s)
             and bool(self.startup_loaded_s)
         )
@@ -84,14 +91,20 @@ class FootprintResult:
     def rows(self) -> list[Row]:
         n = f"{self.conversations:,}"
         return [
+            ("footprint: RSS, minimal aiogram bot assembled", f"{self.minimal_rss_mb:,.0f} MB"),
             (
                 "footprint: RSS, bot assembled, no conversations",
-                f"{self.empty.rss_mb:,.0f} MB (assembled in {self.empty.open_s:.2f} s)",
+                f"{self.empty.rss_mb:,.0f} MB (assembled in {self.empty.open_s:.2f} s; "
+                f"{self.empty.rss_mb - self.minimal_rss_mb:+,.0f} MB on the minimal bot)",
             ),
             (
                 f"footprint: RSS, bot assembled, {n} conversations",
                 f"{self.loaded.rss_mb:,.0f} MB ({self.kb_per_conversation:.1f} KB each, "
                 f"loaded {self.loaded.conversations:,} in {self.loaded.open_s:.2f} s)",
+            ),
+            (
+                "footprint: start-up to first poll, minimal aiogram bot",
+                _startup_text(self.startup_minimal_s),
             ),
             (
                 "footprint: start-up to first poll, empty",
@@ -182,8 +195,11 @@ def _child_env(**extra: str) -> dict[str, str]:
 # -- start-up of the real process ---------------------------------------------------------------
 
 
-async def time_startup(data_dir: Path, runs: int) -> tuple[list[float], list[str]]:
-    """Spawn `python -m bot` against FakeBotApiServer; seconds until its first getUpdates."""
+async def time_startup(
+    data_dir: Path, runs: int, module: str = "bot"
+) -> tuple[list[float], list[str]]:
+    """Spawn `python -m <module>` (the bot, or `bench.minimal_bot`) against FakeBotApiServer;
+    seconds until its first getUpdates."""
     from tests.support.fake_bot_api import FakeBotApiServer
 
     times: list[float] = []
@@ -201,7 +217,7 @@ async def time_startup(data_dir: Path, runs: int) -> tuple[list[float], list[str
                 process = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-m",
-                    "bot",
+                    module,
                     cwd=cwd,  # no .env from the project directory
                     env=env,
                     stdout=asyncio.subprocess.DEVNULL,
@@ -211,12 +227,31 @@ async def time_startup(data_dir: Path, runs: int) -> tuple[list[float], list[str
                     await server.wait_until_polling(timeout=START_TIMEOUT)
                     times.append(time.perf_counter() - started)
                 except TimeoutError:
-                    errors.append(f"python -m bot did not poll within {START_TIMEOUT:.0f} s")
+                    errors.append(f"python -m {module} did not poll within {START_TIMEOUT:.0f} s")
                 finally:
                     err = await _stop(process)
                 if process.returncode not in (0, -signal.SIGINT, -signal.SIGTERM, None):
-                    errors.append(f"python -m bot exited {process.returncode}: {err[-500:]}")
+                    errors.append(f"python -m {module} exited {process.returncode}: {err[-500:]}")
     return times, errors
+
+
+async def measure_minimal_rss() -> float:
+    """RSS of a fresh process that assembled the minimal aiogram bot."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.minimal_bot",
+        "--measure",
+        cwd=PROJECT_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_child_env(),
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"minimal bot failed: {err.decode(errors='replace')[-2000:]}")
+    values: dict[str, float] = json.loads(out.decode().strip().splitlines()[-1])
+    return float(values["rss_mb"])
 
 
 async def time_import_aiogram(runs: int) -> list[float]:
@@ -252,10 +287,13 @@ async def run_footprint_bench(conversations: int = 10_000, runs: int = 5) -> Foo
         loaded_dir = Path(tmp) / "loaded"
         await make_conversations(loaded_dir, conversations)
         # The writer's funnel and other files stay; only conversations matter here.
+        minimal_rss = await measure_minimal_rss()
         empty = await measure_in_child(empty_dir)
         loaded = await measure_in_child(loaded_dir)
         shutil.rmtree(empty_dir, ignore_errors=True)
-        startup_empty, errors = await time_startup(empty_dir, runs)
+        startup_minimal, errors = await time_startup(empty_dir, runs, "bench.minimal_bot")
+        startup_empty, more = await time_startup(empty_dir, runs)
+        errors.extend(more)
         startup_loaded, more = await time_startup(loaded_dir, runs)
         errors.extend(more)
         import_aiogram = await time_import_aiogram(runs)
@@ -265,6 +303,8 @@ async def run_footprint_bench(conversations: int = 10_000, runs: int = 5) -> Foo
             conversations=conversations,
             empty=empty,
             loaded=loaded,
+            minimal_rss_mb=minimal_rss,
+            startup_minimal_s=startup_minimal,
             startup_empty_s=startup_empty,
             startup_loaded_s=startup_loaded,
             import_aiogram_s=import_aiogram,

@@ -22,7 +22,8 @@ from flows.model import Language
 
 MAX_TRACKED_MESSAGES = 400
 # Message ids of recent sends by ref: an edit queued before its message was sent finds it here.
-MAX_SENT_REFS = 16
+# Edits wait behind replies, so under load several screens may pass before they leave.
+MAX_SENT_REFS = 64
 
 
 class IntakeStates(StatesGroup):

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     SEND_PER_SECOND: float = Field(default=25.0, gt=0, le=1000)
     SEND_PER_CHAT_PER_SECOND: float = Field(default=1.0, gt=0, le=100)
     SEND_CHAT_BURST: int = Field(default=2, ge=1, le=100)
-    SEND_GROUP_PER_MINUTE: int = Field(default=20, ge=1, le=10000)
+    SEND_GROUP_PER_MINUTE: int = Field(default=19, ge=1, le=10000)
 
     @field_validator("COORDINATOR_IDS", mode="before")
     @classmethod

@@ -3,15 +3,28 @@ nothing was lost. No timing is asserted here; speed is what `python -m bench` re
 
 from __future__ import annotations
 
+import asyncio
+import math
 from pathlib import Path
 
-from bench.burst_bench import run_burst_bench
-from bench.common import CANDIDATE_ANSWERS, MID_NEXT, MID_QUESTION, percentile
+import pytest
+
+from bench.burst_bench import (
+    OUTCOME_ORDER,
+    SUMMARY_ORDER,
+    TIME_TICK,
+    StoresKind,
+    run_burst_bench,
+    screen_order,
+    virtual_time_loop,
+)
+from bench.common import CANDIDATE_ANSWERS, CANDIDATE_SCRIPT, MID_NEXT, MID_QUESTION, percentile
 from bench.footprint_bench import (
     Assembled,
     FootprintResult,
     assemble_and_measure,
     make_conversations,
+    measure_minimal_rss,
 )
 from bench.step_bench import run_step_bench
 from flows.engine import Accepted, Engine, Phase
@@ -40,36 +53,76 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 0.5) == 0.0
 
 
+def test_the_burst_tells_questions_summary_and_outcome_apart() -> None:
+    assert screen_order("<i>Vraag 3 van 22</i>\n<b>Hoe oud ben je?</b>") == 3
+    assert screen_order("📋 <b>Dit zijn je antwoorden</b>") == SUMMARY_ORDER
+    assert screen_order("✅ <b>Verstuurd.</b>\nJe nummer is <b>K-2026-0001</b>.") == OUTCOME_ORDER
+    assert screen_order("🔒 <b>Eerst dit: zo gaan we met je gegevens om</b>") is None
+
+
+def test_virtual_time_moves_on_for_a_sleep_of_a_rounding_error() -> None:
+    """A sleep shorter than a tick still lets the clock move (it would spin for ever)."""
+
+    async def sleeps() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(1.0)
+        before = loop.time()
+        await asyncio.sleep(2.2e-16)
+        await asyncio.sleep(3600)  # virtual: no real hour passes
+        return before, loop.time()
+
+    with asyncio.Runner(loop_factory=virtual_time_loop) as runner:
+        before, after = runner.run(sleeps())
+    assert before == 1.0
+    assert after == 1.0 + TIME_TICK + 3600
+
+
 async def test_step_bench_runs_the_intake_and_both_references() -> None:
     result = await run_step_bench(users=5, rounds=1)
 
     assert result.errors == []
     assert result.ok
-    for variant in (result.bare, result.one_call, result.same_calls, result.intake):
+    for variant in (result.no_call, result.same_calls, result.intake):
         assert len(variant.rates) == 1
         assert variant.per_s > 0
         assert variant.cpu_ms_each > 0
-    assert result.ratio > 0
-    figures = [figure for figure, _ in result.rows()]
-    assert "step: RATIO intake / bare" in figures
-    assert "step: intake step" in figures
+    assert result.calls_per_step == 2.0  # the next question and the edit of the answered one
+    assert math.isfinite(result.own_ratio)
+    figures = dict(result.rows())
+    assert "step: GUARD own <= the 2 calls" in figures
+    assert "step: bot's own CPU (intake - same 2 calls)" in figures
 
 
-async def test_burst_bench_loses_nothing() -> None:
-    result = await run_burst_bench(users=5)
+@pytest.mark.parametrize("stores", ["file", "memory"])
+def test_burst_finishes_every_intake_and_loses_nothing(stores: StoresKind) -> None:
+    result = run_burst_bench(users=5, stores=stores)
 
     assert result.errors == []
-    assert result.finished == result.intakes_stored == result.handoffs_queued == 5
-    assert result.distinct_people == 5
+    assert result.finished == result.intakes_stored == result.cards == 5
+    assert result.lost == 0
+    assert result.cards_pending == 0
+    assert result.too_soon == 0  # no retry came before Telegram's retry_after
     assert result.ok
-    assert result.steps_each == len(CANDIDATE_ANSWERS) + 2
-    assert 0 < result.p50_ms <= result.p99_ms <= result.max_ms
-    assert result.peak_rss_mb > 0
+    # Every person waited once per message they typed: for the next question, the summary,
+    # the outcome.
+    assert len(result.waits_s) == 5 * len(CANDIDATE_SCRIPT)
+    assert all(wait >= 0 for wait in result.waits_s)
+    assert result.private_calls > 0
+    assert result.group_calls == 5
+    assert 0 < result.minimum_s <= result.wall_s
+    assert math.isfinite(result.ratio)
+    assert result.ratio > 0
+    assert result.cpu_s > 0
+    assert result.stall_s > 0
     values = dict(result.rows())
-    assert values["burst: lost"] == "none"
+    assert values["burst: finished intakes"].startswith("5 of 5")
+    assert values["burst: lost answers"].startswith("0 ")
+    assert "burst: RATIO wall / physical minimum" in values
 
 
-async def test_footprint_loads_the_conversations(tmp_path: Path) -> None:
+async def test_footprint_loads_the_conversations_and_measures_the_minimal_bot(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "data"
     await make_conversations(data_dir, 5)
 
@@ -77,17 +130,21 @@ async def test_footprint_loads_the_conversations(tmp_path: Path) -> None:
     assert loaded.conversations == 5
     assert loaded.rss_mb > 0
     assert loaded.open_s > 0
+    minimal_rss = await measure_minimal_rss()
+    assert minimal_rss > 0
 
-    # The start-up of `python -m bot` (5-10 s here, most of it importing aiogram) is left to
-    # `python -m bench`; its result is checked for shape only.
+    # The start-up of `python -m bot` (several seconds here, most of it importing aiogram) is
+    # left to `python -m bench`; its result is checked for shape only.
     result = FootprintResult(
         conversations=5,
         empty=Assembled(conversations=0, open_s=0.1, rss_mb=100.0, peak_rss_mb=100.0),
         loaded=loaded,
+        minimal_rss_mb=minimal_rss,
+        startup_minimal_s=[0.9],
         startup_empty_s=[1.0],
         startup_loaded_s=[1.5],
         import_aiogram_s=[0.5],
     )
     assert result.ok
-    assert len(result.rows()) == 6
-    assert not FootprintResult(5, result.empty, loaded).ok  # no start-up measured
+    assert len(result.rows()) == 8
+    assert not FootprintResult(5, result.empty, loaded, minimal_rss).ok  # no start-up measured

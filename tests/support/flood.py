@@ -86,14 +86,14 @@ class FloodModel:
 
     def _global_wait(self, now: float) -> float:
         window = self._global
-        while window and window[0] <= now - 1.0:
+        while window and window[0] + 1.0 <= now:
             window.popleft()
         return 0.0 if len(window) < self.global_per_second else window[0] + 1.0 - now
 
     def _chat_wait(self, chat_id: int, now: float) -> float:
         if chat_id < 0:
             window = self._groups.setdefault(chat_id, deque())
-            while window and window[0] <= now - 60.0:
+            while window and window[0] + 60.0 <= now:
                 window.popleft()
             return 0.0 if len(window) < self.group_per_minute else window[0] + 60.0 - now
         tokens, stamp = self._buckets.get(chat_id, (float(self.chat_burst), now))

@@ -164,9 +164,9 @@ class ChatRecord:
             delete_failed=int(data.get("delete_failed", 0)),
             last_update=int(data.get("last_update", 0)),
             blocked=bool(data.get("blocked", False)),
+            # A stored record keeps its epoch; a new one draws its own (no random draw per load).
+            **({"epoch": data["epoch"]} if isinstance(data.get("epoch"), str) else {}),
         )
-        if isinstance(data.get("epoch"), str):
-            record.epoch = data["epoch"]
         return record
 
     def next_ref(self) -> int:

@@ -39,11 +39,12 @@ def new_delivery(
     intake: Intake | None = None,
     user_id: int | None = None,
     purpose: str = "",
+    delivery_id: str | None = None,
 ) -> Delivery:
     now = utc_iso(services.clock.now())
     person = user_id if user_id is not None else (intake.user_id if intake else None)
     return Delivery(
-        id=uuid.uuid4().hex,
+        id=delivery_id or uuid.uuid4().hex,
         chat_id=chat_id,
         method=method,
         payload=payload,
@@ -65,6 +66,11 @@ def _group(services: Services, intake: Intake) -> int | None:
     return intake.card_chat_id or services.settings.COORDINATOR_CHAT_ID
 
 
+def card_delivery_id(intake: Intake) -> str:
+    """The card's delivery id, from the submit id: queuing the same card again is visible."""
+    return f"card-{intake.submit_id}" if intake.submit_id else uuid.uuid4().hex
+
+
 async def queue_new_intake(services: Services, intake: Intake) -> None:
     group = services.settings.COORDINATOR_CHAT_ID
     if group is None:
@@ -73,9 +79,16 @@ async def queue_new_intake(services: Services, intake: Intake) -> None:
         )
         return
     payload = card_payload(services, intake)
-    await _put(
-        services, new_delivery(services, group, "sendMessage", payload, intake=intake, purpose=CARD)
+    card = new_delivery(
+        services,
+        group,
+        "sendMessage",
+        payload,
+        intake=intake,
+        purpose=CARD,
+        delivery_id=card_delivery_id(intake),
     )
+    await _put(services, card)
 
 
 async def queue_card_update(services: Services, intake: Intake) -> None:

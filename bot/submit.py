@@ -25,7 +25,7 @@ from aiogram.fsm.storage.base import StorageKey
 
 from bot.chat import Chat, ChatOutbox, load_record
 from bot.chat_state import ScreenKind
-from bot.handoff import CARD, queue_new_intake
+from bot.handoff import card_delivery_id, queue_new_intake
 from bot.screens import privacy_context
 from bot.sender import backoff
 from bot.services import Services
@@ -114,7 +114,7 @@ async def submit(chat: Chat) -> Intake:
         stored = await services.intakes.add(intake)
         chat.count(f"{flow}:finished")
         log.info("intake %s submitted (%s)", stored.number, stored.kind)
-    if stored.card_message_id is None and not await _card_queued(services, stored.number):
+    if stored.card_message_id is None and not await _card_queued(services, stored):
         await queue_new_intake(services, stored)
     chat.say(
         chat.render(
@@ -135,10 +135,9 @@ async def submit(chat: Chat) -> Intake:
     return stored
 
 
-async def _card_queued(services: Services, number: str) -> bool:
-    return any(
-        d.intake_number == number and d.purpose == CARD for d in await services.outbox.pending()
-    )
+async def _card_queued(services: Services, intake: Intake) -> bool:
+    # One lookup by the card's delivery id, not a read of every waiting delivery per submit.
+    return await services.outbox.get(card_delivery_id(intake)) is not None
 
 
 def _contact_text(chat: Chat, answers: Mapping[str, object]) -> str:

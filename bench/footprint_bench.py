@@ -166,13 +166,13 @@ async def assemble_and_measure(data_dir: Path) -> Assembled:
         await bench.close()
 
 
-async def measure_in_child(data_dir: Path) -> Assembled:
+async def _child_json(module: str, *args: str) -> dict[str, Any]:
+    """Run `python -m module args` and read the JSON object on its last line of output."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bench.footprint_bench",
-        "--child",
-        str(data_dir),
+        module,
+        *args,
         cwd=PROJECT_ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -180,9 +180,13 @@ async def measure_in_child(data_dir: Path) -> Assembled:
     )
     out, err = await process.communicate()
     if process.returncode != 0:
-        raise RuntimeError(f"footprint child failed: {err.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(f"{module} failed: {err.decode(errors='replace')[-2000:]}")
     values: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return Assembled(**values)
+    return values
+
+
+async def measure_in_child(data_dir: Path) -> Assembled:
+    return Assembled(**await _child_json("bench.footprint_bench", "--child", str(data_dir)))
 
 
 def _child_env(**extra: str) -> dict[str, str]:
@@ -237,20 +241,7 @@ async def time_startup(
 
 async def measure_minimal_rss() -> float:
     """RSS of a fresh process that assembled the minimal aiogram bot."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.minimal_bot",
-        "--measure",
-        cwd=PROJECT_ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_child_env(),
-    )
-    out, err = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"minimal bot failed: {err.decode(errors='replace')[-2000:]}")
-    values: dict[str, float] = json.loads(out.decode().strip().splitlines()[-1])
+    values = await _child_json("bench.minimal_bot", "--measure")
     return float(values["rss_mb"])
 
 

@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiogram import Bot
-from aiogram.methods import TelegramMethod
-from aiogram.methods.base import TelegramType
 
 from bot.chat import ChatOutbox
 from bot.sender import Limits
@@ -39,30 +36,6 @@ QUESTION = re.compile(r"^Vraag (\d+) van (\d+)")
 NUMBER = re.compile(r"K-2026-\d{4}")
 
 
-class NotifyingSession(RecordingSession):
-    """Wakes the person waiting for their next message when the bot sends to their chat."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.arrived: dict[int, asyncio.Event] = {}
-
-    def event(self, chat_id: int) -> asyncio.Event:
-        return self.arrived.setdefault(chat_id, asyncio.Event())
-
-    async def make_request(
-        self,
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-        timeout: int | None = None,  # noqa: ASYNC109 - signature fixed by BaseSession
-    ) -> TelegramType:
-        try:
-            return await super().make_request(bot, method, timeout)
-        finally:
-            chat = getattr(method, "chat_id", None)
-            if isinstance(chat, int):
-                self.event(chat).set()
-
-
 def bot_texts(harness: Harness, chat_id: int) -> list[tuple[int, str]]:
     """The bot's messages in a chat as the person sees them now: (message id, text)."""
     return [
@@ -73,10 +46,10 @@ def bot_texts(harness: Harness, chat_id: int) -> list[tuple[int, str]]:
 
 
 async def next_screen(
-    harness: Harness, session: NotifyingSession, chat_id: int, after: int
+    harness: Harness, session: RecordingSession, chat_id: int, after: int
 ) -> tuple[int, str]:
     """Wait, as a person does, until a question, the summary or the outcome arrives."""
-    event = session.event(chat_id)
+    event = session.arrival(chat_id)
     while True:
         for message_id, text in bot_texts(harness, chat_id):
             if message_id > after and (
@@ -87,7 +60,7 @@ async def next_screen(
         await event.wait()
 
 
-async def person(harness: Harness, session: NotifyingSession, user_id: int, seen: list[int]) -> str:
+async def person(harness: Harness, session: RecordingSession, user_id: int, seen: list[int]) -> str:
     """One candidate: start, answer each question once it is on screen, confirm, read the
     number. `seen` collects the question numbers in the order they arrived."""
     answers: dict[str, AnswerValue] = dict(CANDIDATE_ANSWERS)
@@ -115,8 +88,8 @@ def refused_too_soon(flood: FloodModel) -> int:
     return flood.too_soon
 
 
-async def flooded_harness(tmp_path: Path, **flood: Any) -> tuple[Harness, NotifyingSession]:
-    session = NotifyingSession()
+async def flooded_harness(tmp_path: Path, **flood: Any) -> tuple[Harness, RecordingSession]:
+    session = RecordingSession()
     harness = await build_harness(tmp_path, session=session, limits=Limits())
     session.flood = FloodModel(clock=asyncio.get_running_loop().time, **flood)
     return harness, session

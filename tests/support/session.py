@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,9 @@ class RecordingSession(BaseSession):
         self._failures: dict[str, deque[Failure]] = {}
         # Telegram's flood control and fault windows, when a test sets one (tests/support/flood.py).
         self.flood: FloodModel | None = None
+        # Per chat: set whenever a call to it was answered, so a simulated person can wait for
+        # their next message instead of polling.
+        self._arrived: dict[int, asyncio.Event] = {}
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -79,6 +83,9 @@ class RecordingSession(BaseSession):
         """Make the next `times` calls of `method` (e.g. "sendMessage") fail with `failure`."""
         queue = self._failures.setdefault(method.lower(), deque())
         queue.extend([failure] * times)
+
+    def arrival(self, chat_id: int) -> asyncio.Event:
+        return self._arrived.setdefault(chat_id, asyncio.Event())
 
     def clear(self) -> None:
         """Forget recorded requests and queued failures; chats and messages stay."""
@@ -132,6 +139,10 @@ class RecordingSession(BaseSession):
         except BaseException as error:
             request.error = error
             raise
+        finally:
+            chat = getattr(method, "chat_id", None)
+            if isinstance(chat, int):
+                self.arrival(chat).set()
         request.result = result
         return result
 

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     TELEGRAM_API_BASE: str | None = None
     COORDINATOR_CHAT_ID: int | None = None
     COORDINATOR_IDS: Annotated[frozenset[int], NoDecode] = frozenset()
+    # "list": only COORDINATOR_IDS are coordinators. "group": every member of the coordinators'
+    # group is one too (membership is managed in Telegram, not audited: see the README).
+    COORDINATOR_ACCESS: Literal["list", "group"] = "list"
     DATA_DIR: Path = Path("./data")
     DEFAULT_LANGUAGE: Literal["nl", "en"] = "nl"
     RETENTION_DAYS: int = Field(default=365, ge=1, le=3650)
@@ -82,6 +85,12 @@ class Settings(BaseSettings):
                     "looks wrong: a token from @BotFather looks like 123456:ABC-DEF..."
                 )
         return value
+
+    @model_validator(mode="after")
+    def _group_access_needs_the_group(self) -> Settings:
+        if self.COORDINATOR_ACCESS == "group" and self.COORDINATOR_CHAT_ID is None:
+            raise ValueError("COORDINATOR_ACCESS: group needs COORDINATOR_CHAT_ID")
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:

@@ -33,7 +33,13 @@ class Settings(BaseSettings):
     COORDINATOR_ACCESS: Literal["list", "group"] = "list"
     DATA_DIR: Path = Path("./data")
     DEFAULT_LANGUAGE: Literal["nl", "en"] = "nl"
+    # The longest an intake is kept, counted from when it was sent; only with the person's
+    # consent (asked at the end) is a closed intake kept that long.
     RETENTION_DAYS: int = Field(default=365, ge=1, le=3650)
+    # Without that consent a closed intake is deleted this many days after it was closed.
+    RETENTION_AFTER_CLOSE_DAYS: int = Field(default=28, ge=1, le=3650)
+    # Within how many working days a coordinator contacts a person (said at the end).
+    CONTACT_WITHIN_WORKING_DAYS: int = Field(default=5, ge=1, le=60)
     CONVERSATION_RETENTION_DAYS: int = Field(default=30, ge=1, le=365)
     WEBHOOK_URL: str | None = None
     WEBHOOK_SECRET: SecretStr | None = None

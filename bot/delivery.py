@@ -15,7 +15,8 @@ becomes and what its result means:
   edit gone; a card edit whose card was never delivered) get a `last_error` that starts with
   "permanent:" and a next attempt in the year 9999, so they are never tried again and show in
   /wachtrij as failed. A message to a person that cannot be delivered is reported to the
-  coordinators under the card.
+  coordinators under the card, and so is a person's message that cannot reach a coordinator's
+  private chat.
 - A card edit renders the whole card, so a later edit of the same card replaces one that has
   not left yet (`supersedes`); the replaced one counts as delivered.
 
@@ -43,6 +44,7 @@ from aiogram.methods import (
 from aiogram.types import Message
 
 from bot import handoff
+from bot.coordinator import relay
 from bot.logging_setup import pseudonym
 from bot.sender import Sender, Undeliverable, is_group
 from bot.services import Services
@@ -260,7 +262,7 @@ class DeliveryOutbox:
                 number, HistoryEntry(at, "bot", "bericht-bezorgd", str(message_id))
             )
         elif delivery.purpose == handoff.RELAY:
-            # `msg:<chat>:<id>` lets erasure find and delete this group message (bot/privacy.py).
+            # `msg:<chat>:<id>` lets erasure find and delete this message (bot/privacy.py).
             await intakes.record(
                 number, HistoryEntry(at, "bot", "doorgestuurd", f"msg:{chat_id}:{message_id}")
             )
@@ -304,6 +306,9 @@ class DeliveryOutbox:
                 lang = services.settings.DEFAULT_LANGUAGE
                 text = services.renderer.render(lang, "coord_undeliverable", number=intake.number)
                 await handoff.queue_under_card(services, intake, text, purpose=handoff.GROUP_NOTICE)
+        elif delivery.purpose == handoff.RELAY and not is_group(delivery.chat_id):
+            # A person's message that cannot reach the coordinator's private chat.
+            await relay.undeliverable(services, delivery)
 
     async def replaced(self, delivery: Delivery) -> None:
         # The later edit shows everything this one would have: it is done.

@@ -2,9 +2,10 @@
 
 The card goes into the durable outbox before the person is told the intake was sent, so a crash
 or a Telegram outage between the two loses nothing; `bot/delivery.py` hands it to the sender,
-which delivers it. Card edits, messages to the person and messages relayed to the group go the
-same way. A payload that refers to the card (an edit, a reply under it) may leave out the card's
-message id: it is filled in when the call is built, because the card may not be delivered yet.
+which delivers it. Card edits, notices under the card, messages to the person and the person's
+answers (to a coordinator's private chat, never the group) go the same way. A payload that refers
+to the card (an edit, a reply under it) may leave out the card's message id: it is filled in when
+the call is built, because the card may not be delivered yet.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ CARD = "card"  # sendMessage of a new card; its message id is stored on the inta
 CARD_EDIT = "card-edit"  # editMessageText of the card; chat and message id filled in at send
 TO_PERSON = "person"  # a message to the person; its id is kept so a reply can be relayed
 PERSON_ACK = "person-ack"  # "your message was passed on"
-RELAY = "relay"  # the person's message, under the card in the group
+RELAY = "relay"  # the person's message, to a coordinator's private chat (once: under the card)
 NOTE_PROMPT = "note-prompt"  # "reply to this with the note", under the card
 GROUP_NOTICE = "group-notice"  # anything else in the group about an intake, under the card
 UNDER_CARD = frozenset({RELAY, NOTE_PROMPT, GROUP_NOTICE})
@@ -113,6 +114,19 @@ async def queue_to_person(
         services,
         new_delivery(
             services, intake.chat_id, "sendMessage", payload, intake=intake, purpose=purpose
+        ),
+    )
+
+
+async def queue_to_coordinator(
+    services: Services, intake: Intake, coordinator_id: int, text: str, *, purpose: str = RELAY
+) -> None:
+    """A message with personal data, to one coordinator's private chat (never the group)."""
+    payload: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
+    await _put(
+        services,
+        new_delivery(
+            services, coordinator_id, "sendMessage", payload, intake=intake, purpose=purpose
         ),
     )
 

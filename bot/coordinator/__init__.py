@@ -1,4 +1,5 @@
-"""The coordinators' side: cards, keyboards, access checks, export and figures.
+"""The coordinators' side: cards, keyboards, access checks, what goes to a private chat, the
+relay of a person's answers, the audit trail, export and figures.
 
-Plain helpers used by `bot/handlers/coordinator.py` and `bot/handoff.py`.
+Helpers used by `bot/handlers/coordinator.py`, `bot/handoff.py` and `bot/delivery.py`.
 """

@@ -1,9 +1,14 @@
 """Who may use the coordinator commands and buttons.
 
-A user may when their id is in COORDINATOR_IDS, or when they are a member of the coordinators'
-group (COORDINATOR_CHAT_ID) according to getChatMember. Memberships are cached for a few
-minutes, so a busy group costs one API call per person per five minutes, and somebody removed
-from the group loses access within that time. If Telegram cannot be asked, the answer is no.
+COORDINATOR_IDS is the authority: a user may when their id is on that list, in the group and in a
+private chat alike. Being in the coordinators' group is not enough, because membership is managed
+in Telegram and nobody audits it.
+
+With COORDINATOR_ACCESS=group (an opt-in, see the README for its risk) every member of the
+coordinators' group (COORDINATOR_CHAT_ID) may too, according to getChatMember. Memberships are
+then cached for a few minutes, so a busy group costs one API call per person per five minutes,
+and somebody removed from the group loses access within that time. If Telegram cannot be asked,
+the answer is no.
 """
 
 from __future__ import annotations
@@ -31,10 +36,10 @@ async def is_coordinator(bot: Bot, services: Services, user: User | None) -> boo
     if user is None or user.is_bot:
         return False
     settings = services.settings
-    if user.id in settings.COORDINATOR_IDS:
+    if settings.is_coordinator_id(user.id):
         return True
     group = settings.COORDINATOR_CHAT_ID
-    if group is None:
+    if settings.COORDINATOR_ACCESS != "group" or group is None:
         return False
     now = services.clock.now()
     cache = services.coordinator.members
@@ -84,3 +89,10 @@ class InCoordinatorGroup(Filter):
     async def __call__(self, event: TelegramObject, services: Services) -> bool:
         chat = _chat_of(event)
         return chat is not None and chat.id == services.settings.COORDINATOR_CHAT_ID
+
+
+def in_private(event: TelegramObject) -> bool:
+    """Whether personal details may be shown where this event happened: only a private chat
+    (the coordinator's own chat with the bot), never a group."""
+    chat = _chat_of(event)
+    return chat is not None and chat.type == "private"

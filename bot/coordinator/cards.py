@@ -1,12 +1,13 @@
-"""What coordinators see of an intake: the card in the group, the details, the full view.
+"""What coordinators see of an intake: the card in the group, the whole intake in private, lists.
 
-Privacy decision (domain.md section 5): the answers to questions marked `sensitive: true` in the
-flow (candidate: register_known, register_basis, guidance, support) never appear in the group.
-The card does show what the issue asks of it: the stated target-group codes, the suggested
-routes with their reasons (but no reason that repeats a sensitive answer, such as "you need a
-lot of help"), and support needs *in short* - only how many points were given, not which.
-Contact details (phone, e-mail) are left off the card too. Sensitive answers are shown only in a
-private chat with a coordinator: the "details" button, or /intake there.
+Privacy decision (domain.md section 5, issues 12 and 13): everybody in the coordinators' group sees
+the card, and group membership is not audited. So the card carries only what every member may
+see: the number, the kind (candidate or employer), the suggested routes (codes), the status and
+who picked it up. No name, no answers, no contact details, no target groups (what a person says
+about the register reveals a disability), no free text, no notes, no route reasons (a reason
+repeats an answer, "you need a lot of help"). Those are shown only in a coordinator's private
+chat with the bot: the card's "details" button, or /intake there (`view_context`), and each time
+that is written to the intake's audit trail (bot/coordinator/audit.py).
 """
 
 from __future__ import annotations
@@ -19,19 +20,19 @@ from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
 
+from bot.coordinator.audit import FROM_PERSON
 from bot.coordinator.keyboards import card_keyboard
 from bot.i18n import label
 from bot.services import Services
 from flows.engine import Engine
-from flows.model import LANGUAGES, Language, Question, condition_leaves
-from flows.records import HistoryEntry, Intake, IntakeKind, Status, parse_iso
+from flows.model import LANGUAGES, Language, Question
+from flows.records import HistoryEntry, Intake, Status, parse_iso
 
 LOCAL = ZoneInfo("Europe/Amsterdam")
 NUMBER = re.compile(r"\b([KW]-\d{4}-\d{3,})\b")
 # Free text cut before escaping, so a card stays far below Telegram's 4,096 characters.
 MAX_FIELD = 200
 MAX_NOTE = 300
-NOTES_ON_CARD = 3
 HISTORY_SHOWN = 25
 STATUS_ICONS = {
     Status.NIEUW: "🆕",
@@ -41,9 +42,9 @@ STATUS_ICONS = {
     Status.AFGESLOTEN: "📁",
     Status.INGETROKKEN: "🚫",
 }
-# Set to False to keep even the target-group codes out of the group (they repeat a register
-# answer in code form); the issue asks for them on the card, so they are shown by default.
-CARD_SHOWS_TARGET_GROUPS = True
+NOTES_SHOWN = 10
+PERSON_MESSAGES_SHOWN = 3
+MAX_PERSON_MESSAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +92,8 @@ def _field_label(lang: Language, question: Question) -> str:
         return short(question.text.get(lang).split("\n")[0], 60)
 
 
-def answer_lines(
-    services: Services, intake: Intake, *, sensitive: bool, summary_only: bool = False
-) -> list[Line]:
-    """The answers in flow order. `sensitive=False` leaves the sensitive ones out."""
+def answer_lines(services: Services, intake: Intake) -> list[Line]:
+    """Every answer in flow order, the sensitive ones marked: for a private chat only."""
     engine = engine_for(services, intake)
     if engine is None:
         return []
@@ -103,67 +102,18 @@ def answer_lines(
     for question in engine.flow.questions:
         if question.id not in intake.answers or question.consent is not None:
             continue
-        if question.sensitive and not sensitive:
-            continue
-        if summary_only and question.summary_key is None:
-            continue
-        if question.id == engine.flow.name_question and summary_only:
-            continue
         value = engine.display(question, intake.answers[question.id], lang)
         lines.append(Line(_field_label(lang, question), short(value), question.sensitive))
     return lines
 
 
-def sensitive_count(services: Services, intake: Intake) -> int:
-    """How many points the person gave in the sensitive support questions."""
-    engine = engine_for(services, intake)
-    if engine is None:
-        return 0
-    count = 0
-    for qid in engine.flow.support_questions:
-        if not engine.flow.has_question(qid) or not engine.flow.question(qid).sensitive:
-            continue
-        value = intake.answers.get(qid)
-        if isinstance(value, list):
-            count += len(value)
-        elif value not in (None, ""):
-            count += 1
-    return count
-
-
-def has_details(services: Services, intake: Intake) -> bool:
-    engine = engine_for(services, intake)
-    if engine is None or is_erased(intake):
-        return False
-    shown = {q.id for q in engine.flow.questions if q.summary_key and not q.sensitive}
-    return any(qid not in shown for qid in intake.answers)
-
-
-def _sensitive_rules(engine: Engine | None) -> frozenset[str]:
-    """Route rules that read a sensitive answer: their reason would repeat it ("you said you
-    need a lot of help"), so it stays off the card in the group."""
-    if engine is None:
-        return frozenset()
-    flow = engine.flow
-    return frozenset(
-        rule.id
-        for rule in flow.route_rules
-        if any(
-            flow.has_question(leaf.question) and flow.question(leaf.question).sensitive
-            for leaf in condition_leaves(rule.when)
-        )
-    )
-
-
-def _routes(services: Services, intake: Intake, lang: Language) -> list[dict[str, Any]]:
-    hidden = _sensitive_rules(engine_for(services, intake))
+def _routes(intake: Intake, lang: Language) -> list[dict[str, Any]]:
+    """The suggested routes with their forms and every reason: for a private chat only."""
     routes = []
     for finding in intake.outcome.get("routes", []):
-        pairs = zip(finding.get("rules") or [], finding.get("reasons") or [], strict=False)
-        shown = [reason for rule, reason in pairs if rule not in hidden]
-        reason = str(shown[0].get(lang, "")) if shown else ""
+        reasons = [str(r.get(lang, "")) for r in finding.get("reasons") or [] if r.get(lang)]
         routes.append(
-            {"code": finding.get("code", ""), "forms": finding.get("forms", []), "reason": reason}
+            {"code": finding.get("code", ""), "forms": finding.get("forms", []), "reasons": reasons}
         )
     return routes
 
@@ -175,34 +125,23 @@ def _notes(intake: Intake, limit: int) -> list[dict[str, str]]:
     ]
 
 
-def card_context(services: Services, intake: Intake) -> dict[str, Any]:
-    lang = coordinator_lang(services)
+def card_context(intake: Intake) -> dict[str, Any]:
+    """What the card in the group shows: nothing about the person (see the module docstring)."""
     return {
         "number": intake.number,
         "kind": str(intake.kind),
         "status": str(intake.status),
         "icon": STATUS_ICONS[intake.status],
         "assignee": short(intake.assignee_name, 60),
-        "name": short(intake.name, 80),
-        "lines": answer_lines(services, intake, sensitive=False, summary_only=True),
-        "show_groups": CARD_SHOWS_TARGET_GROUPS and intake.kind is IntakeKind.CANDIDATE,
-        "target_groups": list(intake.target_groups),
-        "support_count": sensitive_count(services, intake),
-        "routes": _routes(services, intake, lang),
-        "received": local_time(intake.created_at),
-        "language": intake.language,
-        "notes": _notes(intake, NOTES_ON_CARD),
-        "more_notes": max(0, len(intake.notes) - NOTES_ON_CARD),
+        "routes": list(intake.routes),
         "erased": is_erased(intake),
     }
 
 
 def render_card(services: Services, intake: Intake) -> tuple[str, InlineKeyboardMarkup | None]:
     lang = coordinator_lang(services)
-    text = services.renderer.render(lang, "card", **card_context(services, intake))
-    markup = card_keyboard(
-        intake.number, intake.status, lang, has_details=has_details(services, intake)
-    )
+    text = services.renderer.render(lang, "card", **card_context(intake))
+    markup = card_keyboard(intake.number, intake.status, lang, has_details=not is_erased(intake))
     return text, markup
 
 
@@ -228,20 +167,31 @@ def history_lines(history: list[HistoryEntry]) -> list[dict[str, str]]:
     ]
 
 
-def view_context(services: Services, intake: Intake, *, private: bool) -> dict[str, Any]:
-    """The whole intake for /intake: sensitive answers only when `private`."""
-    context = card_context(services, intake)
+def _person_messages(intake: Intake) -> list[dict[str, str]]:
+    """The person's last messages to the coordinators (kept in the history by the relay)."""
+    return [
+        {"at": local_time(h.at), "text": short(h.detail, MAX_PERSON_MESSAGE)}
+        for h in intake.history
+        if h.action == FROM_PERSON and h.detail
+    ][-PERSON_MESSAGES_SHOWN:]
+
+
+def view_context(services: Services, intake: Intake) -> dict[str, Any]:
+    """The whole intake, for a coordinator's private chat only: the answers (sensitive ones
+    marked), the stated target groups, the routes with their reasons, notes and history."""
+    lang = coordinator_lang(services)
+    context = card_context(intake)
     context.update(
         {
-            "answers": answer_lines(services, intake, sensitive=private),
-            "private": private,
-            "hidden": 0
-            if private
-            else len(
-                [line for line in answer_lines(services, intake, sensitive=True) if line.sensitive]
-            ),
-            "notes": _notes(intake, 10),
-            "more_notes": max(0, len(intake.notes) - 10),
+            "name": short(intake.name, 80),
+            "answers": answer_lines(services, intake),
+            "target_groups": list(intake.target_groups),
+            "routes": _routes(intake, lang),
+            "received": local_time(intake.created_at),
+            "language": intake.language,
+            "messages": _person_messages(intake),
+            "notes": _notes(intake, NOTES_SHOWN),
+            "more_notes": max(0, len(intake.notes) - NOTES_SHOWN),
             "history": history_lines(intake.history),
             "older": max(0, len(intake.history) - HISTORY_SHOWN),
             "updated": local_time(intake.updated_at),
@@ -250,13 +200,14 @@ def view_context(services: Services, intake: Intake, *, private: bool) -> dict[s
     return context
 
 
-def list_line(intake: Intake) -> dict[str, str]:
+def list_line(intake: Intake, *, private: bool) -> dict[str, str]:
+    """One line of /intakes or /zoek; the name only in a private chat."""
     return {
         "number": intake.number,
         "kind": str(intake.kind),
         "status": str(intake.status),
         "icon": STATUS_ICONS[intake.status],
-        "name": short(intake.name, 40),
+        "name": short(intake.name, 40) if private else "",
         "assignee": short(intake.assignee_name, 30),
         "received": local_time(intake.created_at)[:10],
     }
@@ -268,11 +219,6 @@ def number_in(text: str | None) -> str | None:
         return None
     found = NUMBER.search(text)
     return found.group(1) if found else None
-
-
-def who(user_id: int, full_name: str) -> str:
-    """How a coordinator is written in the audit trail: name and id, so two Annas differ."""
-    return f"{short(full_name, 60)} [{user_id}]"
 
 
 def age_text(seconds: float) -> str:

@@ -1,21 +1,30 @@
 """The coordinators' side in Telegram: card buttons, review commands, replies, and the relay.
 
-Everything here is for coordinators only (`bot/coordinator/access.py`). Anybody else who tries a
-coordinator command in a group gets the unknown-command answer; in a private chat the command is
-not taken here at all, so the other routers answer it exactly as any unknown command. A card
-button pressed by somebody else gets the same text as a toast, and nothing of the intake.
+Who: only the users in COORDINATOR_IDS (or, opted in, the group's members), in the coordinators'
+group and in their private chat with the bot (`bot/coordinator/access.py`). Anybody else who tries
+a coordinator command in the coordinators' group is told kindly that it is for coordinators; in
+another group they get the unknown-command answer, and in a private chat the command is not
+taken here at all, so the other routers answer it as any unknown command. A card or list button
+pressed by somebody else gets a toast, and nothing changes.
 
-Messages about an intake (card, card edits, notes prompts, messages to and from the person) go
-through the durable outbox (`bot/handoff.py`, handed to the sender by `bot/delivery.py`). Direct
-answers to a command (a list, a view, an export, the figures, a 👍) go to the sender at once and
-are kept in memory only: paced and retried like everything else, but after a restart the
-coordinator asks again. Only answers to button presses (answerCallbackQuery) are made here
-directly: Telegram does not limit them, and they must not wait behind messages.
+What where: the group sees no personal data (bot/coordinator/cards.py). The card, /intakes and the
+figures hold none; /intake, the "details" button, notes and /export go to the coordinator's
+private chat (bot/coordinator/private.py), with a short line or a toast in the group; /zoek and a
+filter on target group work only in a private chat. Each access is written to the intake's
+audit trail with the coordinator's id (bot/coordinator/audit.py).
+
+Messages about an intake (card, card edits, messages to and from the person) go through the
+durable outbox (`bot/handoff.py`, handed to the sender by `bot/delivery.py`). Direct answers to a
+command (a list, a view, an export, the figures, a 👍) go to the sender at once and are kept in
+memory only: paced and retried like everything else, but after a restart the coordinator asks
+again. Only answers to button presses (answerCallbackQuery) are made here directly: Telegram
+does not limit them, and they must not wait behind messages.
 
 The person-side relay is a private-chat handler that runs before the intake's: it only takes a
 text message when the person has no intake in progress (FSM state None) and a coordinator wrote
 to them in the last RELAY_DAYS days, or when the message is a reply to a message the bot
-delivered to them from a coordinator.
+delivered to them from a coordinator. It goes to one coordinator's private chat
+(bot/coordinator/relay.py).
 """
 
 from __future__ import annotations
@@ -43,32 +52,28 @@ from aiogram.types import (
     ReplyParameters,
     User,
 )
-from markupsafe import Markup, escape
 
 from bot import handoff
-from bot.coordinator.access import Coordinator, InCoordinatorGroup
+from bot.coordinator import audit, private, relay
+from bot.coordinator.access import Coordinator, InCoordinatorGroup, in_private
 from bot.coordinator.cards import (
     age_text,
-    answer_lines,
     coordinator_lang,
-    has_details,
+    is_erased,
     list_line,
     local_time,
     number_in,
     person_lang,
     short,
-    view_context,
-    who,
 )
 from bot.coordinator.export import export_files
 from bot.coordinator.keyboards import NEXT_STATUSES, CardCb, ListCb, page_keyboard
 from bot.coordinator.stats import chart_png, figures
 from bot.delivery import summarize
-from bot.filters import NotPrivateChat
+from bot.filters import NotPrivateChat, PrivateChat
 from bot.handlers.registry import Handlers
 from bot.i18n import label
-from bot.logging_setup import pseudonym
-from bot.sender import Sender, VolatileCall
+from bot.sender import Sender
 from bot.services import Services
 from flows.model import ROUTE_CODES, TARGET_GROUP_CODES
 from flows.ports import IntakeFilter
@@ -101,13 +106,8 @@ COMMANDS = ("intakes", "intake", "zoek", "antwoord", "export", "stats", "wachtri
 PAGE_SIZE = 10
 SEARCH_LIMIT = 20
 RELAY_DAYS = 14
-MAX_RELAYED = 3000
-# How long a press on "details" waits to hear whether the private message went out: a callback
-# query must be answered within seconds, whatever the sender is waiting for.
-DETAILS_WAIT = 5.0
-# History actions this module writes (the audit trail shown in /intake).
-TO_PERSON = "bericht-aan-persoon"
-FROM_PERSON = "bericht-van-persoon"
+# How long a press on "details" or "note" waits to hear whether the private message went out.
+DETAILS_WAIT = private.BUTTON_WAIT
 KINDS = {"kandidaat": IntakeKind.CANDIDATE, "candidate": IntakeKind.CANDIDATE,
          "werkgever": IntakeKind.EMPLOYER, "employer": IntakeKind.EMPLOYER}  # fmt: skip
 
@@ -136,13 +136,8 @@ def _render(services: Services, template: str, /, **context: Any) -> str:
     return services.renderer.render(coordinator_lang(services), template, **context)
 
 
-def _unknown(message: Message, services: Services, sender: Sender) -> None:
-    text = _render(services, "unknown_command")
-    _answer(sender, message.chat.id, text, reply_to=message.message_id)
-
-
 def _react(sender: Sender, message: Message) -> None:
-    """A 👍 on the coordinator's message: done, without another message in the group."""
+    """A 👍 on the coordinator's message: done, without another message in the chat."""
     reaction = SetMessageReaction(
         chat_id=message.chat.id,
         message_id=message.message_id,
@@ -152,21 +147,11 @@ def _react(sender: Sender, message: Message) -> None:
 
 
 def _actor(user: User) -> str:
-    return who(user.id, user.full_name)
+    return audit.who(user.id, user.full_name)
 
 
-def _place(message: Message) -> str:
-    return "privé" if message.chat.type == "private" else "groep"
-
-
-async def _audit(
-    services: Services, numbers: list[str], by: str, action: str, detail: str = ""
-) -> None:
-    at = utc_iso(services.clock.now())
-    for number in numbers:
-        await services.intakes.record(
-            number, HistoryEntry(at=at, by=by, action=action, detail=detail)
-        )
+def _group_line(services: Services, sender: Sender, message: Message, **context: Any) -> None:
+    private.group_line(services, sender, message.chat.id, message.message_id, **context)
 
 
 # -- review commands --------------------------------------------------------------------------
@@ -188,8 +173,10 @@ def _parse_filter(arg: str) -> IntakeFilter | None:
 
 
 async def _list_page(
-    services: Services, token: str, page: int, by: str, place: str
+    services: Services, token: str, page: int, user: User, *, private_chat: bool
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of /intakes. Names only in a private chat, and only there is it audited: the
+    group's list holds nothing about a person."""
     lang = coordinator_lang(services)
     found = _parse_filter(token) or IntakeFilter()
     result = await services.intakes.list(found, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
@@ -202,9 +189,12 @@ async def _list_page(
         total=result.total,
         page=page,
         pages=pages,
-        items=[list_line(i) for i in result.items],
+        items=[list_line(i, private=private_chat) for i in result.items],
+        private=private_chat,
     )
-    await _audit(services, [i.number for i in result.items], by, "bekeken-in-lijst", place)
+    if private_chat:
+        numbers = [i.number for i in result.items]
+        await audit.record(services, numbers, _actor(user), audit.LISTED, audit.PRIVATE)
     return text, page_keyboard(token, page, pages, lang)
 
 
@@ -218,7 +208,14 @@ async def cmd_intakes(
         text = _render(services, "coord_usage", command="intakes", bad=short(token, 40))
         _answer(sender, message.chat.id, text, reply_to=message.message_id)
         return
-    text, markup = await _list_page(services, token, 0, _actor(message.from_user), _place(message))
+    private_chat = in_private(message)
+    if token in TARGET_GROUP_CODES and not private_chat:
+        # Which intakes said "wajong" is what a person says about the register: not for the group.
+        _group_line(services, sender, message, key="filter", code=token)
+        return
+    text, markup = await _list_page(
+        services, token, 0, message.from_user, private_chat=private_chat
+    )
     _answer(sender, message.chat.id, text, markup)
 
 
@@ -227,11 +224,17 @@ async def cb_page(
     callback: CallbackQuery, callback_data: ListCb, services: Services, sender: Sender
 ) -> None:
     await callback.answer()
-    if callback.message is None or _parse_filter(callback_data.f) is None or callback_data.p < 0:
+    private_chat = in_private(callback)
+    token = callback_data.f
+    if (
+        callback.message is None
+        or _parse_filter(token) is None
+        or callback_data.p < 0
+        or (token in TARGET_GROUP_CODES and not private_chat)
+    ):
         return
-    place = "privé" if callback.message.chat.type == "private" else "groep"
     text, markup = await _list_page(
-        services, callback_data.f, callback_data.p, _actor(callback.from_user), place
+        services, token, callback_data.p, callback.from_user, private_chat=private_chat
     )
     chat_id = callback.message.chat.id
     page = EditMessageText(
@@ -244,6 +247,7 @@ async def cb_page(
 async def cmd_intake(
     message: Message, command: CommandObject, services: Services, sender: Sender
 ) -> None:
+    """The whole intake, in the coordinator's private chat (asked in the group: a line there)."""
     assert message.from_user is not None
     number = number_in((command.args or "").upper())
     if number is None:
@@ -254,18 +258,26 @@ async def cmd_intake(
     if intake is None:
         _answer(sender, message.chat.id, _render(services, "coord_not_found", number=number))
         return
-    private = message.chat.type == "private"
-    await _audit(services, [number], _actor(message.from_user), "bekeken", _place(message))
-    intake = await services.intakes.get(number) or intake  # show this view in the history too
-    text = _render(services, "coord_intake", **view_context(services, intake, private=private))
-    _answer(sender, message.chat.id, text)
+    private.show_intake(
+        services,
+        sender,
+        intake,
+        message.from_user,
+        action=audit.VIEWED,
+        group_chat=None if in_private(message) else message.chat.id,
+        reply_to=message.message_id,
+    )
 
 
 @handlers.message(Command("zoek", "search"), Coordinator())
 async def cmd_search(
     message: Message, command: CommandObject, services: Services, sender: Sender
 ) -> None:
+    """Search by name: only in a private chat, where the names may be shown."""
     assert message.from_user is not None
+    if not in_private(message):
+        _group_line(services, sender, message, key="search")
+        return
     query = " ".join((command.args or "").split())
     if len(query) < 2:
         text = _render(services, "coord_usage", command="zoek", bad="")
@@ -281,15 +293,11 @@ async def cmd_search(
         total=len(found),
         page=0,
         pages=1,
-        items=[list_line(i) for i in found],
+        items=[list_line(i, private=True) for i in found],
+        private=True,
     )
-    await _audit(
-        services,
-        [i.number for i in found],
-        _actor(message.from_user),
-        "gevonden-bij-zoeken",
-        _place(message),
-    )
+    numbers = [i.number for i in found]
+    await audit.record(services, numbers, _actor(message.from_user), audit.FOUND, audit.PRIVATE)
     _answer(sender, message.chat.id, text)
 
 
@@ -311,44 +319,11 @@ async def cmd_queue(message: Message, services: Services, sender: Sender) -> Non
     _answer(sender, message.chat.id, text)
 
 
-class ExportAudit:
-    """The files of one /export, audited together once each was sent or failed for good: one
-    history entry per intake naming the messages that were sent (`msg:<chat>:<id>` lets erasure
-    find and delete them, bot/privacy.py)."""
-
-    def __init__(
-        self, services: Services, numbers: list[str], by: str, chat_id: int, files: int
-    ) -> None:
-        self.services = services
-        self.numbers = numbers
-        self.by = by
-        self.chat_id = chat_id
-        self._left = files
-        self._sent: list[str] = []
-
-    def call(self, method: SendDocument) -> VolatileCall:
-        return VolatileCall(
-            method, self.chat_id, on_sent=self._sent_one, on_failed=self._failed_one
-        )
-
-    async def _sent_one(self, result: Any) -> None:
-        if isinstance(result, Message):
-            self._sent.append(f"msg:{result.chat.id}:{result.message_id}")
-        await self._settled()
-
-    async def _failed_one(self, error: BaseException) -> None:
-        log.warning("an export file was not sent: %s", type(error).__name__)
-        await self._settled()
-
-    async def _settled(self) -> None:
-        self._left -= 1
-        if self._left == 0 and self._sent:
-            await _audit(self.services, self.numbers, self.by, "export", " ".join(self._sent))
-
-
 @handlers.message(Command("export"), Coordinator())
 async def cmd_export(message: Message, services: Services, sender: Sender) -> None:
-    assert message.from_user is not None
+    """CSV and XLSX of every intake, to the requester's private chat only."""
+    user = message.from_user
+    assert user is not None
     intakes = list(await services.intakes.all())
     now = services.clock.now()
     stamp = now.strftime("%Y%m%d-%H%M")
@@ -357,18 +332,24 @@ async def cmd_export(message: Message, services: Services, sender: Sender) -> No
     caption = _render(
         services, "coord_export_caption", count=len(intakes), at=local_time(utc_iso(now))
     )
-    chat_id = message.chat.id
     files = (
         (csv_bytes, f"intakes-{stamp}.csv"),
         (xlsx_bytes, f"intakes-{stamp}.xlsx"),
     )
-    numbers = [i.number for i in intakes]
-    audit = ExportAudit(services, numbers, _actor(message.from_user), chat_id, len(files))
+    export = private.Export(
+        services,
+        sender,
+        [i.number for i in intakes],
+        user,
+        len(files),
+        group_chat=None if in_private(message) else message.chat.id,
+        reply_to=message.message_id,
+    )
     for content, name in files:
         # In memory only: an export file is never written to disk.
         document = BufferedInputFile(content, filename=name)
-        sender.put(audit.call(SendDocument(chat_id=chat_id, document=document, caption=caption)))
-    log.info("export of %d intakes queued for the %s", len(intakes), _place(message))
+        sender.put(export.call(SendDocument(chat_id=user.id, document=document, caption=caption)))
+    log.info("export of %d intakes queued for a coordinator's private chat", len(intakes))
 
 
 @handlers.message(Command("stats", "cijfers"), Coordinator())
@@ -406,30 +387,16 @@ async def cmd_answer(
     _react(sender, message)
 
 
-def fit_escaped(text: str, limit: int) -> str:
-    """The text cut so that it is at most `limit` characters once escaped for Telegram HTML.
-
-    A cut after escaping would have to drop whole lines (bot/render.py `fit`), which for a
-    one-line message is all of it; `'` and `"` grow to five characters when escaped.
-    """
-    size = 0
-    for i, char in enumerate(text):
-        size += len(escape(char))
-        if size > limit:
-            return text[:i].rstrip() + "…"
-    return text
-
-
 async def _message_person(services: Services, intake: Intake, text: str, user: User) -> None:
     body = services.renderer.render(
         person_lang(services, intake),
         "person_message",
         number=intake.number,
-        text=fit_escaped(text.strip(), MAX_RELAYED),
+        text=relay.fit_escaped(text.strip(), relay.MAX_RELAYED),
         flow=str(intake.kind),
     )
     await handoff.queue_to_person(services, intake, body)
-    await services.intakes.update(intake.number, _actor(user), TO_PERSON, short(text, 200))
+    await services.intakes.update(intake.number, _actor(user), audit.TO_PERSON, short(text, 200))
 
 
 @handlers.message(Command("help", "hulp", "start"), InCoordinatorGroup(), Coordinator())
@@ -443,8 +410,13 @@ async def cmd_help(message: Message, services: Services, sender: Sender) -> None
 
 @handlers.message(Command(*COMMANDS, "search", "queue", "cijfers", "reply"), NotPrivateChat())
 async def not_for_you(message: Message, services: Services, sender: Sender) -> None:
-    """Outside the coordinators' reach a coordinator command is just an unknown command."""
-    _unknown(message, services, sender)
+    """In the coordinators' group: a kind word that this is for coordinators. In any other
+    group a coordinator command is just an unknown command."""
+    if message.chat.id == services.settings.COORDINATOR_CHAT_ID:
+        _group_line(services, sender, message, key="not_coordinator")
+        return
+    text = _render(services, "unknown_command")
+    _answer(sender, message.chat.id, text, reply_to=message.message_id)
 
 
 # -- card buttons -----------------------------------------------------------------------------
@@ -455,7 +427,6 @@ async def cb_card(
     callback: CallbackQuery, callback_data: CardCb, services: Services, sender: Sender
 ) -> None:
     user = callback.from_user
-    lang = coordinator_lang(services)
     async with services.coordinator.lock(callback_data.n):
         intake = await services.intakes.get(callback_data.n)
         outcome = (
@@ -469,23 +440,32 @@ async def cb_card(
         )
         return
     # Waited for outside the lock: a send says nothing about the intake.
-    key = outcome if isinstance(outcome, str) else await _details_outcome(outcome)
-    status = label(lang, f"coord_to_{callback_data.s}") if key == "status" else ""
-    text = _render(services, "coord_alert", key=key, number=intake.number, status=status)
+    key = outcome if isinstance(outcome, str) else await _private_outcome(outcome, callback_data)
+    text = _render(services, "coord_alert", key=key, number=intake.number, status=callback_data.s)
     await callback.answer(text, show_alert=key in ("start_bot", "gone", "same", "closed"))
+
+
+async def _private_outcome(outcome: asyncio.Future[bool], data: CardCb) -> str:
+    if not await private.in_time(outcome):
+        return "start_bot"
+    return "details_sent" if data.a == "details" else "note_asked"
 
 
 async def _card_action(
     services: Services, sender: Sender, intake: Intake, data: CardCb, user: User
-) -> str | asyncio.Future[str]:
+) -> str | asyncio.Future[bool]:
     if data.a == "claim":
         return await _claim(services, intake, user)
     if data.a == "status":
         return await _move(services, intake, data.s, user)
     if data.a == "note":
-        return await _ask_note(services, intake, user)
+        if intake.status is Status.INGETROKKEN:
+            return "closed"
+        return private.ask_note(services, sender, intake, user)
     if data.a == "details":
-        return _details(services, sender, intake, user)
+        if is_erased(intake):
+            return "no_details"
+        return private.show_intake(services, sender, intake, user, action=audit.DETAILS)
     return "gone"
 
 
@@ -539,67 +519,13 @@ async def _move(services: Services, intake: Intake, target: str, user: User) -> 
     return "status"
 
 
-async def _ask_note(services: Services, intake: Intake, user: User) -> str:
-    mention = Markup('<a href="tg://user?id={}">{}</a>').format(user.id, short(user.first_name, 40))
-    text = _render(services, "coord_note_prompt", number=intake.number, mention=mention)
-    await handoff.queue_under_card(services, intake, text, purpose=handoff.NOTE_PROMPT)
-    return "note_asked"
-
-
-def _details(
-    services: Services, sender: Sender, intake: Intake, user: User
-) -> str | asyncio.Future[str]:
-    """Queue the sensitive answers to the coordinator's private chat; the future says whether
-    they got there ("details_sent") or cannot ("start_bot")."""
-    if not has_details(services, intake):
-        return "no_details"
-    text = _render(
-        services,
-        "coord_details",
-        number=intake.number,
-        name=short(intake.name, 80),
-        answers=answer_lines(services, intake, sensitive=True),
-    )
-    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-    async def sent(_: Any) -> None:
-        if not outcome.done():
-            outcome.set_result("details_sent")
-        await _audit(services, [intake.number], _actor(user), "details-bekeken", "privé")
-
-    async def failed(error: BaseException) -> None:
-        # Mostly: the coordinator never pressed Start in a private chat with the bot (or
-        # blocked it).
-        log.info(
-            "details for %s not sent to %s: %s",
-            intake.number,
-            pseudonym(user.id),
-            type(error).__name__,
-        )
-        if not outcome.done():
-            outcome.set_result("start_bot")
-
-    method = SendMessage(chat_id=user.id, text=text)
-    sender.put(VolatileCall(method, user.id, on_sent=sent, on_failed=failed))
-    return outcome
-
-
-async def _details_outcome(outcome: asyncio.Future[str]) -> str:
-    """Whether the details went out; after DETAILS_WAIT they are taken to be on their way (the
-    sender still delivers them; a retry after a 429 can take longer than a button may wait)."""
-    try:
-        return await asyncio.wait_for(asyncio.shield(outcome), timeout=DETAILS_WAIT)
-    except TimeoutError:
-        return "details_sent"
-
-
 @handlers.callback_query(CardCb.filter())
 @handlers.callback_query(ListCb.filter())
 async def button_not_for_you(callback: CallbackQuery, services: Services) -> None:
-    await callback.answer(_render(services, "unknown_command"))
+    await callback.answer(_render(services, "coord_alert", key="not_coordinator", number=""))
 
 
-# -- replies in the coordinators' group ---------------------------------------------------------
+# -- replies to the bot's messages --------------------------------------------------------------
 
 
 class ReplyToBot(Filter):
@@ -616,54 +542,51 @@ class ReplyToBot(Filter):
         )
 
 
-def _ids(intake: Intake, action: str) -> set[int]:
-    found: set[int] = set()
-    for entry in intake.history:
-        if entry.action != action:
-            continue
-        for part in entry.detail.split():
-            tail = part.rsplit(":", 1)[-1]
-            if tail.isdigit():
-                found.add(int(tail))
-    return found
+async def _replied_intake(services: Services, message: Message) -> Intake | None:
+    replied = message.reply_to_message
+    if replied is None:
+        return None
+    number = number_in(replied.text or replied.caption)
+    return await services.intakes.get(number) if number else None
+
+
+async def _add_note(services: Services, sender: Sender, intake: Intake, message: Message) -> None:
+    assert message.from_user is not None
+    note = Note(
+        at=utc_iso(services.clock.now()),
+        by=message.from_user.full_name,
+        text=(message.text or "").strip(),
+    )
+    await services.intakes.update(
+        intake.number, _actor(message.from_user), "notitie", "", note=note
+    )
+    _react(sender, message)
 
 
 @handlers.message(InCoordinatorGroup(), ReplyToBot(), Coordinator())
 async def group_reply(message: Message, services: Services, sender: Sender) -> None:
+    """A reply in the group: to the card (or a relay posted there before the relay went
+    private) writes to the person; to a note prompt posted there before, adds the note."""
     assert message.reply_to_message is not None and message.from_user is not None
-    replied = message.reply_to_message
-    number = number_in(replied.text or replied.caption)
-    intake = await services.intakes.get(number) if number else None
+    intake = await _replied_intake(services, message)
     if intake is None:
         return  # a reply to a list or a figure: ordinary talk in the group
-    replied_id = replied.message_id
-    text = message.text or ""
-    if replied_id in _ids(intake, "notitie-gevraagd"):
-        note = Note(
-            at=utc_iso(services.clock.now()), by=message.from_user.full_name, text=text.strip()
-        )
-        updated = await services.intakes.update(
-            intake.number, _actor(message.from_user), "notitie", "", note=note
-        )
-        if updated is not None:
-            await handoff.queue_card_update(services, updated)
-        _react(sender, message)
-    elif replied_id == intake.card_message_id or replied_id in _ids(intake, "doorgestuurd"):
+    replied = (message.chat.id, message.reply_to_message.message_id)
+    group = intake.card_chat_id or message.chat.id
+    if replied in audit.references(intake, audit.NOTE_ASKED, group):
+        await _add_note(services, sender, intake, message)
+    elif replied[1] == intake.card_message_id or replied in audit.references(
+        intake, audit.RELAYED, group
+    ):
         if not intake.chat_id:
-            _answer(
-                sender,
-                message.chat.id,
-                _render(services, "coord_not_found", number=intake.number),
-            )
+            text = _render(services, "coord_not_found", number=intake.number)
+            _answer(sender, message.chat.id, text)
             return
-        await _message_person(services, intake, text, message.from_user)
+        await _message_person(services, intake, message.text or "", message.from_user)
         _react(sender, message)
     else:
-        _answer(
-            sender,
-            message.chat.id,
-            _render(services, "coord_reply_hint", number=intake.number),
-        )
+        text = _render(services, "coord_reply_hint", number=intake.number)
+        _answer(sender, message.chat.id, text)
 
 
 class NonTextReplyToBot(Filter):
@@ -682,17 +605,55 @@ class NonTextReplyToBot(Filter):
 @handlers.message(InCoordinatorGroup(), NonTextReplyToBot(), Coordinator())
 async def group_reply_not_text(message: Message, services: Services, sender: Sender) -> None:
     """Only text reaches the person: say so, instead of the fallback's "private chats only"."""
-    assert message.reply_to_message is not None
-    replied = message.reply_to_message
-    number = number_in(replied.text or replied.caption)
-    intake = await services.intakes.get(number) if number else None
+    intake = await _replied_intake(services, message)
     if intake is None:
         return  # a reply to a list or a figure: ordinary talk in the group
     text = _render(services, "coord_text_only", number=intake.number)
     _answer(sender, message.chat.id, text, reply_to=message.message_id)
 
 
-# -- the person's side: relay replies back to the group -------------------------------------------
+class PrivateReplyTarget(Filter):
+    """In a coordinator's private chat, a reply to a note prompt or to a person's relayed
+    message; gives the intake and which of the two. Any other reply is not taken here."""
+
+    async def __call__(self, message: Message, services: Services) -> bool | dict[str, Any]:
+        if message.reply_to_message is None:
+            return False
+        intake = await _replied_intake(services, message)
+        if intake is None:
+            return False
+        replied = (message.chat.id, message.reply_to_message.message_id)
+        if replied in audit.references(intake, audit.NOTE_ASKED, None):
+            return {"reply_intake": intake, "reply_to_note": True}
+        if replied in audit.references(intake, audit.RELAYED, None):
+            return {"reply_intake": intake, "reply_to_note": False}
+        return False
+
+
+@handlers.message(PrivateChat(), ReplyToBot(), Coordinator(), PrivateReplyTarget())
+async def private_reply(
+    message: Message,
+    reply_intake: Intake,
+    reply_to_note: bool,
+    services: Services,
+    sender: Sender,
+) -> None:
+    assert message.from_user is not None
+    if reply_to_note:
+        await _add_note(services, sender, reply_intake, message)
+        return
+    if not reply_intake.chat_id:
+        _answer(
+            sender,
+            message.chat.id,
+            _render(services, "coord_not_found", number=reply_intake.number),
+        )
+        return
+    await _message_person(services, reply_intake, message.text or "", message.from_user)
+    _react(sender, message)
+
+
+# -- the person's side: relay replies to a coordinator -----------------------------------------
 
 
 class PersonRelay(Filter):
@@ -717,7 +678,8 @@ class PersonRelay(Filter):
             return False
         if replied_bot and reply is not None:
             for intake in intakes:
-                if reply.message_id in _ids(intake, "bericht-bezorgd"):
+                delivered = audit.references(intake, audit.DELIVERED, intake.chat_id)
+                if (message.chat.id, reply.message_id) in delivered:
                     return {"relay_intake": intake}
             if raw_state is not None:
                 return False
@@ -726,7 +688,7 @@ class PersonRelay(Filter):
         for intake in intakes:
             for entry in intake.history:
                 if (
-                    entry.action == TO_PERSON
+                    entry.action == audit.TO_PERSON
                     and entry.at >= cutoff
                     and (best is None or entry.at > best[0])
                 ):
@@ -736,22 +698,7 @@ class PersonRelay(Filter):
 
 @handlers.message(PersonRelay())
 async def relay_from_person(message: Message, relay_intake: Intake, services: Services) -> None:
-    intake = relay_intake
-    text = message.text or ""
-    relayed = services.renderer.render(
-        coordinator_lang(services),
-        "relay_from_person",
-        number=intake.number,
-        name=short(intake.name, 80),
-        text=fit_escaped(text, MAX_RELAYED),
-    )
-    await handoff.queue_under_card(services, intake, relayed, purpose=handoff.RELAY)
-    await services.intakes.update(intake.number, "person", FROM_PERSON, short(text, 200))
-    ack = services.renderer.render(
-        person_lang(services, intake), "person_relayed", number=intake.number, flow=str(intake.kind)
-    )
-    await handoff.queue_to_person(services, intake, ack, purpose=handoff.PERSON_ACK)
-    log.info("message from the person of %s relayed to the coordinators", intake.number)
+    await relay.from_person(services, relay_intake, message.text or "")
 
 
 def build_router() -> Router:

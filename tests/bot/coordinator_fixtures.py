@@ -3,8 +3,9 @@ outbox as a source for the harness's sender, and helpers that press buttons on a
 specific bot messages. Every helper that feeds an update waits until the sender has sent what
 the update queued (`harness.settle()`); the outbox is delivered only by `deliver()`.
 
-Everybody who is not in COORDINATOR_IDS is outside the coordinators' group here (the fake Bot
-API answers getChatMember with "left"), except MEMBER, who is a plain member of the group.
+COORD and COORD2 are the coordinators (COORDINATOR_IDS). MEMBER is a plain member of the
+coordinators' group who is not on that list: a coordinator only with COORDINATOR_ACCESS=group.
+Everybody else is outside the group (the fake Bot API answers getChatMember with "left").
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tests.bot.intake_fixtures import (
     Harness,
     build_harness,
 )
-from tests.support.bot_api_state import BotApiState, JsonDict
+from tests.support.bot_api_state import BotApiState, JsonDict, visible_text
 from tests.support.session import RecordedRequest, RecordingSession
 from tests.support.updates import message_json, update_of, user_json
 
@@ -221,6 +222,15 @@ class Coord:
             if r.name == "answerCallbackQuery"
         ]
 
+    def texts_to(self, chat_id: int, since: int = 0) -> list[str]:
+        """What the bot sent or wrote into a chat, as the client shows it (captions too)."""
+        texts = []
+        for r in self.sent_to(chat_id, since):
+            for key in ("text", "caption"):
+                if key in r.params:
+                    texts.append(visible_text(r.params[key]))
+        return texts
+
     def card_buttons(self, message_id: int, chat_id: int = GROUP) -> dict[str, str]:
         markup = self.message(chat_id, message_id).get("reply_markup") or {}
         return {
@@ -229,6 +239,32 @@ class Coord:
             for b in row
             if "callback_data" in b
         }
+
+
+def answer_displays(coord: Coord, intake: Intake, *, sensitive: bool | None = None) -> list[str]:
+    """Every answer of an intake as a coordinator would read it (or only the sensitive ones)."""
+    engine = coord.h.services.engines[str(intake.kind)]
+    found = []
+    for question in engine.flow.questions:
+        if question.id not in intake.answers or question.consent is not None:
+            continue
+        if sensitive is not None and question.sensitive != sensitive:
+            continue
+        found.append(engine.display(question, intake.answers[question.id], "nl"))
+    return found
+
+
+def personal_strings(coord: Coord, intake: Intake) -> list[str]:
+    """What must never be in the group: the name, every answer (long enough to be told apart
+    from a word of the bot's own), the raw answers and the stated target groups."""
+    raw = [str(v) for v in intake.answers.values() if isinstance(v, str)]
+    every = [intake.name, *answer_displays(coord, intake), *raw, *intake.target_groups]
+    return sorted({s for s in every if len(s) >= 5} | {intake.name})
+
+
+def group_texts(coord: Coord, since: int = 0) -> list[str]:
+    """Everything the bot sent or wrote into the coordinators' group."""
+    return coord.texts_to(GROUP, since)
 
 
 async def make_coord(tmp_path: Path, *, limits: Limits | None = None, **settings: Any) -> Coord:

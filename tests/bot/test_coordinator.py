@@ -1,5 +1,6 @@
 """The coordinators' side through the real Dispatcher: card, claim, messages both ways, status,
-the person told, export, access for strangers, pagination and escaping."""
+the person told, export, notes, pagination and escaping; what the group sees and what only a
+coordinator's private chat does. (Who may do it: test_coordinator_access.py.)"""
 
 from __future__ import annotations
 
@@ -13,34 +14,43 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bot.coordinator.keyboards import CardCb, ListCb
+from bot.coordinator.keyboards import CardCb
 from bot.handlers.coordinator import DETAILS_WAIT
-from flows.records import IntakeKind, Note, Status
+from flows.records import Intake, IntakeKind, Note, Status
 from tests.bot.coordinator_fixtures import (
     COORD,
     COORD2,
     COORD_NAME,
     GROUP,
-    MEMBER,
     PERSON,
     STRANGER,
     Coord,
+    answer_displays,
     coord_fixture,  # noqa: F401 - the fixture, by name
+    group_texts,
     make_coord,
+    personal_strings,
 )
 from tests.bot.intake_fixtures import confirm_summary, walk_candidate
 from tests.support.bot_api_state import BotApiError, visible_text
 
-SENSITIVE_LABELS = (
-    "Ja, ik sta erin",
-    "Ik heb Wajong en ik kan werken",
-    "Een beetje hulp",
-    "Aangepaste werktijden",
-)
+
+def sensitive(coord: Coord, intake: Intake) -> list[str]:
+    """How the sensitive answers read (register, guidance, support): never in the group."""
+    found = answer_displays(coord, intake, sensitive=True)
+    assert found, "the test intake has sensitive answers"
+    return found
 
 
-def unknown(coord: Coord) -> str:
-    return coord.h.services.renderer.render("nl", "unknown_command")
+def card_text(number: str, routes: list[str], status: str = "nieuw", who: str = "") -> str:
+    """The whole card as a member of the group reads it: nothing about the person."""
+    icon = {"nieuw": "🆕", "opgepakt": "🙋", "contact gehad": "📞", "afgesloten": "📁"}[status]
+    assignee = f"👤 {who}" if who else "👤 nog niet opgepakt"
+    return (
+        f"{icon} {number} · kandidaat · {status}\n{assignee}\n"
+        f"Route: {', '.join(routes)}\n\n"
+        "🔒 Naam, antwoorden en contactgegevens zie je alleen privé: druk op Details."
+    )
 
 
 async def test_whole_cycle_from_intake_to_export(coord: Coord) -> None:
@@ -51,21 +61,17 @@ async def test_whole_cycle_from_intake_to_export(coord: Coord) -> None:
     [intake] = await h.intakes()
     number = intake.number
 
-    # The card reaches the group through the outbox, and its id is kept on the intake.
+    # The card reaches the group through the outbox, and its id is kept on the intake. It shows
+    # the number, the kind, the routes and the status: no name, answer or contact detail.
     before = coord.mark()
     await coord.deliver()
     [card] = [r for r in coord.sent_to(GROUP, before, "sendMessage")]
-    text = card.params["text"]
-    assert number in text
-    assert "kandidaat" in text
-    assert "wajong" in text
-    assert "Anna" in text
-    assert "2 punt(en) opgegeven" in text
-    assert "06 12345678" not in text  # contact details stay off the card
+    assert intake.routes
+    assert visible_text(card.params["text"]) == card_text(number, intake.routes)
     card_id = await coord.card_id(number)
     assert card.result.message_id == card_id
     buttons = coord.card_buttons(card_id)
-    assert set(buttons) >= {"🙋 Ik pak dit op", "🔒 Details", "📝 Notitie", "📁 Afsluiten"}
+    assert set(buttons) == {"🙋 Ik pak dit op", "🔒 Details", "📝 Notitie", "📁 Afsluiten"}
 
     # Claim: the card shows the status and who, and the person is told in their language.
     mark = coord.mark()
@@ -74,8 +80,9 @@ async def test_whole_cycle_from_intake_to_export(coord: Coord) -> None:
     await coord.deliver()
     [edit] = coord.sent_to(GROUP, mark, "editMessageText")
     assert edit.params["message_id"] == str(card_id)
-    assert "opgepakt" in edit.params["text"]
-    assert f"👤 {COORD_NAME}" in edit.params["text"]
+    assert visible_text(edit.params["text"]) == card_text(
+        number, intake.routes, "opgepakt", COORD_NAME
+    )
     [told] = coord.sent_to(PERSON, mark, "sendMessage")
     assert "een coördinator heeft je aanmelding" in told.params["text"]
     stored = await coord.intake(number)
@@ -84,49 +91,70 @@ async def test_whole_cycle_from_intake_to_export(coord: Coord) -> None:
 
     # A coordinator replies to the card: the text goes to the person.
     mark = coord.mark()
-    await coord.say(COORD, "Hoi Anna, kan ik je morgen bellen?", reply_to=card_id)
+    await coord.say(COORD, "Hoi, kan ik je morgen bellen?", reply_to=card_id)
     await coord.deliver()
     [to_person] = coord.sent_to(PERSON, mark, "sendMessage")
-    assert "Hoi Anna, kan ik je morgen bellen?" in to_person.params["text"]
+    assert "Hoi, kan ik je morgen bellen?" in to_person.params["text"]
     assert "Bericht van de coördinator" in to_person.params["text"]
 
-    # The person answers (no intake running): relayed under the card, and told so.
+    # The person answers (no intake running): the text goes to the private chat of the
+    # coordinator who picked it up; the group reads only where it went. The person is told.
     mark = coord.mark()
     await person.send("Ja, na 10 uur graag")
     await coord.deliver()
-    [relayed] = coord.sent_to(GROUP, mark, "sendMessage")
+    [relayed] = coord.sent_to(COORD, mark, "sendMessage")
     assert "Ja, na 10 uur graag" in relayed.params["text"]
     assert number in relayed.params["text"]
-    assert json.loads(relayed.params["reply_parameters"])["message_id"] == card_id
+    assert "Anna" in relayed.params["text"]
+    [notice] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert json.loads(notice.params["reply_parameters"])["message_id"] == card_id
+    assert visible_text(notice.params["text"]) == (
+        f"💬 {number}: de persoon heeft een bericht gestuurd. "
+        f"Het staat in het privégesprek van {COORD_NAME} met de bot."
+    )
+    assert f"tg://user?id={COORD}" in notice.params["text"]
     [ack] = coord.sent_to(PERSON, mark, "sendMessage")
     assert "doorgegeven" in ack.params["text"]
+    relayed_entries = [
+        e for e in (await coord.intake(number)).history if e.action == "doorgestuurd"
+    ]
+    assert relayed_entries[-1].detail == f"msg:{COORD}:{relayed.result.message_id}"
 
-    # A reply to the relayed message also reaches the person; /antwoord too.
+    # A reply to the relayed message in the private chat reaches the person; /antwoord too.
     mark = coord.mark()
-    await coord.say(COORD, "Prima, tot morgen", reply_to=relayed.result.message_id)
+    await coord.say(COORD, "Prima, tot morgen", chat_id=COORD, reply_to=relayed.result.message_id)
     await coord.say(COORD, f"/antwoord {number} Ik bel om 10:30")
     await coord.deliver()
     texts = [r.params["text"] for r in coord.sent_to(PERSON, mark, "sendMessage")]
     assert any("Prima, tot morgen" in t for t in texts)
     assert any("Ik bel om 10:30" in t for t in texts)
+    assert [r.name for r in coord.sent_to(COORD, mark)] == ["setMessageReaction"]
 
     # Status: contact gehad, then closed; the person is told when it is closed.
     card_buttons = coord.card_buttons(card_id)
+    mark = coord.mark()
     await coord.press(COORD, card_buttons["📞 Contact gehad"], message_id=card_id)
+    assert coord.alerts(mark) == [f"{number} is nu: contact gehad."]
     await coord.deliver()
     mark = coord.mark()
     await coord.press(COORD, coord.card_buttons(card_id)["📁 Afsluiten"], message_id=card_id)
     await coord.deliver()
     [closed] = coord.sent_to(PERSON, mark, "sendMessage")
     assert "is afgesloten" in closed.params["text"]
-    assert "afgesloten" in coord.message(GROUP, card_id)["text"]
+    assert visible_text(coord.message(GROUP, card_id)["text"]) == card_text(
+        number, intake.routes, "afgesloten", COORD_NAME
+    )
     assert (await coord.intake(number)).status is Status.AFGESLOTEN
 
-    # Export: CSV and XLSX, opened as a spreadsheet would, and audited with the message ids.
+    # Export, asked in the group: CSV and XLSX in the coordinator's private chat, opened as a
+    # spreadsheet would; the group reads where it went. Audited with the message ids.
     mark = coord.mark()
     await coord.say(COORD, "/export")
-    documents = coord.sent_to(GROUP, mark, "sendDocument")
+    documents = coord.sent_to(COORD, mark, "sendDocument")
     assert len(documents) == 2
+    assert coord.sent_to(GROUP, mark, "sendDocument") == []
+    [where] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert where.params["text"] == "📤 De export staat in je privégesprek met de bot."
     csv_file, xlsx_file = (next(iter(d.files.values())) for d in documents)
     assert csv_file.filename.endswith(".csv")
     assert xlsx_file.filename.endswith(".xlsx")
@@ -148,26 +176,33 @@ async def test_whole_cycle_from_intake_to_export(coord: Coord) -> None:
     assert values[1][6] == "wajong"
     export_entry = [e for e in (await coord.intake(number)).history if e.action == "export"]
     ids = [d.result.message_id for d in documents]
-    assert export_entry
-    assert export_entry[-1].detail == " ".join(f"msg:{GROUP}:{i}" for i in ids)
+    assert [(e.by, e.detail) for e in export_entry] == [
+        (f"{COORD_NAME} [{COORD}]", "privé " + " ".join(f"msg:{COORD}:{i}" for i in ids))
+    ]
 
-    # /intake shows the whole history: claim, messages, status changes, export, this view.
+    # /intake in the group: the whole intake in the private chat, a short line in the group.
     mark = coord.mark()
     await coord.say(COORD, f"/intake {number}")
-    [view] = coord.sent_to(GROUP, mark, "sendMessage")
+    [line] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert (
+        line.params["text"] == f"🔒 De gegevens van {number} staan in je privégesprek met de bot."
+    )
+    [view] = coord.sent_to(COORD, mark, "sendMessage")
     shown = visible_text(view.params["text"])
-    for action in (
-        "opgepakt",
-        "bericht-aan-persoon",
-        "bericht-van-persoon",
-        "status",
-        "export",
-        "bekeken",
-    ):
+    for action in ("opgepakt", "bericht-aan-persoon", "bericht-van-persoon", "status", "export"):
         assert action in shown, action
-    for label in SENSITIVE_LABELS:
-        assert label not in shown  # sensitive answers never in the group
-    assert "gevoelige antwoord(en) niet getoond" in shown
+    assert "Ja, na 10 uur graag" in shown  # the person's message, kept for the coordinators
+    assert all(text in shown for text in sensitive(coord, intake))
+    assert all(text in shown for text in answer_displays(coord, intake))  # contact details too
+    viewed = [e for e in (await coord.intake(number)).history if e.action == "bekeken"]
+    assert [(e.by, e.detail) for e in viewed] == [
+        (f"{COORD_NAME} [{COORD}]", f"privé msg:{COORD}:{view.result.message_id}")
+    ]
+
+    # Nothing the person said reached the group, in any message of the whole cycle.
+    for text in group_texts(coord):
+        for needle in [*personal_strings(coord, intake), "Ja, na 10 uur graag"]:
+            assert needle not in text, (needle, text)
 
 
 async def test_details_go_privately_and_need_a_started_bot(coord: Coord) -> None:
@@ -182,16 +217,24 @@ async def test_details_go_privately_and_need_a_started_bot(coord: Coord) -> None
     [alert] = [r for r in coord.since(mark) if r.name == "answerCallbackQuery"]
     assert "druk op Start" in alert.params["text"]
     assert alert.params.get("show_alert") == "true"
+    assert coord.sent_to(GROUP, mark) == []
+    assert not [e for e in (await coord.intake(intake.number)).history if "bekeken" in e.action]
 
     coord.session.state.blocked_chats.clear()
     mark = coord.mark()
     await coord.press(COORD, details, message_id=card_id)
+    assert coord.alerts(mark) == ["De details staan in je privégesprek met de bot."]
     [private] = coord.sent_to(COORD, mark, "sendMessage")
-    text = private.params["text"]
-    assert all(label in text for label in SENSITIVE_LABELS)
+    text = visible_text(private.params["text"])
+    assert all(label in text for label in sensitive(coord, intake))
     assert "06 12345678" in text
+    assert "Anna" in text
+    assert "Koken in een keuken" in text  # free text
+    assert "Doelgroep (wat de persoon zegt): wajong" in text
     assert coord.sent_to(GROUP, mark) == []
-    assert any(e.action == "details-bekeken" for e in (await coord.intake(intake.number)).history)
+    [entry] = [e for e in (await coord.intake(intake.number)).history if "bekeken" in e.action]
+    assert (entry.action, entry.by) == ("details-bekeken", f"{COORD_NAME} [{COORD}]")
+    assert entry.detail == f"privé msg:{COORD}:{private.result.message_id}"
 
 
 @pytest.mark.looptime
@@ -221,98 +264,117 @@ async def test_an_export_file_that_fails_leaves_the_other_audited(coord: Coord) 
     intake = await coord.add_intake()
     coord.session.fail_next("sendDocument", BotApiError.bad_request("file is too big"))
     mark = coord.mark()
-    await coord.say(COORD, "/export")
-    [xlsx] = coord.sent_to(GROUP, mark, "sendDocument")
+    await coord.say(COORD, "/export", chat_id=COORD)
+    [xlsx] = coord.sent_to(COORD, mark, "sendDocument")
     assert next(iter(xlsx.files.values())).filename.endswith(".xlsx")
     [entry] = [e for e in (await coord.intake(intake.number)).history if e.action == "export"]
-    assert entry.detail == f"msg:{GROUP}:{xlsx.result.message_id}"
+    assert entry.detail == f"privé msg:{COORD}:{xlsx.result.message_id}"
+    assert coord.sent_to(COORD, mark, "sendMessage") == []  # asked in private: no extra line
 
 
-async def test_private_intake_view_shows_sensitive_answers(coord: Coord) -> None:
+async def test_an_export_asked_in_the_group_by_someone_who_never_started_the_bot(
+    coord: Coord,
+) -> None:
+    # Telegram refuses a bot's first message to a user (403): the group is told what to do,
+    # nothing is sent there, and nothing is audited as exported.
+    intake = await coord.add_intake()
+    coord.session.state.block(COORD)
+    mark = coord.mark()
+    await coord.say(COORD, "/export")
+    assert [r.ok for r in coord.session.requests[mark:] if r.name == "sendDocument"] == [
+        False,
+        False,
+    ]
+    [line] = coord.sent_to(GROUP, mark)
+    assert line.name == "sendMessage"
+    assert line.params["text"] == (
+        "Ik kan je nog geen privébericht sturen. Open @baanwijzer_bot en druk op Start. "
+        "Probeer het daarna opnieuw."
+    )
+    assert json.loads(line.params["reply_parameters"])["message_id"] > 0
+    assert [e for e in (await coord.intake(intake.number)).history if e.action == "export"] == []
+
+
+async def test_intake_asked_in_the_group_by_someone_who_never_started_the_bot(
+    coord: Coord,
+) -> None:
+    intake = await coord.add_intake()
+    coord.session.state.block(COORD)
+    mark = coord.mark()
+    await coord.say(COORD, f"/intake {intake.number}")
+    [line] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert "Open @baanwijzer_bot en druk op Start" in line.params["text"]
+    assert intake.number not in line.params["text"]
+    assert [e for e in (await coord.intake(intake.number)).history if e.action == "bekeken"] == []
+
+
+async def test_private_intake_view_shows_everything_and_is_audited(coord: Coord) -> None:
     intake = await coord.add_intake()
     mark = coord.mark()
     await coord.say(COORD, f"/intake {intake.number}", chat_id=COORD)
     [view] = coord.sent_to(COORD, mark, "sendMessage")
-    assert all(label in visible_text(view.params["text"]) for label in SENSITIVE_LABELS)
+    shown = visible_text(view.params["text"])
+    assert all(label in shown for label in sensitive(coord, intake))
+    assert all(text in shown for text in answer_displays(coord, intake))
+    assert "Alleen voor jou. Stuur dit niet door." in shown
+    assert coord.sent_to(GROUP, mark) == []  # asked in private: no line in the group
+    [entry] = [e for e in (await coord.intake(intake.number)).history if e.action == "bekeken"]
+    assert entry.by == f"{COORD_NAME} [{COORD}]"
+    assert entry.detail == f"privé msg:{COORD}:{view.result.message_id}"
 
 
-async def test_note_by_reply_to_the_prompt(coord: Coord) -> None:
+async def test_note_by_reply_to_the_prompt_in_the_private_chat(coord: Coord) -> None:
     intake = await coord.add_intake()
     await coord.deliver()
     card_id = await coord.card_id(intake.number)
+    card_before = coord.message(GROUP, card_id)["text"]
     mark = coord.mark()
     await coord.press(COORD, CardCb(a="note", n=intake.number).pack(), message_id=card_id)
+    assert coord.alerts(mark) == [
+        "Typ je notitie in je privégesprek met de bot, als antwoord op mijn bericht daar."
+    ]
+    await coord.deliver()
+    assert coord.sent_to(GROUP, mark) == []  # the prompt is not in the group
+    [prompt] = coord.sent_to(COORD, mark, "sendMessage")
+    assert f"Typ je notitie bij {intake.number}" in visible_text(prompt.params["text"])
+    mark = coord.mark()
+    await coord.say(
+        COORD, "Belt liever na 14 uur", chat_id=COORD, reply_to=prompt.result.message_id
+    )
+    await coord.deliver()
+    stored = await coord.intake(intake.number)
+    assert [(n.by, n.text) for n in stored.notes] == [(COORD_NAME, "Belt liever na 14 uur")]
+    assert [r.name for r in coord.since(mark)] == ["setMessageReaction"]  # a 👍, nothing more
+    assert coord.message(GROUP, card_id)["text"] == card_before  # notes are not on the card
+    # The note prompt and the note never reached the person; /intake in private shows it.
+    assert coord.sent_to(PERSON) == []
+    mark = coord.mark()
+    await coord.say(COORD, f"/intake {intake.number}", chat_id=COORD)
+    [view] = coord.sent_to(COORD, mark, "sendMessage")
+    assert f"📝 {COORD_NAME}, " in view.params["text"]
+    assert "Belt liever na 14 uur" in view.params["text"]
+
+
+async def test_a_note_prompt_left_in_the_group_still_takes_a_note(coord: Coord) -> None:
+    # Prompts were posted under the card before notes moved to the private chat: a reply to
+    # one of those is still a note, not a message to the person.
+    from bot import handoff
+
+    intake = await coord.add_intake()
+    await coord.deliver()
+    await handoff.queue_under_card(
+        coord.h.services, intake, f"📝 notitie bij {intake.number}", purpose=handoff.NOTE_PROMPT
+    )
+    mark = coord.mark()
     await coord.deliver()
     [prompt] = coord.sent_to(GROUP, mark, "sendMessage")
-    assert json.loads(prompt.params["reply_parameters"])["message_id"] == card_id
-    assert f"tg://user?id={COORD}" in prompt.params["text"]
-    await coord.say(COORD, "Belt liever na 14 uur", reply_to=prompt.result.message_id)
+    await coord.say(COORD, "Oude notitie", reply_to=prompt.result.message_id)
+    assert [n.text for n in (await coord.intake(intake.number)).notes] == ["Oude notitie"]
     await coord.deliver()
-    stored = await coord.intake(intake.number)
-    assert [n.text for n in stored.notes] == ["Belt liever na 14 uur"]
-    assert "Belt liever na 14 uur" in coord.message(GROUP, card_id)["text"]
-    # The note prompt and the note never reached the person.
-    assert coord.sent_to(PERSON, mark) == []
+    assert coord.sent_to(PERSON) == []
 
 
-async def test_a_stranger_gets_the_unknown_command_answer_and_nothing_else(coord: Coord) -> None:
-    intake = await coord.add_intake(name="Zoë Geheim")
-    await coord.deliver()
-    card_id = await coord.card_id(intake.number)
-    list_mark = coord.mark()
-    await coord.say(COORD, "/intakes")
-    [listing] = coord.sent_to(GROUP, list_mark, "sendMessage")
-    list_id = listing.result.message_id
-
-    mark = coord.mark()
-    number = intake.number
-    commands = ["/intakes", f"/intake {number}", "/zoek Zoë", f"/antwoord {number} hoi",
-                "/export", "/stats", "/wachtrij"]  # fmt: skip
-    for command in commands:
-        await coord.say(STRANGER, command, first_name="Eve")
-    answers = [r for r in coord.sent_to(GROUP, mark) if r.name != "getChatMember"]
-    assert [r.name for r in answers] == ["sendMessage"] * len(commands)
-    assert {r.params["text"] for r in answers} == {unknown(coord)}
-
-    for command in commands:  # in a private chat: what any unknown command gets
-        await coord.say(STRANGER, command, chat_id=STRANGER, first_name="Eve")
-    private = [r for r in coord.sent_to(STRANGER, mark, "sendMessage")]
-    assert private
-    assert all(r.params["text"] == unknown(coord) for r in private)
-
-    button_mark = coord.mark()
-    for data in [*coord.card_buttons(card_id).values(),
-                 CardCb(a="status", n=intake.number, s="geplaatst").pack(),
-                 ListCb(f="", p=1).pack()]:  # fmt: skip
-        target = list_id if data.startswith("kl") else card_id
-        await coord.press(STRANGER, data, message_id=target, first_name="Eve")
-    assert set(coord.alerts(button_mark)) == {unknown(coord)}
-
-    for request in coord.since(mark):
-        blob = json.dumps(request.params, ensure_ascii=False)
-        assert intake.number not in blob, request.name
-        assert "Zoë" not in blob, request.name
-        assert not request.files
-    stored = await coord.intake(intake.number)
-    assert stored.status is Status.NIEUW
-    assert stored.assignee_id is None
-    assert stored.notes == []
-    assert await coord.h.deliveries() == []  # nothing queued for the person or the group
-
-
-async def test_a_member_of_the_group_is_a_coordinator_checked_once(coord: Coord) -> None:
-    await coord.add_intake()
-    mark = coord.mark()
-    await coord.say(MEMBER, "/wachtrij", first_name="Mo")
-    await coord.say(MEMBER, "/intakes", first_name="Mo")
-    assert len(coord.sent_to(GROUP, mark, "sendMessage")) == 2
-    assert unknown(coord) not in [
-        r.params["text"] for r in coord.sent_to(GROUP, mark, "sendMessage")
-    ]
-    assert len([r for r in coord.since(mark) if r.name == "getChatMember"]) == 1
-
-
-async def test_pagination_ten_per_page(coord: Coord) -> None:
+async def test_pagination_ten_per_page_without_names_in_the_group(coord: Coord) -> None:
     numbers = [(await coord.add_intake(user_id=2000 + i, name=f"Persoon {i}", queue=False)).number
                for i in range(23)]  # fmt: skip
     mark = coord.mark()
@@ -323,6 +385,8 @@ async def test_pagination_ten_per_page(coord: Coord) -> None:
     assert "pagina 1/3" in page1
     assert sum(n in page1 for n in numbers) == 10
     assert numbers[-1] in page1
+    assert "kandidaat · nieuw" in page1
+    assert "Persoon" not in page1
     list_id = first.result.message_id
     buttons = coord.card_buttons(list_id)
     assert "Volgende ▶️" in buttons
@@ -337,7 +401,10 @@ async def test_pagination_ten_per_page(coord: Coord) -> None:
     assert "pagina 3/3" in page3
     assert sum(n in page3 for n in numbers) == 3
     assert numbers[0] in page3
+    assert "Persoon" not in page2 + page3
     assert "Volgende ▶️" not in coord.card_buttons(list_id)
+    # Nothing personal was shown, so nothing is audited.
+    assert not [e for e in (await coord.intake(numbers[0])).history if "lijst" in e.action]
 
     mark = coord.mark()
     await coord.say(COORD, "/intakes werkgever")
@@ -345,54 +412,91 @@ async def test_pagination_ten_per_page(coord: Coord) -> None:
     await coord.say(COORD, "/intakes onzin")
     assert "Onbekend filter: onzin" in coord.sent_to(GROUP, mark, "sendMessage")[1].params["text"]
 
-
-async def test_search_by_name(coord: Coord) -> None:
-    await coord.add_intake(user_id=3001, name="Fatima el Amrani", queue=False)
-    await coord.add_intake(user_id=3002, name="Jan Jansen", queue=False)
+    # In the private chat the names are shown, and each listed intake audited.
     mark = coord.mark()
-    await coord.say(COORD, "/zoek amrani")
-    text = coord.sent_to(GROUP, mark, "sendMessage")[0].params["text"]
+    await coord.say(COORD, "/intakes", chat_id=COORD)
+    [private] = coord.sent_to(COORD, mark, "sendMessage")
+    assert "Persoon 22" in private.params["text"]
+    [entry] = [e for e in (await coord.intake(numbers[-1])).history if "lijst" in e.action]
+    assert (entry.by, entry.action, entry.detail) == (
+        f"{COORD_NAME} [{COORD}]",
+        "bekeken-in-lijst",
+        "privé",
+    )
+
+
+async def test_a_filter_on_target_group_only_in_the_private_chat(coord: Coord) -> None:
+    intake = await coord.add_intake(queue=False)
+    mark = coord.mark()
+    await coord.say(COORD, "/intakes wajong")
+    [line] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert intake.number not in line.params["text"]
+    assert "alleen in je privégesprek" in line.params["text"]
+    assert "wajong" not in line.params["text"]
+    # A page button with that filter, forged in the group, shows nothing either.
+    from bot.coordinator.keyboards import ListCb
+
+    mark = coord.mark()
+    await coord.press(COORD, ListCb(f="wajong", p=0).pack(), message_id=line.result.message_id)
+    assert [r.name for r in coord.since(mark)] == ["answerCallbackQuery"]
+
+    await coord.say(COORD, "/intakes wajong", chat_id=COORD)
+    [private] = coord.sent_to(COORD, mark, "sendMessage")
+    assert intake.number in private.params["text"]
+
+
+async def test_search_by_name_only_in_the_private_chat(coord: Coord) -> None:
+    fatima = await coord.add_intake(user_id=3001, name="Fatima el Amrani", queue=False)
+    jan = await coord.add_intake(user_id=3002, name="Jan Jansen", queue=False)
+    mark = coord.mark()
+    await coord.say(COORD, "/zoek amrani", chat_id=COORD)
+    text = coord.sent_to(COORD, mark, "sendMessage")[0].params["text"]
     assert "Fatima el Amrani" in text
     assert "Jan Jansen" not in text
+    [hit] = [e for e in (await coord.intake(fatima.number)).history if e.action.startswith("gev")]
+    assert (hit.by, hit.action) == (f"{COORD_NAME} [{COORD}]", "gevonden-bij-zoeken")
+    assert not [e for e in (await coord.intake(jan.number)).history if e.action.startswith("gev")]
+
+    mark = coord.mark()
+    await coord.say(COORD, "/zoek amrani")
+    [line] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert "Fatima" not in line.params["text"]
+    assert "amrani" not in line.params["text"]
+    assert "Zoeken op naam kan alleen in je privégesprek" in line.params["text"]
+    assert coord.sent_to(COORD, mark) == []
+    assert len([e for e in (await coord.intake(fatima.number)).history if "gev" in e.action]) == 1
 
 
-async def test_names_and_notes_with_markup_characters_never_break_a_card(coord: Coord) -> None:
+async def test_names_and_notes_with_markup_characters_are_escaped(coord: Coord) -> None:
     name = "<b>Jan & Piet</b> <script>"
     intake = await coord.add_intake(name=name)
     await coord.deliver()
     card_id = await coord.card_id(intake.number)
-    [card] = [
-        r for r in coord.session.requests if r.name == "sendMessage" and r.chat_id == str(GROUP)
-    ]
-    assert "<b>Naam:</b> &lt;b&gt;Jan &amp; Piet&lt;/b&gt; &lt;script&gt;" in card.params["text"]
-    assert "<script>" not in card.params["text"]
-    assert "<b>Jan" not in card.params["text"]
+    assert "Jan" not in coord.message(GROUP, card_id)["text"]
 
     mark = coord.mark()
     await coord.press(COORD, CardCb(a="note", n=intake.number).pack(), message_id=card_id)
-    await coord.deliver()
-    [prompt] = coord.sent_to(GROUP, mark, "sendMessage")
-    await coord.say(COORD, "a < b && c > d </b>", reply_to=prompt.result.message_id)
-    await coord.deliver()
-    [edit] = coord.sent_to(GROUP, mark, "editMessageText")
-    assert f"{COORD_NAME}" in edit.params["text"]
-    assert ": a &lt; b &amp;&amp; c &gt; d &lt;/b&gt;" in edit.params["text"]
-    assert coord.message(GROUP, card_id)["text"].count("a < b && c > d </b>") == 1
+    [prompt] = coord.sent_to(COORD, mark, "sendMessage")
+    await coord.say(COORD, "a < b && c > d </b>", chat_id=COORD, reply_to=prompt.result.message_id)
+    mark = coord.mark()
+    await coord.press(COORD, CardCb(a="details", n=intake.number).pack(), message_id=card_id)
+    [view] = coord.sent_to(COORD, mark, "sendMessage")
+    text = view.params["text"]
+    assert "<b>Naam:</b> &lt;b&gt;Jan &amp; Piet&lt;/b&gt; &lt;script&gt;" in text
+    assert "<script>" not in text
+    assert ": a &lt; b &amp;&amp; c &gt; d &lt;/b&gt;" in text
+    assert visible_text(text).count("a < b && c > d </b>") == 1
 
 
-async def test_long_notes_keep_the_card_within_telegram_limits(coord: Coord) -> None:
+async def test_long_notes_keep_the_private_view_within_telegram_limits(coord: Coord) -> None:
     intake = await coord.add_intake()
-    await coord.deliver()
-    card_id = await coord.card_id(intake.number)
-    for i in range(6):
+    for i in range(12):
         await coord.h.stores.intakes.update(intake.number, "x", "notitie", note=_note(i))
-    from bot.handoff import queue_card_update
-
-    await queue_card_update(coord.h.services, await coord.intake(intake.number))
-    await coord.deliver()
-    text = coord.message(GROUP, card_id)["text"]
-    assert len(text) <= 4096
-    assert "nog 3 eerder" in text
+    mark = coord.mark()
+    await coord.say(COORD, f"/intake {intake.number}", chat_id=COORD)
+    [view] = coord.sent_to(COORD, mark, "sendMessage")
+    assert len(view.params["text"]) <= 4096
+    assert "nog 2 eerder" in visible_text(view.params["text"])
 
 
 def _note(i: int) -> Note:
@@ -402,10 +506,10 @@ def _note(i: int) -> Note:
 async def test_employer_card_and_english_person(coord: Coord) -> None:
     intake = await coord.add_intake(kind=IntakeKind.EMPLOYER, user_id=4001, language="en")
     await coord.deliver()
-    card = coord.message(GROUP, await coord.card_id(intake.number))["text"]
-    assert "werkgever" in card
-    assert "Ministerie van Voorbeelden" in card
-    assert "Bram@Example.nl" not in card
+    card = visible_text(coord.message(GROUP, await coord.card_id(intake.number))["text"])
+    assert card.startswith(f"🆕 {intake.number} · werkgever · nieuw")
+    for needle in personal_strings(coord, intake):
+        assert needle not in card, needle  # not even the organisation or the tasks
     mark = coord.mark()
     await coord.press(
         COORD,
@@ -429,6 +533,7 @@ async def test_person_text_during_an_intake_is_not_relayed(coord: Coord) -> None
     await person.send("Hallo daar")
     await coord.deliver()
     assert coord.sent_to(GROUP, mark) == []
+    assert coord.sent_to(COORD, mark) == []
 
 
 async def test_stats_and_queue(coord: Coord) -> None:
@@ -466,7 +571,14 @@ async def test_erasure_updates_the_card_to_a_tombstone(coord: Coord) -> None:
     card_id = await coord.card_id(intake.number)
     await coord.press(COORD, CardCb(a="claim", n=intake.number).pack(), message_id=card_id)
     await coord.deliver()
-    await erase_person(coord.h.services, PERSON)
+    mark = coord.mark()
+    await coord.press(COORD, CardCb(a="details", n=intake.number).pack(), message_id=card_id)
+    [view] = coord.sent_to(COORD, mark, "sendMessage")
+    erasure = await erase_person(coord.h.services, PERSON)
+    # The private view held the person's data: the erasure finds it to delete it.
+    assert (COORD, view.result.message_id) in {
+        (m.chat_id, m.message_id) for m in erasure.group_messages
+    }
     await coord.deliver()
     card = coord.message(GROUP, card_id)
     assert "gewist" in card["text"]
@@ -492,8 +604,9 @@ async def test_a_reply_to_a_coordinator_message_is_relayed_even_during_a_new_int
     mark = coord.mark()
     await coord.say(PERSON, "Maandag", chat_id=PERSON, reply_to=to_person.result.message_id)
     await coord.deliver()
-    [relayed] = coord.sent_to(GROUP, mark, "sendMessage")
+    [relayed] = coord.sent_to(COORD, mark, "sendMessage")  # nobody claimed it: who wrote
     assert "Maandag" in relayed.params["text"]
+    assert all("Maandag" not in text for text in group_texts(coord, mark))
     state_after = await coord.h.conversation(PERSON)
     assert state_after[0] == state_before[0]  # the intake in progress is untouched
     assert state_after[1]["flow_state"] == state_before[1]["flow_state"]
@@ -509,6 +622,7 @@ async def test_an_old_conversation_is_not_relayed(coord: Coord) -> None:
     await coord.say(PERSON, "Hallo?", chat_id=PERSON)
     await coord.deliver()
     assert coord.sent_to(GROUP, mark) == []
+    assert coord.sent_to(COORD, mark) == []
     assert coord.sent_to(PERSON, mark, "sendMessage")  # the usual welcome instead
 
 
@@ -519,17 +633,27 @@ async def test_coordinator_texts_in_english_when_that_is_the_default(tmp_path: P
     card_id = await coord.card_id(intake.number)
     assert "employer" in coord.message(GROUP, card_id)["text"]
     assert "🙋 I'll take it" in coord.card_buttons(card_id)
+    assert "press Details" in coord.message(GROUP, card_id)["text"]
     mark = coord.mark()
     for command in (f"/intake {intake.number}", "/intakes", "/stats", "/wachtrij", "/zoek Bram"):
         await coord.say(COORD, command)
+    await coord.say(COORD, "/zoek Bram", chat_id=COORD)
     for data in ("claim", "note", "details"):
         await coord.press(COORD, CardCb(a=data, n=intake.number).pack(), message_id=card_id)
     await coord.deliver()
-    texts = [r.params.get("text", "") for r in coord.since(mark) if r.ok]
-    assert any("All answers" in t for t in texts)
-    assert any("Figures" in t for t in texts)
-    assert any("type the note for" in t for t in texts)
-    assert coord.alerts(mark)[0] == f"You picked up {intake.number}."
+    group = coord.texts_to(GROUP, mark)
+    private = coord.texts_to(COORD, mark)
+    assert f"🔒 The details of {intake.number} are in your private chat with the bot." in group
+    assert any("Figures" in t for t in group)
+    assert any(t.startswith("Search by name works only in your private chat") for t in group)
+    assert any("For you only. Do not forward this." in t for t in private)
+    assert any("Search result" in t for t in private)
+    assert any(f"Type the note for {intake.number}" in t for t in private)
+    assert coord.alerts(mark) == [
+        f"You picked up {intake.number}.",
+        "Type your note in your private chat with the bot, as a reply to my message there.",
+        "The details are in your private chat with the bot.",
+    ]
     await coord.h.close()
 
 
@@ -569,7 +693,9 @@ async def test_help_in_the_group_lists_the_commands_for_coordinators_only(coord:
     for command in ("/intakes", "/intake K-2026-0001", "/zoek", "/antwoord", "/wachtrij",
                     "/export", "/stats"):  # fmt: skip
         assert command in help_text
-    assert "privé" not in help_text  # not the pointer to a private chat everybody else gets
+    unknown_here = coord.h.services.renderer.render("nl", "private_only", username="")
+    assert unknown_here.split(".")[0] not in help_text  # not what everybody else gets
+    assert "privégesprek" in help_text  # where the details go
 
     mark = coord.mark()
     await coord.say(STRANGER, "/help", first_name="Eve")

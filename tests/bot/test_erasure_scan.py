@@ -89,7 +89,9 @@ async def test_erasure_leaves_nothing_in_files_or_logs(
     data_dir = tmp_path / "data"
     clock = FakeClock()
     stores = await open_stores(data_dir, clock, retention_days=365, conversation_days=30)
-    harness = await build_harness(data_dir, stores=stores, clock=clock)
+    harness = await build_harness(
+        data_dir, stores=stores, clock=clock, COORDINATOR_IDS=frozenset({COORDINATOR})
+    )
     harness.services.funnel = FileFunnel(data_dir / "funnel.json")
     try:
         driver = harness.driver(USER_ID)
@@ -140,6 +142,8 @@ async def test_erasure_leaves_nothing_in_files_or_logs(
             for m in re.findall(r"msg:(-?\d+):(\d+)", h.detail)
         ]
         assert exported, "an export is named in the audit trail"
+        # The export itself went to the coordinator's private chat, and is named there too.
+        assert str(COORDINATOR) in {chat for chat, _ in exported}
         # Another person's intake stays as it is.
         await walk_candidate(harness, {"name": "Bob"}, user_id=2002)
         await confirm_summary(harness.driver(2002))

@@ -46,11 +46,21 @@ async def test_card_route_reasons_do_not_reveal_sensitive_answers(coord: Coord) 
     # not spell it out as the reason for the collective route.
     intake = await coord.add_intake(answers={"guidance": "veel", "work_setting": "alleen"})
     await coord.deliver()
-    card = visible_text(coord.message(GROUP, await coord.card_id(intake.number))["text"], "HTML")
-    assert "collectief" in card  # the route itself is on the card, as the issue asks
+    card_id = await coord.card_id(intake.number)
+    card = visible_text(coord.message(GROUP, card_id)["text"], "HTML")
+    assert intake.routes
+    assert all(code in card for code in intake.routes)  # the routes are on the card
     assert "veel hulp" not in card.casefold()
-    # A reason from a non-sensitive answer still shows.
-    assert "Je werkt liever in een eigen baan" in card
+    # No reason at all is on the card (issues 12 and 13); they are in the private details.
+    reasons = [
+        reason["nl"] for finding in intake.outcome["routes"] for reason in finding["reasons"]
+    ]
+    assert reasons
+    assert all(reason not in card for reason in reasons)
+    mark = coord.mark()
+    await coord.press(COORD, CardCb(a="details", n=intake.number).pack(), message_id=card_id)
+    [details] = coord.sent_to(COORD, mark, "sendMessage")
+    assert all(reason in visible_text(details.params["text"]) for reason in reasons)
 
 
 async def test_summary_shown_again_from_the_edit_list_accepts_a_typed_klopt(
@@ -75,7 +85,7 @@ async def test_the_outcome_keeps_the_capital_of_telegram(harness: Harness) -> No
     driver = harness.driver()
     await confirm_summary(driver)
     outcome = joined(driver.texts_since_last_action)
-    assert "neemt contact op (hier in Telegram)." in outcome
+    assert "contact met je op (hier in Telegram)." in outcome
 
 
 async def test_after_a_photo_the_persons_text_still_reaches_the_coordinator(coord: Coord) -> None:
@@ -90,7 +100,7 @@ async def test_after_a_photo_the_persons_text_still_reaches_the_coordinator(coor
     mark = coord.mark()
     await coord.say(PERSON, "Maandag kan ik", chat_id=PERSON)
     await coord.deliver()
-    [relayed] = coord.sent_to(GROUP, mark, "sendMessage")
+    [relayed] = coord.sent_to(COORD, mark, "sendMessage")  # who wrote to the person
     assert "Maandag kan ik" in relayed.params["text"]
 
 
@@ -230,7 +240,7 @@ async def test_the_english_outcome_says_what_you_said(harness: Harness) -> None:
     await driver.send("yes")
     outcome = joined(driver.texts_since_last_action)
     assert "Sent. Thank you!" in outcome
-    assert "What you said about the target-group register" in outcome
+    assert "What you said about the target group register" in outcome
     assert "What you told" not in outcome
 
 
@@ -279,8 +289,8 @@ async def test_the_summary_buttons_can_be_typed_by_their_labels(harness: Harness
     await driver.send("Niets wijzigen")
     assert (await harness.conversation())[0] == "IntakeStates:summary"
     await driver.send("terug")
-    assert (await _question(harness)).id == "phone"
-    await driver.send(str(CANDIDATE_ANSWERS["phone"]))
+    assert (await _question(harness)).id == "keep_longer"
+    await driver.send(str(CANDIDATE_ANSWERS["keep_longer"]))
     await driver.send("Klopt, versturen")
     assert "Verstuurd" in joined(driver.texts_since_last_action)
     assert len(await harness.intakes()) == 1
@@ -324,7 +334,7 @@ async def test_a_typed_nee_on_the_stop_question_goes_on_where_the_person_was(
     await driver.send("Nee, ik ga verder")
     assert await harness.flow_state() == before
     assert (await _question(harness)).id == "sensitive_consent"
-    assert "gevoelige gegevens" in (driver.last_text or "")
+    assert "Dat is privé." in (driver.last_text or "")
 
 
 async def test_a_typed_ja_on_the_erase_question_erases_and_consents_to_nothing(
@@ -376,6 +386,6 @@ async def test_a_long_reply_with_quotes_still_reaches_the_coordinators(coord: Co
     mark = coord.mark()
     await coord.say(PERSON, "Hallo, " + "'" * 1200 + " doei", chat_id=PERSON)
     await coord.deliver()
-    [relayed] = coord.sent_to(GROUP, mark, "sendMessage")
+    [relayed] = coord.sent_to(COORD, mark, "sendMessage")
     assert len(relayed.params["text"]) <= 4096
     assert "Hallo, " in visible_text(relayed.params["text"], "HTML")

@@ -183,6 +183,7 @@ async def template_at_mid_question(bench: BenchBot, updates: UpdateFactory) -> t
         result = await feed_round(bench.dp, bench.bot, raws, settle=bench.sender.idle)
         if result.errors or result.unhandled:
             raise RuntimeError(f"walking to {MID_QUESTION} failed at {text!r}: {result.errors}")
+        await bench.dp["chat_outbox"].flush()  # the sent edits' removal, written now
         data = await store.get_data(key)
         if (data.get("flow_state") or {}).get("current") == MID_QUESTION:
             state = await store.get_state(key)
@@ -205,6 +206,9 @@ async def seed(bench: BenchBot, users: Sequence[int], state: str, data: Any) -> 
 
 async def moved_on(bench: BenchBot, users: Sequence[int]) -> list[str]:
     """Each user must now be at the next question, with nothing left to send."""
+    # The removal of the sent edits waits for the record's next write (ChatOutbox.sent), which
+    # is the user's next step; here, write it now, outside the timed round.
+    await bench.dp["chat_outbox"].flush()
     problems = []
     for user in users:
         data = await bench.stores.conversations.get_data(bench.key(user))

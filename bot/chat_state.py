@@ -187,17 +187,6 @@ class ChatRecord:
         """The message id of a send of this record, once it was sent."""
         return self.sent.get(str(ref))
 
-    def record_sent(self, ref: int, message_id: int, *, track: bool) -> None:
-        """Called by the sender's write-back: the send `ref` became message `message_id`."""
-        self.blocked = False
-        self.sent[str(ref)] = message_id
-        while len(self.sent) > MAX_SENT_REFS:
-            del self.sent[next(iter(self.sent))]
-        if self.screen is not None and self.screen.ref == ref:
-            self.screen.message_id = message_id
-        if track:
-            self.track(message_id)
-
     def reset_intake(self) -> None:
         """Forget the intake in progress; keep the language and the last intake number."""
         self.flow = None
@@ -215,3 +204,31 @@ def fsm_state(record: ChatRecord) -> str | None:
     if record.screen is None:
         return None
     return STATE_OF_SCREEN[record.screen.kind]
+
+
+def write_back(
+    data: dict[str, Any], call_id: str, ref: int | None, message_id: int | None, *, track: bool
+) -> None:
+    """The sender's write-back, on the stored record as it is (a dict): the call `call_id` is
+    done and, if it was a send, `ref` became message `message_id`.
+
+    It works on the dict, not on a `ChatRecord`, because it runs for every call sent: parsing
+    the whole record (the flow state with every answer) for two small changes cost more CPU
+    than the call itself (bench.step_bench).
+    """
+    data["outbox"] = [c for c in data.get("outbox", ()) if c.get("id") != call_id]
+    if message_id is None or ref is None:
+        return
+    data["blocked"] = False
+    sent: dict[str, int] = data.setdefault("sent", {})
+    sent[str(ref)] = message_id
+    while len(sent) > MAX_SENT_REFS:
+        del sent[next(iter(sent))]
+    screen = data.get("screen")
+    if isinstance(screen, dict) and screen.get("ref") == ref:
+        screen["id"] = message_id
+    if track:
+        message_ids: list[int] = data.setdefault("message_ids", [])
+        if message_id not in message_ids:
+            message_ids.append(message_id)
+            del message_ids[:-MAX_TRACKED_MESSAGES]

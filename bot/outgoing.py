@@ -9,7 +9,7 @@ the sender fills in the message id when it sends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import methods
@@ -63,6 +63,10 @@ class Call:
     # A text rendered when the call leaves, from what the calls before it found out:
     # {"name": template, "lang": "nl"} (how many messages could not be deleted).
     template: dict[str, str] | None = None
+    # The keyboard object the handler queued (keyboards are built once), kept in memory only:
+    # handing it to aiogram as is saves validating `p["reply_markup"]` into models again for
+    # every send (bench.step_bench). A call read back from storage has none and is parsed.
+    markup: InlineKeyboardMarkup | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "chat": self.chat_id, "m": self.method}
@@ -112,6 +116,8 @@ class Call:
         params = dict(self.params)
         if message_id is not None:
             params["message_id"] = message_id
+        if self.markup is not None:
+            params["reply_markup"] = self.markup
         if self.method == SEND_DOCUMENT:
             document = params.pop("document")
             params["document"] = BufferedInputFile(

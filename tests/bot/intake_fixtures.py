@@ -27,7 +27,7 @@ from flows.records import Delivery, Intake
 from storage import Stores, memory_stores, open_stores
 from storage.funnel import MemoryFunnel
 from tests.support.session import TEST_TOKEN, RecordingSession, make_bot
-from tests.support.updates import DEFAULT_USER_ID, ChatDriver
+from tests.support.updates import DEFAULT_USER_ID, ChatDriver, settle
 
 COORDINATOR_GROUP = -100123
 START = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -81,8 +81,8 @@ class Harness:
     drivers: dict[int, ChatDriver] = field(default_factory=dict)
 
     async def settle(self) -> None:
-        """Wait until everything queued so far was sent."""
-        await self.sender.idle()
+        """Wait until everything queued so far was sent (and its write-back written)."""
+        await settle(self.dp)
 
     async def close(self) -> None:
         await self.sender.stop()

@@ -198,8 +198,8 @@ async def test_klopt_twice_at_once_stores_one_intake_and_tells_one_number(
 async def test_a_submit_cut_off_by_a_restart_is_finished_at_start_up_once(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     first = await open_file_harness(data_dir)
-    await walk(first, "candidate", CANDIDATE_ANSWERS)
     outbox: ChatOutbox = first.dp["chat_outbox"]
+    await walk(first, "candidate", CANDIDATE_ANSWERS)
     # The process dies right after "Klopt" was committed: nothing after the commit runs.
     outbox.on_submit = None
     await confirm_summary(first.driver())
@@ -364,3 +364,62 @@ async def test_an_update_handed_out_again_after_a_restart_is_answered_once(
     await harness.settle()
     assert harness.session.requests[mark:] == []
     assert await harness.flow_state() == state
+
+
+async def test_a_sent_edit_is_written_off_with_the_next_step_and_sent_again_harmlessly(
+    tmp_path: Path,
+) -> None:
+    """The removal of a sent edit (the keyboard off an answered question) is not a write of
+    its own: the person's next step carries it. Cut off before that, the edit goes again after
+    the restart, and the person sees the same chat."""
+    data_dir = tmp_path / "data"
+    first = await open_file_harness(data_dir)
+    await first.dp.feed_update(first.bot, message_update("/start kandidaat"))
+    await first.sender.idle()  # not settle(): that would write the removals at once
+    await first.dp.feed_update(first.bot, message_update("1"))  # the privacy notice: akkoord
+    await first.sender.idle()
+    _, data = await first.conversation()
+    waiting = [c for c in data["outbox"] if c.get("cosmetic")]
+    assert len(waiting) == 1, "the edit was sent, but its removal is not written yet"
+    assert first.session.requests_of("editMessageText") or first.session.requests_of(
+        "editMessageReplyMarkup"
+    )
+    screen_before = bot_texts(first, DEFAULT_USER_ID)
+    # A kill now: nothing flushes (the stores are closed without the shutdown hook).
+    await first.sender.stop()
+    await first.stores.close()
+
+    second = await open_file_harness(data_dir, session=first.session)  # the same chat
+    try:
+        edits = len(second.session.requests)
+        assert await second.dp["chat_outbox"].resume() == 1
+        await second.sender.idle()
+        # Sent again, harmlessly: the person's chat looks the same.
+        assert [r.name for r in second.session.requests[edits:]] == [waiting[0]["m"]]
+        assert bot_texts(second, DEFAULT_USER_ID) == screen_before
+        _, data = await second.conversation()
+        assert [c["id"] for c in data["outbox"]] == [waiting[0]["id"]]  # still only pending
+        # The person's next step writes the removal, with no write of its own.
+        question = await second.current_question(DEFAULT_USER_ID)
+        assert question is not None
+        await second.dp.feed_update(second.bot, message_update("1"))
+        await second.sender.idle()
+        _, data = await second.conversation()
+        assert waiting[0]["id"] not in [c["id"] for c in data["outbox"]]
+    finally:
+        await second.close()
+
+
+async def test_a_clean_shutdown_writes_off_every_sent_edit(tmp_path: Path) -> None:
+    harness = await open_file_harness(tmp_path / "data")
+    try:
+        await harness.dp.feed_update(harness.bot, message_update("/start kandidaat"))
+        await harness.dp.feed_update(harness.bot, message_update("1"))
+        await harness.sender.idle()
+        _, data = await harness.conversation()
+        assert [c for c in data["outbox"] if c.get("cosmetic")]
+        await harness.dp.emit_shutdown()  # what polling and the webhook app do on the way out
+        _, data = await harness.conversation()
+        assert data["outbox"] == []
+    finally:
+        await harness.close()

@@ -336,6 +336,11 @@ async def settle(dispatcher: Dispatcher) -> None:
     sender = dispatcher.workflow_data.get("sender")
     if sender is not None:
         await sender.idle()
+    # The removal of sent edits rides on a record's next write (ChatOutbox.sent); write it
+    # now, so what a test reads back is what stays stored.
+    chat_outbox = dispatcher.workflow_data.get("chat_outbox")
+    if chat_outbox is not None:
+        await chat_outbox.flush()
 
 
 class ChatDriver:

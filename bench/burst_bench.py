@@ -94,7 +94,7 @@ TELEGRAM_CHAT_BURST = 3
 TELEGRAM_CHAT_PER_SECOND = 1.0
 TARGET_RATIO = 1.2
 
-QUESTION = re.compile(r"^(?:<i>)?Vraag (\d+) van \d+")
+QUESTION = re.compile(r"^(?:<i>)?Vraag (\d+)(?:</i>)? · ")
 NUMBER = re.compile(r"K-\d{4}-\d+")
 SUMMARY_ORDER = 10_000
 OUTCOME_ORDER = 10_001

@@ -72,6 +72,7 @@ CANDIDATE_ANSWERS: tuple[str, ...] = (
     "2",  # travel: ov
     "3",  # contact_method: telegram
     "Sam",  # name
+    "2",  # keep_longer: nee
 )
 CONFIRM_TEXT = "klopt"
 CANDIDATE_SCRIPT: tuple[str, ...] = (START_TEXT, *CANDIDATE_ANSWERS, CONFIRM_TEXT)

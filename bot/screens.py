@@ -14,11 +14,46 @@ from bot.chat_state import ChatRecord, ScreenKind
 from bot.i18n import label
 from bot.services import Services
 from flows.engine import Phase, Step
-from flows.model import Kind, Language
+from flows.model import ConsentScope, Kind, Language, Text, fill
+from flows.outcome import Outcome
 
 # Bump when the privacy notice or the consent wording changes; the intake stores which version
 # (and a hash of the exact text) was agreed to.
-CONSENT_VERSION = "2026-11.2"
+CONSENT_VERSION = "2026-12.1"
+# The progress bar under "Vraag 4": this many blocks, filled as the part done grows.
+PROGRESS_BLOCKS = 10
+
+
+def period(days: int, lang: Language) -> str:
+    """A number of days as people say it: "1 jaar", "4 weken", "10 dagen"."""
+    if days % 365 == 0:
+        n, one, many = days // 365, ("jaar", "year"), ("jaar", "years")
+    elif days % 7 == 0:
+        n, one, many = days // 7, ("week", "week"), ("weken", "weeks")
+    else:
+        n, one, many = days, ("dag", "day"), ("dagen", "days")
+    words = one if n == 1 else many
+    return f"{n} {words[0] if lang == 'nl' else words[1]}"
+
+
+def text_values(services: Services, lang: Language) -> dict[str, str]:
+    """What the `{placeholders}` of the flow texts stand for (flows.model.PLACEHOLDERS)."""
+    s = services.settings
+    return {
+        "after_close": period(s.RETENTION_AFTER_CLOSE_DAYS, lang),
+        "longest": period(s.RETENTION_DAYS, lang),
+    }
+
+
+def flow_text(services: Services, text: Text, lang: Language) -> str:
+    """A text of a flow file in one language, its placeholders filled in from the settings."""
+    return fill(text.get(lang), text_values(services, lang))
+
+
+def progress_bar(progress: float) -> str:
+    # A question is on screen, so the bar is never full: the last block fills at the end.
+    filled = min(PROGRESS_BLOCKS - 1, max(0, round(progress * PROGRESS_BLOCKS)))
+    return "▰" * filled + "▱" * (PROGRESS_BLOCKS - filled)
 
 
 def question_context(
@@ -29,14 +64,22 @@ def question_context(
     previous = engine.display(q, step.previous, lang) if step.previous is not None else None
     return {
         "number": step.number,
-        "total": step.total,
-        "text": q.text.get(lang),
+        # The bar only grows going forward, while "of N" could shrink (flows.engine.Step).
+        "progress": progress_bar(step.progress),
+        "text": flow_text(services, q.text, lang),
+        # What the short buttons mean, as a numbered list under the question (a tuple, so
+        # that the screen can be kept by `render_shared`).
+        "explain": tuple(
+            (o.label.get(lang), o.explain.get(lang)) for o in q.options if o.explain is not None
+        ),
         "kind": str(q.kind),
         "has_options": q.kind.has_options,
         "option_count": len(q.options),
         "previous": previous,
         "editing": step.editing,
         "max_length": q.validation.max_length,
+        "minimum": q.validation.minimum,
+        "maximum": q.validation.maximum,
         "optional": q.optional,
         # Employers are addressed with "u", candidates with "je" (flows/data/*.yaml).
         "flow": record.flow,
@@ -93,12 +136,27 @@ def privacy_context(services: Services, flow: str | None = None) -> dict[str, An
     s = services.settings
     return {
         "retention_days": s.RETENTION_DAYS,
+        # How long data are kept, as people say it, per language (see `period`).
+        "after_close": {lang: period(s.RETENTION_AFTER_CLOSE_DAYS, lang) for lang in ("nl", "en")},
+        "longest": {lang: period(s.RETENTION_DAYS, lang) for lang in ("nl", "en")},
+        "contact_days": s.CONTACT_WITHIN_WORKING_DAYS,
         "conversation_days": s.CONVERSATION_RETENTION_DAYS,
         "contact_nl": s.SERVICE_CONTACT,
         "contact_en": s.SERVICE_CONTACT_EN,
         "version": CONSENT_VERSION,
         # The notice says what is asked, which differs between candidates and employers.
         "flow": flow or "candidate",
+    }
+
+
+def outcome_extras(record: ChatRecord, outcome: Outcome) -> dict[str, Any]:
+    """What the outcome screen shows besides the findings: the next steps (advice) that apply,
+    and whether the person agreed to keep their data longer (the retention consent)."""
+    return {
+        "advice": [a.to_dict() for a in outcome.advice],
+        "keep_longer": any(
+            c.get("scope") == ConsentScope.RETENTION and c.get("given") for c in record.consents
+        ),
     }
 
 

@@ -26,7 +26,7 @@ from aiogram.fsm.storage.base import StorageKey
 from bot.chat import Chat, ChatOutbox, load_record
 from bot.chat_state import ScreenKind
 from bot.handoff import card_delivery_id, queue_new_intake
-from bot.screens import privacy_context
+from bot.screens import outcome_extras, privacy_context
 from bot.sender import backoff
 from bot.services import Services
 from flows.records import ConsentRecord, HistoryEntry, Intake, IntakeKind, utc_iso
@@ -124,6 +124,7 @@ async def submit(chat: Chat) -> Intake:
             routes=[f.to_dict() for f in outcome.routes],
             contact=_contact_text(chat, answers),
             sensitive_skipped=_sensitive_skipped(chat),
+            **outcome_extras(record, outcome),
             **privacy_context(services, flow),
         )
     )

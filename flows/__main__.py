@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flows.graph import flow_to_mermaid
-from flows.lint import lint_paths
+from flows.lint import MAX_LABEL_LENGTH, lint_paths
 from flows.loader import SHIPPED_FLOWS, read_flow_file, shipped_flow_path
 
 
@@ -22,6 +22,13 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="check flow files; without files, check the shipped flows"
     )
     check.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    check.add_argument(
+        "--max-label",
+        type=int,
+        default=MAX_LABEL_LENGTH,
+        metavar="N",
+        help=f"the longest button label allowed, in characters (default {MAX_LABEL_LENGTH})",
+    )
     graph = commands.add_parser("graph", help="print a flow as a Mermaid flowchart")
     graph.add_argument(
         "flow", metavar="FLOW", help=f"{' or '.join(SHIPPED_FLOWS)}, or the path of a flow file"
@@ -29,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check(files: Sequence[Path]) -> int:
-    problems = lint_paths(files)
+def _check(files: Sequence[Path], max_label: int = MAX_LABEL_LENGTH) -> int:
+    problems = lint_paths(files, max_label)
     for problem in problems:
         print(problem)
     if problems:
@@ -53,7 +60,7 @@ def _graph(name: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
-        return _check(args.files)
+        return _check(args.files, args.max_label)
     return _graph(args.flow)
 
 

@@ -81,13 +81,22 @@ class FlowState:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """The question to show now, with its place in the flow ("question 3 of 9")."""
+    """The question to show now, with its place in the flow ("question 3 of 9").
+
+    `total` is the most questions there may still be, so it can shrink as answers rule some
+    out. `progress` (0 to 1) is the part done: it grows with every answer going forward, even
+    when `total` shrinks, so it is what a progress bar shows.
+    """
 
     question: Question
     number: int
     total: int
     previous: AnswerValue | None
     editing: bool
+
+    @property
+    def progress(self) -> float:
+        return (self.number - 1) / self.total if self.total else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +166,16 @@ class Engine:
         q = self.flow.question(state.current)
         index = self.flow.position(q.id)
         before = sum(1 for p in self.flow.questions[:index] if self.applies(p, state.answers))
-        open_ids = frozenset(
-            p.id for p in self.flow.questions[index:] if p.id not in state.answers
-        ) | {q.id}
-        after = sum(
-            1
-            for p in self.flow.questions[index + 1 :]
-            if maybe(p.when, state.answers, open_ids) is not False
-        )
+        # The questions that may still come. Conditions only look back, so in flow order each
+        # question is judged on the ones before it: one that can no longer be asked does not
+        # keep later questions that depend on it in the count.
+        possible = {q.id}
+        after = 0
+        for p in self.flow.questions[index + 1 :]:
+            if maybe(p.when, state.answers, frozenset(possible)) is not False:
+                after += 1
+                if p.id not in state.answers:
+                    possible.add(p.id)
         return Step(
             q, before + 1, before + 1 + after, state.answers.get(q.id), state.editing is not None
         )

@@ -15,6 +15,8 @@ from pathlib import Path
 from flows.conditions import holds, maybe
 from flows.loader import SHIPPED_FLOWS, Problem, read_flow_file, shipped_flow_path
 from flows.model import (
+    LANGUAGES,
+    PLACEHOLDERS,
     ROUTE_CODES,
     ROUTE_FORMS,
     TARGET_GROUP_CODES,
@@ -28,7 +30,9 @@ from flows.model import (
     Not,
     Question,
     Rule,
+    Text,
     condition_leaves,
+    placeholders,
 )
 
 CANDIDATE_FLOW = "candidate"
@@ -56,6 +60,12 @@ _HEALTH_WORDS = re.compile(
     re.IGNORECASE,
 )
 _BSN_WORDS = re.compile(r"\bbsn\b|burgerservicenummer|citizen service number", re.IGNORECASE)
+# Employers are addressed with "u" (flows/data/README.md); these words address a "je".
+_JE_WORDS = re.compile(r"\b(je|jij|jou|jouw|jezelf|jijzelf)\b", re.IGNORECASE)
+# UWV decides on the register, but for the Praktijkroute the gemeente does: never "only UWV".
+_ONLY_UWV = re.compile(r"\b(alleen|only)\s+(door\s+|by\s+)?(het\s+)?UWV\b", re.IGNORECASE)
+# A button shows about 30 characters on a phone (labels.yaml); longer labels are cut off.
+MAX_LABEL_LENGTH = 40
 _OPTION_OPS = ("is", "in", "has", "has_any")
 # Above this many codes referenced on one multiple-choice question, combinations are cut at size 3.
 _FULL_SUBSETS = 10
@@ -158,24 +168,54 @@ def _multi_domain(question: Question, codes: set[str]) -> list[AnswerValue]:
     return values
 
 
-def lint_flow(flow: Flow) -> list[Problem]:
-    """Every problem in a flow that the loader could read."""
-    checker = _Checker(flow)
+def lint_flow(flow: Flow, max_label: int = MAX_LABEL_LENGTH) -> list[Problem]:
+    """Every problem in a flow that the loader could read; `max_label` is the longest button
+    label allowed, in characters."""
+    checker = _Checker(flow, max_label)
     checker.run()
     return checker.problems
 
 
-def lint_file(path: Path) -> list[Problem]:
+def lint_file(path: Path, max_label: int = MAX_LABEL_LENGTH) -> list[Problem]:
     flow, problems = read_flow_file(path)
     if flow is None:
         return problems
-    return problems + lint_flow(flow)
+    return problems + lint_flow(flow, max_label)
 
 
-def lint_paths(paths: Sequence[Path]) -> list[Problem]:
+def lint_paths(paths: Sequence[Path], max_label: int = MAX_LABEL_LENGTH) -> list[Problem]:
     """Check the given files, or the shipped flows when none are given."""
     targets = list(paths) or [_display_path(shipped_flow_path(name)) for name in SHIPPED_FLOWS]
-    return [p for path in targets for p in lint_file(path)]
+    return [p for path in targets for p in lint_file(path, max_label)]
+
+
+def flow_texts(flow: Flow) -> Iterator[tuple[str, str, Text]]:
+    """Every text of a flow a person may read, as (where, what, text)."""
+    yield "-", "title", flow.title
+    for q in flow.questions:
+        yield q.id, "text", q.text
+        if q.short is not None:
+            yield q.id, "short", q.short
+        for opt in q.options:
+            yield q.id, f"option {opt.code}", opt.label
+            if opt.explain is not None:
+                yield q.id, f"option {opt.code} explain", opt.explain
+        if q.help is not None:
+            yield q.id, "help.purpose", q.help.purpose
+            yield q.id, "help.who_sees", q.help.who_sees
+            yield q.id, "help.kept", q.help.kept
+    for section, rules in (
+        ("target_groups", flow.target_group_rules),
+        ("routes", flow.route_rules),
+    ):
+        for rule in rules:
+            yield f"{section}:{rule.id}", "reason", rule.reason
+            if rule.note is not None:
+                yield f"{section}:{rule.id}", "note", rule.note
+    for advice in flow.advice:
+        yield f"advice:{advice.id}", "text", advice.text
+    for end in flow.ends:
+        yield f"ends:{end.code}", "text", end.text
 
 
 def _display_path(path: Path) -> Path:
@@ -187,8 +227,9 @@ def _display_path(path: Path) -> Path:
 
 
 class _Checker:
-    def __init__(self, flow: Flow) -> None:
+    def __init__(self, flow: Flow, max_label: int = MAX_LABEL_LENGTH) -> None:
         self.flow = flow
+        self.max_label = max_label
         self.explorer = Explorer(flow)
         self.problems: list[Problem] = []
         # Conditions with a broken reference are not explored: the reference is the problem.
@@ -201,6 +242,7 @@ class _Checker:
         self.check_references()
         self.check_questions()
         self.check_rules()
+        self.check_texts()
         self.check_privacy()
         self.check_reachable()
         self.check_coverage()
@@ -216,6 +258,11 @@ class _Checker:
                 self.problem(f"{section}:{rid}", "rule id is used twice")
             for rule in rules:
                 self._check_condition(f"{section}:{rule.id}", rule.when, before=None)
+        ids = [a.id for a in self.flow.advice]
+        for aid in sorted({i for i in ids if ids.count(i) > 1}):
+            self.problem(f"advice:{aid}", "advice id is used twice")
+        for advice in self.flow.advice:
+            self._check_condition(f"advice:{advice.id}", advice.when, before=None)
         named = (
             [("support", q) for q in self.flow.support_questions]
             + [("contact", q) for q in self.flow.contact_questions]
@@ -343,6 +390,46 @@ class _Checker:
             if rule.forms and rule.code != FORMS_ROUTE:
                 self.problem(where, f"forms belong to the {FORMS_ROUTE} route only")
 
+    # -- texts --------------------------------------------------------------------------------
+
+    def check_texts(self) -> None:
+        for q in self.flow.questions:
+            for opt in q.options:
+                for lang in LANGUAGES:
+                    label = opt.label.get(lang)
+                    if len(label) > self.max_label:
+                        self.problem(
+                            q.id,
+                            f"option {opt.code}: the {lang} label has {len(label)} characters,"
+                            f" more than {self.max_label}; a phone cuts it off (shorten it, and"
+                            " put the explanation in 'explain')",
+                        )
+                if placeholders(f"{opt.label.nl} {opt.label.en}"):
+                    self.problem(q.id, f"option {opt.code}: a label cannot hold a {{name}}")
+        for where, what, text in flow_texts(self.flow):
+            for lang in LANGUAGES:
+                value = text.get(lang)
+                for name in placeholders(value):
+                    if name not in PLACEHOLDERS:
+                        self.problem(
+                            where,
+                            f"{what}: unknown placeholder {{{name}}}"
+                            f" (use one of: {', '.join(PLACEHOLDERS)})",
+                        )
+                found = _ONLY_UWV.search(value)
+                if found:
+                    self.problem(
+                        where,
+                        f"{what}: says '{found.group(0)}'; say 'UWV of de gemeente' (the"
+                        " gemeente decides for the Praktijkroute)",
+                    )
+            if self.flow.name == EMPLOYER_FLOW:
+                found = _JE_WORDS.search(text.nl)
+                if found:
+                    self.problem(
+                        where, f"{what}: employers are addressed with 'u', not '{found.group(0)}'"
+                    )
+
     # -- what can happen ----------------------------------------------------------------------
 
     def check_reachable(self) -> None:
@@ -355,6 +442,10 @@ class _Checker:
                 where = f"{section}:{rule.id}"
                 if where not in self._broken and not self.explorer.possible(rule.when):
                     self.problem(where, "this rule can never fire: its condition can never hold")
+        for advice in self.flow.advice:
+            where = f"advice:{advice.id}"
+            if where not in self._broken and not self.explorer.possible(advice.when):
+                self.problem(where, "this advice is never shown: its condition can never hold")
 
     def reached(self, rules: Iterable[Rule]) -> set[str]:
         return {r.code for r in rules if self.explorer.possible(r.when)}

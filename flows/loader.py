@@ -16,6 +16,7 @@ import yaml
 
 from flows.model import (
     LANGUAGES,
+    Advice,
     AllOf,
     AnyOf,
     Condition,
@@ -38,13 +39,14 @@ SHIPPED_FLOWS: tuple[str, ...] = ("candidate", "employer")
 # The keys each part of a flow file may have. A misspelt key ("whem:") would otherwise be
 # ignored without a word, and a question meant to be conditional would always be asked.
 # `shared` holds texts that questions reuse through YAML anchors (&name, *name).
-_FLOW_KEYS = ("flow", "version", "title", "shared", "questions", "target_groups", "routes", "ends",
-              "outcome")  # fmt: skip
+_FLOW_KEYS = ("flow", "version", "title", "shared", "questions", "target_groups", "routes",
+              "advice", "ends", "outcome")  # fmt: skip
 _QUESTION_KEYS = ("id", "kind", "text", "options", "help", "sensitive", "consent", "grants",
                   "when", "validation", "optional", "summary_key", "short")  # fmt: skip
-_OPTION_KEYS = ("code", "label", "exclusive", "ends")
+_OPTION_KEYS = ("code", "label", "exclusive", "ends", "explain")
 _HELP_KEYS = ("purpose", "who_sees", "kept")
-_RULE_KEYS = ("id", "code", "when", "reason", "forms")
+_RULE_KEYS = ("id", "code", "when", "reason", "forms", "note")
+_ADVICE_KEYS = ("id", "when", "text")
 _OUTCOME_KEYS = ("support", "contact", "name")
 
 # yes/no questions get these options unless the file gives its own.
@@ -172,12 +174,16 @@ class _Reader:
             self.known_keys(opt, _OPTION_KEYS, qid)
             label = self.text(opt.get("label"), qid, f"option {opt['code']}") or Text("", "")
             ends = opt.get("ends")
+            explain = self.text(
+                opt.get("explain"), qid, f"option {opt['code']} explain", required=False
+            )
             options.append(
                 Option(
                     opt["code"],
                     label,
                     bool(opt.get("exclusive", False)),
                     str(ends) if ends else None,
+                    explain,
                 )
             )
         if kind == Kind.YESNO and not options:
@@ -206,8 +212,9 @@ class _Reader:
             try:
                 consent = ConsentScope(raw["consent"])
             except ValueError:
+                scopes = ", ".join(ConsentScope)
                 self.problem(
-                    qid, f"unknown consent scope {raw['consent']!r} (general or sensitive)"
+                    qid, f"unknown consent scope {raw['consent']!r} (use one of: {scopes})"
                 )
         grants = raw.get("grants")
         if consent is not None and (not isinstance(grants, str) or grants not in codes):
@@ -259,8 +266,26 @@ class _Reader:
                 continue
             reason = self.text(item.get("reason"), where, "reason") or Text("", "")
             forms = tuple(str(f) for f in item.get("forms") or [])
-            rules.append(Rule(rid, code, when, reason, forms))
+            note = self.text(item.get("note"), where, "note", required=False)
+            rules.append(Rule(rid, code, when, reason, forms, note))
         return tuple(rules)
+
+    def advice(self, raw: Any) -> tuple[Advice, ...]:
+        found: list[Advice] = []
+        for i, item in enumerate(raw or []):
+            where = f"advice[{i + 1}]"
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                self.problem(where, "advice needs an id, a 'when' condition and a text")
+                continue
+            where = f"advice:{item['id']}"
+            self.known_keys(item, _ADVICE_KEYS, where)
+            when = self.condition(item.get("when"), where)
+            if when is None:
+                self.problem(where, "advice needs a 'when' condition")
+                continue
+            text = self.text(item.get("text"), where, "text") or Text("", "")
+            found.append(Advice(item["id"], when, text))
+        return tuple(found)
 
 
 def parse_flow(data: Any, source: str) -> tuple[Flow | None, list[Problem]]:
@@ -305,6 +330,7 @@ def parse_flow(data: Any, source: str) -> tuple[Flow | None, list[Problem]]:
         target_group_rules=reader.rules(data.get("target_groups"), "target_groups"),
         route_rules=reader.rules(data.get("routes"), "routes"),
         ends=tuple(ends),
+        advice=reader.advice(data.get("advice")),
         support_questions=tuple(outcome.get("support") or ()),
         contact_questions=tuple(outcome.get("contact") or ()),
         name_question=outcome.get("name"),

@@ -39,6 +39,10 @@ ROUTE_CODES: tuple[str, ...] = (
     "andere-overheid",
     "wsp",
 )
+# Placeholders a flow text may hold, filled in from the settings when the text is shown
+# (`fill`): how long data is kept after an intake is closed, and the longest it is ever kept.
+PLACEHOLDERS: tuple[str, ...] = ("after_close", "longest")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 # Forms of the individual route (domain.md section 3).
 ROUTE_FORMS: tuple[str, ...] = (
     "detachering",
@@ -71,6 +75,8 @@ class ConsentScope(StrEnum):
 
     GENERAL = "general"
     SENSITIVE = "sensitive"
+    # Keeping the intake longer after it is closed (up to the longest retention period).
+    RETENTION = "retention"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,16 @@ class Text:
         return self.nl if lang == "nl" else self.en
 
 
+def placeholders(text: str) -> list[str]:
+    """The `{name}` placeholders in a text, in order."""
+    return _PLACEHOLDER.findall(text)
+
+
+def fill(text: str, values: Mapping[str, str]) -> str:
+    """A text with its `{name}` placeholders filled in; an unknown name is left as it is."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
 @dataclass(frozen=True, slots=True)
 class Option:
     """One choice of a question. `code` is stable: data, rules and exports use it."""
@@ -94,6 +110,9 @@ class Option:
     exclusive: bool = False
     # Choosing this ends the flow early with this end code (for example: no consent).
     ends: str | None = None
+    # What the short label means, shown as a numbered list under the question (the button
+    # itself stays short enough to read on a phone).
+    explain: Text | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +230,17 @@ class Rule:
     reason: Text
     # For the individual route: the forms this rule points to (detachering, vast, ...).
     forms: tuple[str, ...] = ()
+    # A note for the coordinators only, never shown to the person ("does not count for ...").
+    note: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """A next step shown to the person at the end when its condition holds."""
+
+    id: str
+    when: Condition
+    text: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +260,7 @@ class Flow:
     target_group_rules: tuple[Rule, ...] = ()
     route_rules: tuple[Rule, ...] = ()
     ends: tuple[End, ...] = ()
+    advice: tuple[Advice, ...] = ()
     # Question ids whose answers make up "support needs" and "contact preference" in the outcome.
     support_questions: tuple[str, ...] = ()
     contact_questions: tuple[str, ...] = ()

@@ -21,6 +21,8 @@ class Finding:
     rules: tuple[str, ...]
     reasons: tuple[Text, ...]
     forms: tuple[str, ...] = ()
+    # Notes for the coordinators only (never shown to the person), one per rule that has one.
+    notes: tuple[Text, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -28,6 +30,7 @@ class Finding:
             "rules": list(self.rules),
             "reasons": [{"nl": r.nl, "en": r.en} for r in self.reasons],
             "forms": list(self.forms),
+            "notes": [{"nl": n.nl, "en": n.en} for n in self.notes],
         }
 
     @classmethod
@@ -37,7 +40,23 @@ class Finding:
             rules=tuple(data["rules"]),
             reasons=tuple(Text(r["nl"], r["en"]) for r in data["reasons"]),
             forms=tuple(data.get("forms", [])),
+            notes=tuple(Text(n["nl"], n["en"]) for n in data.get("notes", [])),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class NextStep:
+    """An advice of the flow that applies: what the person can do now."""
+
+    id: str
+    text: Text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "text": {"nl": self.text.nl, "en": self.text.en}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NextStep:
+        return cls(id=data["id"], text=Text(data["text"]["nl"], data["text"]["en"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +68,7 @@ class Outcome:
     routes: tuple[Finding, ...]
     support: dict[str, AnswerValue] = field(default_factory=dict)
     contact: dict[str, AnswerValue] = field(default_factory=dict)
+    advice: tuple[NextStep, ...] = ()
     # Always True: membership is decided by UWV (or the gemeente for the Praktijkroute).
     needs_verification: bool = True
 
@@ -68,6 +88,7 @@ class Outcome:
             "routes": [f.to_dict() for f in self.routes],
             "support": dict(self.support),
             "contact": dict(self.contact),
+            "advice": [a.to_dict() for a in self.advice],
             "needs_verification": self.needs_verification,
         }
 
@@ -80,6 +101,7 @@ class Outcome:
             routes=tuple(Finding.from_dict(f) for f in data["routes"]),
             support=dict(data.get("support", {})),
             contact=dict(data.get("contact", {})),
+            advice=tuple(NextStep.from_dict(a) for a in data.get("advice", [])),
             needs_verification=bool(data.get("needs_verification", True)),
         )
 
@@ -96,6 +118,7 @@ def _findings(rules: tuple[Rule, ...], answers: dict[str, AnswerValue]) -> tuple
             rules=tuple(r.id for r in group),
             reasons=tuple(r.reason for r in group),
             forms=tuple(dict.fromkeys(f for r in group for f in r.forms)),
+            notes=tuple(r.note for r in group if r.note is not None),
         )
         for code, group in fired.items()
     )
@@ -110,4 +133,5 @@ def compute_outcome(flow: Flow, answers: dict[str, AnswerValue]) -> Outcome:
         routes=_findings(flow.route_rules, answers),
         support={q: answers[q] for q in flow.support_questions if q in answers},
         contact={q: answers[q] for q in flow.contact_questions if q in answers},
+        advice=tuple(NextStep(a.id, a.text) for a in flow.advice if holds(a.when, answers)),
     )

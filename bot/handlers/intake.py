@@ -25,15 +25,17 @@ from bot.screens import CONSENT_VERSION as CONSENT_VERSION
 from bot.screens import (
     answered_text,
     consent_hash,
+    flow_text,
     privacy_context,
     question_text,
     show_current,
     show_question,
     show_summary,
     show_welcome,
+    text_values,
 )
 from flows.engine import FlowState, Phase, Rejected, Result, Step
-from flows.model import Kind, Language
+from flows.model import ConsentScope, Kind, Language
 from flows.records import ConsentRecord, utc_iso
 
 log = logging.getLogger(__name__)
@@ -381,13 +383,17 @@ def nav(chat: Chat, action: str) -> None:
     elif action == "why":
         help_ = step.question.help
         if help_ is not None:
+            services, lang = chat.services, record.lang
             chat.say(
                 chat.render(
                     "why",
-                    purpose=help_.purpose.get(record.lang),
-                    who_sees=help_.who_sees.get(record.lang),
-                    kept=help_.kept.get(record.lang),
-                    retention_days=chat.services.settings.RETENTION_DAYS,
+                    purpose=flow_text(services, help_.purpose, lang),
+                    who_sees=flow_text(services, help_.who_sees, lang),
+                    kept=flow_text(services, help_.kept, lang),
+                    # The retention question says how long itself; the others add it here.
+                    about_retention=step.question.consent == ConsentScope.RETENTION,
+                    flow=record.flow,
+                    **text_values(services, lang),
                 )
             )
         show_question(chat)
@@ -459,7 +465,7 @@ def _record_consent(chat: Chat, step: Step, new_state: FlowState) -> None:
             scope=scope,
             version=CONSENT_VERSION,
             text_hash=consent_hash(
-                services, record.lang, question.text.get(record.lang), record.flow
+                services, record.lang, flow_text(services, question.text, record.lang), record.flow
             ),
             at=utc_iso(services.clock.now()),
         )
@@ -620,12 +626,24 @@ def finish(chat: Chat) -> None:
 
 
 def stale(chat: Chat, callback_answer: CallbackAnswer | None = None) -> None:
-    """A button from an old message, another flow, or data that does not parse."""
+    """A button from an old message, another flow, or data that does not parse.
+
+    A tap gets a toast, not a new message: a second tap on a button just answered, or a tap on
+    an older message, leaves the chat as it is, because the newest message shows where the
+    person is. Only when an intake runs and nothing shows it (the screen was lost) is the
+    current question sent again."""
     record = chat.record
-    if callback_answer is not None and (chat.screen_pending() or record.submitting is not None):
-        # The screen this press came before is still on its way: it will show where they are.
-        callback_answer.text = label(record.lang, "wait_for_screen")
-        return
+    if callback_answer is not None:
+        if chat.screen_pending() or record.submitting is not None:
+            # The screen this press came before is still on its way: it will show where they are.
+            callback_answer.text = label(record.lang, "wait_for_screen")
+            return
+        if record.screen is not None:
+            callback_answer.text = label(record.lang, "stale_toast")
+            return
+        if record.flow is None:
+            callback_answer.text = label(record.lang, "stale_idle_toast")
+            return
     chat.say(chat.render("stale", busy=record.flow is not None, flow=record.flow))
     if record.flow is not None:
         show_current(chat)

@@ -54,7 +54,7 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_the_burst_tells_questions_summary_and_outcome_apart() -> None:
-    assert screen_order("<i>Vraag 3 van 22</i>\n<b>Hoe oud ben je?</b>") == 3
+    assert screen_order("<i>Vraag 3</i> · ▰▱▱▱▱▱▱▱▱▱\n<b>Hoe oud ben je?</b>") == 3
     assert screen_order("📋 <b>Dit zijn je antwoorden</b>") == SUMMARY_ORDER
     assert screen_order("✅ <b>Verstuurd.</b>\nJe nummer is <b>K-2026-0001</b>.") == OUTCOME_ORDER
     assert screen_order("🔒 <b>Eerst dit: zo gaan we met je gegevens om</b>") is None

@@ -186,6 +186,7 @@ CANDIDATE_ANSWERS: dict[str, AnswerValue] = {
     "contact_method": "telefoon",
     "name": "Anna",
     "phone": "06 12345678",
+    "keep_longer": "nee",
 }
 
 EMPLOYER_ANSWERS: dict[str, AnswerValue] = {
@@ -202,6 +203,7 @@ EMPLOYER_ANSWERS: dict[str, AnswerValue] = {
     "contact_name": "Bram de Vries",
     "contact_method": "e-mail",
     "contact_email": "Bram@Example.nl",
+    "keep_longer": "nee",
 }
 
 

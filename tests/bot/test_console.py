@@ -38,6 +38,7 @@ CANDIDATE_LINES = [
     "2",  # bus or train
     "3",  # here in Telegram: no phone or e-mail asked
     "Anna",
+    "2",  # do not keep the data longer
     "klopt",
 ]
 
@@ -55,6 +56,7 @@ EMPLOYER_LINES = [
     "Bram",
     "2",  # e-mail
     "bram@example.nl",
+    "2",  # do not keep the data longer
     "klopt",
 ]
 
@@ -112,7 +114,7 @@ def test_a_whole_intake_in_the_terminal_is_stored(tmp_path: Path) -> None:
         assert code == 0, err
         assert "Traceback" not in err
         assert "Baanwijzer in de terminal." in out
-        assert "Vraag 1 van" in out
+        assert "Vraag 1 · " in out
         assert re.search(r"Dit zijn (je|uw) antwoorden", out)
         found = re.search(rf"(?:Je|Uw) nummer is ({prefix}-\d{{4}}-\d{{4}})\.", out)
         assert found is not None, out[-2000:]
@@ -146,7 +148,7 @@ async def console_run(tmp_path: Path, lines: list[str]) -> tuple[str, Harness]:
 
 async def test_input_ending_early_stores_nothing(tmp_path: Path) -> None:
     out, harness = await console_run(tmp_path, CANDIDATE_LINES[:5])
-    assert "Vraag 5 van" in out
+    assert "Vraag 5 · " in out
     assert "Je nummer is" not in out
     assert await harness.intakes() == []
 
@@ -155,8 +157,8 @@ async def test_a_button_can_be_pressed_by_typing_part_of_it(tmp_path: Path) -> N
     lines = ["!ja, dat is goed", "!waarom", "!mezelf", "!geen knop", "/stop", "!ja, stoppen", "1"]
     out, harness = await console_run(tmp_path, lines)
     assert "Waarom vragen we dit?" in out
-    assert "Zo weet de coördinator met wie hij praat als hij belt." in out
-    assert "Vraag 3 van" in out
+    assert "Zo weten de medewerkers met wie ze praten als ze bellen." in out
+    assert "Vraag 3 · " in out
     assert "(geen knop gevonden / no such button)" in out
     assert "Je bent gestopt." in out
     assert "Wie ben jij?" not in out  # the try-out ended at the stop; "1" was not read

@@ -32,4 +32,4 @@ async def test_a_removed_question_and_option_are_dropped_and_the_person_goes_on(
     # The answer with the removed option is asked again, before anything later.
     assert state.current == "work_setting"
     assert "Hier ga je verder" in driver.texts_since_last_action[0]
-    assert "Werk je liever in een team of alleen?" in (driver.last_text or "")
+    assert "Wil je werken in een groep met vaste begeleiding?" in (driver.last_text or "")

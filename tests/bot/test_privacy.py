@@ -67,6 +67,7 @@ async def test_privacy_notice_comes_before_the_first_question(harness: Harness) 
     await driver.send("/start kandidaat")
     notice, question = driver.texts_since_last_action[:2]
     assert "chatbot" in notice
+    assert "4 weken" in notice  # after the intake is closed (RETENTION_AFTER_CLOSE_DAYS)
     assert "200 dagen" in notice
     assert "9 dagen" in notice
     assert "/mijngegevens" in notice
@@ -74,7 +75,7 @@ async def test_privacy_notice_comes_before_the_first_question(harness: Harness) 
     assert "/intrekken" in notice
     assert harness.settings.SERVICE_CONTACT in notice  # a way without Telegram
     assert CONSENT_VERSION in notice
-    assert "Vind je dat goed?" in question
+    assert "Is dat goed?" in question
     assert await harness.intakes() == []
 
 
@@ -167,7 +168,7 @@ async def test_my_data_sends_a_file_with_everything_and_a_summary(harness: Harne
     assert "<b>Zoë</b>" not in summary
     assert "0612345678" in summary
     # The person is still in the employer intake: it goes on where it was.
-    assert "Gaat u akkoord?" in (driver.last_text or "")
+    assert "Gaat u daarmee akkoord?" in (driver.last_text or "")
 
 
 async def test_my_data_with_nothing_stored_says_so(harness: Harness) -> None:
@@ -351,7 +352,11 @@ async def test_withdraw_erases_the_sensitive_answers_and_what_came_from_them(
     harness: Harness, card_updates: list[Intake]
 ) -> None:
     intake = await submitted(
-        harness, guidance="veel", helpers=["sw-bedrijf"], register_basis=["wsw"]
+        harness,
+        guidance="veel",
+        helpers=["sw-bedrijf"],
+        register_basis=["wsw"],
+        work_setting="maakt-niet-uit",
     )
     assert "collectief" in intake.routes
     assert intake.target_groups == ["wsw"]

@@ -42,7 +42,7 @@ async def test_a_typed_answer_after_a_restart_goes_to_the_right_question(tmp_pat
         assert state is not None
         assert state.answers["hours"] == 24
         assert state.current == "days"
-        assert (driver.last_text or "").startswith("Vraag 15 van 21")
+        assert (driver.last_text or "").startswith("Vraag 15 · ")
         assert "Op welke dagen kun je werken?" in (driver.last_text or "")
 
         # And the rest of the intake is stored in the files as usual.

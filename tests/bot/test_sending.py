@@ -32,7 +32,7 @@ from tests.support.flood import Fault, FloodModel
 from tests.support.session import RecordingSession
 from tests.support.updates import DEFAULT_USER_ID, message_update
 
-QUESTION = re.compile(r"^Vraag (\d+) van (\d+)")
+QUESTION = re.compile(r"^Vraag (\d+) · ")
 NUMBER = re.compile(r"K-2026-\d{4}")
 
 

@@ -25,14 +25,17 @@ def test_render_shared_gives_the_text_render_gives() -> None:
     renderer = Renderer()
     context = {
         "number": 3,
-        "total": 9,
+        "progress": "▰▰▱▱▱▱▱▱▱▱",
         "text": "Hoe oud ben je?",
+        "explain": (),
         "kind": "single",
         "has_options": True,
         "option_count": 4,
         "previous": None,
         "editing": False,
         "max_length": None,
+        "minimum": None,
+        "maximum": None,
         "optional": False,
         "flow": "candidate",
     }
@@ -40,9 +43,9 @@ def test_render_shared_gives_the_text_render_gives() -> None:
     assert first == renderer.render("nl", "question", **context)
     assert renderer.render_shared("nl", "question", **context) is first  # kept, not rendered
     other = renderer.render_shared("nl", "question", **{**context, "number": 4})
-    assert "Vraag 4 van 9" in other
-    assert "Vraag 3 van 9" in first
-    assert renderer.render_shared("en", "question", **context).startswith("<i>Question 3 of 9")
+    assert "Vraag 4</i> · ▰▰▱▱" in other
+    assert "Vraag 3</i> · ▰▰▱▱" in first
+    assert renderer.render_shared("en", "question", **context).startswith("<i>Question 3</i> · ")
 
 
 async def test_no_text_a_person_typed_is_kept_for_others(harness: Harness) -> None:

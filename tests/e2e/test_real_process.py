@@ -144,18 +144,18 @@ async def test_a_whole_candidate_intake_through_the_real_process(
 
     welcome = await bot.send("/start", "Welkom bij Baanwijzer")
     assert "geen mens" in welcome
-    await bot.click("🔎 Ik zoek werk", "Vraag 1 van 22")
+    await bot.click("🔎 Ik zoek werk", "Vraag 1</i> · ")
     await bot.click("1. Ja, dat is goed", "Wie vult de vragen in?")
     await bot.click("1. Ik, voor mezelf", "Hoe oud ben je?")
-    await bot.send("3", "Dat zijn gevoelige gegevens")  # typed number: 18 to 26
+    await bot.send("3", "Dat is privé.")  # typed number: 18 to 26
     why = await bot.click("❓ Waarom vragen we dit?", "Waarom vragen we dit?")
     assert "Zonder deze antwoorden helpen we je ook." in why
     await bot.click("2. Nee, sla ze over", "Wie helpt je nu met werk zoeken?")
     await bot.toggle("⬜️ 2. UWV")
     await bot.toggle("⬜️ 5. Een jobcoach")
     await bot.click("✅ Klaar", "Wat voor werk wil je doen?")
-    await bot.send("catering", "Werk je liever in een team of alleen?")  # typed label
-    await bot.click("1. In een team", "Waar wil je graag werken?")
+    await bot.send("catering", "Wil je werken in een groep")  # typed label
+    await bot.click("1. In een groep met begeleiding", "Waar wil je graag werken?")
     await bot.send("1", "Hoeveel uur per week")
     refused = await bot.send("100", "Het getal mag hoogstens 40 zijn.")
     assert "Hoeveel uur" not in refused
@@ -165,7 +165,8 @@ async def test_a_whole_candidate_intake_through_the_real_process(
     await bot.click("2. Met de bus of trein", "Hoe wil je dat we contact met je opnemen?")
     await bot.click("1. Bellen", "Hoe mogen we je noemen?")
     await bot.send("Anna", "Op welk telefoonnummer")
-    summary = await bot.send("06-12345678", "Dit zijn je antwoorden")
+    await bot.send("06-12345678", "De laatste vraag gaat over je gegevens")
+    summary = await bot.click("2. Nee, dan wissen", "Dit zijn je antwoorden")
     assert "UWV, Een jobcoach" in summary
     assert "0612345678" in summary
 
@@ -173,7 +174,8 @@ async def test_a_whole_candidate_intake_through_the_real_process(
     outcome = await bot.click("✅ Klopt, versturen", "Je nummer is")
     number = outcome.split("Je nummer is <b>", 1)[1].split("</b>", 1)[0]
     assert number.startswith("K-")
-    assert "Werken in een team met begeleiding" in outcome
+    assert "Werken in een groep met begeleiding" in outcome
+    assert "Binnen 5 werkdagen" in outcome
     # The outbox worker delivers the card to the coordinators' group.
     card = await bot.after(
         mark,
@@ -197,7 +199,7 @@ async def test_a_whole_candidate_intake_through_the_real_process(
         assert intake.answers["postcode"] == "3511"
         assert intake.answers["phone"] == "0612345678"
         assert "register_basis" not in intake.answers  # the sensitive questions were skipped
-        assert intake.routes == ["collectief", "individueel"]
+        assert intake.routes == ["collectief"]  # "in een groep": not a regular job as well
         assert [c.scope for c in intake.consents] == ["general"]
         assert await stores.outbox.pending() == []  # the card was delivered before the stop
     finally:

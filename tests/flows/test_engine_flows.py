@@ -163,7 +163,7 @@ def test_back_from_the_summary_goes_to_the_last_question() -> None:
     done = walk("candidate")
     result = engine.back(done.state)
     assert isinstance(result, Accepted)
-    assert result.state.current == "name"  # contact by Telegram: no phone or e-mail asked
+    assert result.state.current == "keep_longer"  # the retention consent comes last
 
 
 # -- edit from the summary --------------------------------------------------------------------
@@ -207,7 +207,9 @@ def test_edit_sensitive_consent_to_skip_drops_sensitive_answers_and_target_group
     assert not sensitive & set(state.answers)
     outcome = engine.outcome(state)
     assert outcome.target_group_codes == []
-    assert outcome.route_codes == ["individueel"]  # from employer_pref, not from Wsw
+    # From "maakt niet uit" (group or regular job), no longer the detachering the Wsw gave.
+    assert outcome.route_codes == ["collectief", "individueel"]
+    assert [f.forms for f in outcome.routes] == [(), ()]
     assert outcome.support == {}
 
 
@@ -296,10 +298,10 @@ def test_skipping_sensitive_questions_keeps_the_intake_going() -> None:
     assert sensitive == ["register_known", "register_basis", "guidance", "support"]
     assert not set(sensitive) & set(done.asked)
     assert done.state.phase == Phase.SUMMARY
-    assert done.asked[-2:] == ["contact_method", "name"]
+    assert done.asked[-3:] == ["contact_method", "name", "keep_longer"]
     outcome = engine.outcome(done.state)
     assert outcome.target_groups == ()
-    assert outcome.route_codes == ["individueel"]
+    assert outcome.route_codes == ["collectief", "individueel"]
 
 
 def test_sensitive_questions_come_right_after_their_consent() -> None:
@@ -408,7 +410,7 @@ def test_resume_drops_answers_the_flow_no_longer_has() -> None:
     # As after going back: the walk goes on in order, showing the answers already given.
     assert rest.asked[0] == "age"
     assert engine.step(state) is not None
-    assert engine.outcome(rest.state).route_codes == ["individueel"]
+    assert engine.outcome(rest.state).route_codes == ["collectief", "individueel"]
 
 
 def test_resume_of_another_flow_starts_afresh() -> None:

@@ -41,7 +41,8 @@ def test_graph_labels_conditions_and_early_ends() -> None:
     assert not [line for line in lines if line.startswith("  q_sensitive_consent --> q_guid")]
     # Phone and e-mail exclude each other: no arrow from one to the other.
     assert not [line for line in lines if line.startswith("  q_phone -->") and "q_email" in line]
-    assert "  q_email --> finish" in lines
+    assert "  q_email --> q_keep_longer" in lines
+    assert "  q_keep_longer --> finish" in lines
 
 
 def test_escape_makes_labels_safe() -> None:

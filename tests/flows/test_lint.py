@@ -75,13 +75,24 @@ EXPECTED: dict[str, list[str]] = {
     "unknown_keys.yaml": [
         "which: unknown key 'whem' (use one of: id, kind, text, options, help, sensitive,"
         " consent, grants, when, validation, optional, summary_key, short)",
-        "routes:all: unknown key 'reasons' (use one of: id, code, when, reason, forms)",
+        "routes:all: unknown key 'reasons' (use one of: id, code, when, reason, forms, note)",
         "routes:all: reason: missing text",
     ],
     "no_options.yaml": [
         "pick: a single question needs options",
         "story: min_length is above max_length, so no answer is valid",
         "several: min_choices is more than there are options to choose",
+    ],
+    "employer_texts.yaml": [
+        "advice:unknown: condition refers to unknown question 'colour'",
+        "kind: option taken: the nl label has 52 characters, more than 40; a phone cuts it off"
+        " (shorten it, and put the explanation in 'explain')",
+        "kind: option team: a label cannot hold a {name}",
+        "kind: text: employers are addressed with 'u', not 'je'",
+        "trial: text: says 'Alleen UWV'; say 'UWV of de gemeente' (the gemeente decides for the"
+        " Praktijkroute)",
+        "trial: help.kept: unknown placeholder {next_year} (use one of: after_close, longest)",
+        "advice:never: this advice is never shown: its condition can never hold",
     ],
     "misc.yaml": [
         "agree: option 'nee' ends the flow with 'gone', but 'ends' has no text for it",
@@ -128,6 +139,16 @@ def test_check_prints_problem_lines_and_fails() -> None:
         "tests/flows/broken/bsn.yaml:bsn: never ask for a BSN: no law allows it here",
         "tests/flows/broken/bsn.yaml:number: never ask for a BSN: no law allows it here",
     ]
+
+
+def test_check_max_label_is_a_setting() -> None:
+    # The shipped flows keep every label within 40 characters; a stricter setting finds the
+    # longer ones, a looser one lets the broken file's 52-character label pass.
+    strict = _run("check", "--max-label", "30", "flows/data/employer.yaml")
+    assert strict.returncode == 1
+    assert "option andere-overheid: the en label has 35 characters, more than 30" in strict.stdout
+    loose = lint_paths([BROKEN / "employer_texts.yaml"], max_label=60)
+    assert not [p for p in loose if "characters" in p.message]
 
 
 def test_check_reports_an_unreadable_file() -> None:

@@ -25,60 +25,77 @@ class Case:
     forms: list[str] = field(default_factory=list)
 
 
+# Candidates answer "In een gewone baan" unless a case is about the way of working: that keeps
+# the routes of the target-group cases to the one the answer gives.
+OWN = {"work_setting": "alleen"}
+
 CASES: list[Case] = [
     # -- candidate: what the candidate says about the register -----------------------------
-    Case("cand-uwv-indicatie", "candidate", {"register_basis": ["uwv-onderzoek"]},
+    Case("cand-uwv-indicatie", "candidate", {**OWN, "register_basis": ["uwv-onderzoek"]},
          ["uwv-indicatie"], ["individueel"]),
-    Case("cand-praktijkroute", "candidate", {"register_basis": ["gemeente-loonwaarde"]},
+    Case("cand-praktijkroute", "candidate", {**OWN, "register_basis": ["gemeente-loonwaarde"]},
          ["praktijkroute"], ["individueel"]),
-    Case("cand-vso-pro", "candidate", {"age": "16-17", "filled_by": "school",
+    Case("cand-vso-pro", "candidate", {**OWN, "age": "16-17", "filled_by": "school",
                                         "register_basis": ["vso-pro"]},
          ["vso-pro"], ["individueel"]),
-    Case("cand-wsw", "candidate", {"register_basis": ["wsw"], "age": "27-plus"},
+    Case("cand-wsw", "candidate", {**OWN, "register_basis": ["wsw"], "age": "27-plus"},
          ["wsw"], ["individueel"], ["detachering"]),
-    Case("cand-wajong", "candidate", {"register_basis": ["wajong"]},
+    Case("cand-wajong", "candidate", {**OWN, "register_basis": ["wajong"]},
          ["wajong"], ["individueel"]),
-    Case("cand-wiw-id", "candidate", {"register_basis": ["wiw-id"], "age": "27-plus"},
+    Case("cand-wiw-id", "candidate", {**OWN, "register_basis": ["wiw-id"], "age": "27-plus"},
          ["wiw-id"], ["individueel"]),
-    Case("cand-werkvoorziening", "candidate", {"register_basis": ["werkvoorziening"]},
+    Case("cand-werkvoorziening", "candidate", {**OWN, "register_basis": ["werkvoorziening"]},
          ["werkvoorziening"], ["individueel"]),
-    Case("cand-wia-experiment", "candidate", {"register_basis": ["wia-experiment"],
+    Case("cand-wia-experiment", "candidate", {**OWN, "register_basis": ["wia-experiment"],
                                                "age": "27-plus"},
          ["wia-experiment"], ["individueel"]),
-    Case("cand-onbekend-register", "candidate", {"register_known": "weet-niet",
+    Case("cand-onbekend-register", "candidate", {**OWN, "register_known": "weet-niet",
                                                   "register_basis": ["weet-niet"]},
          ["onbekend"], ["individueel"]),
-    Case("cand-onbekend-geen-van-deze", "candidate", {"register_known": "nee",
+    Case("cand-onbekend-geen-van-deze", "candidate", {**OWN, "register_known": "nee",
                                                        "register_basis": ["weet-niet"]},
          ["onbekend"], ["individueel"]),
-    Case("cand-several-stated", "candidate", {"register_basis": ["wajong", "werkvoorziening"]},
+    Case("cand-several-stated", "candidate",
+         {**OWN, "register_basis": ["wajong", "werkvoorziening"]},
          ["wajong", "werkvoorziening"], ["individueel"]),
-    # -- candidate: routes ---------------------------------------------------------------------
+    # -- candidate: routes (how someone works, never where) -----------------------------------
     Case("cand-collectief-team", "candidate", {"work_setting": "team"},
-         ["wajong"], ["collectief", "individueel"]),
+         ["wajong"], ["collectief"]),
     Case("cand-collectief-much-guidance", "candidate",
-         {"guidance": "veel", "employer_pref": ["dichtbij"]},
-         ["wajong"], ["collectief", "andere-overheid"]),
-    Case("cand-individueel-sw-bedrijf", "candidate",
-         {"helpers": ["sw-bedrijf", "jobcoach"], "employer_pref": ["dichtbij"]},
-         ["wajong"], ["individueel", "andere-overheid"], ["detachering"]),
-    Case("cand-individueel-own-job", "candidate",
-         {"work_setting": "alleen", "employer_pref": ["leverancier"]},
-         ["wajong"], ["individueel", "social-return"]),
-    Case("cand-social-return", "candidate", {"employer_pref": ["leverancier"]},
-         ["wajong"], ["social-return"]),
-    Case("cand-andere-overheid", "candidate", {"employer_pref": ["dichtbij"]},
-         ["wajong"], ["andere-overheid"]),
-    Case("cand-any-employer", "candidate", {"employer_pref": ["maakt-niet-uit"]},
+         {"guidance": "veel", "work_setting": "maakt-niet-uit", "employer_pref": ["dichtbij"]},
+         ["wajong"], ["collectief", "individueel", "andere-overheid"]),
+    Case("cand-much-guidance-regular-job", "candidate", {"guidance": "veel", **OWN},
          ["wajong"], ["individueel"]),
+    Case("cand-individueel-sw-bedrijf", "candidate",
+         {**OWN, "helpers": ["sw-bedrijf", "jobcoach"], "employer_pref": ["dichtbij"]},
+         ["wajong"], ["individueel", "andere-overheid"], ["detachering"]),
+    Case("cand-team-sw-bedrijf", "candidate",
+         {"work_setting": "team", "helpers": ["sw-bedrijf"], "register_basis": ["wsw"]},
+         ["wsw"], ["collectief"]),
+    Case("cand-individueel-own-job", "candidate", {**OWN, "employer_pref": ["leverancier"]},
+         ["wajong"], ["individueel", "social-return"]),
+    Case("cand-social-return", "candidate",
+         {"work_setting": "team", "employer_pref": ["leverancier"]},
+         ["wajong"], ["collectief", "social-return"]),
+    Case("cand-andere-overheid", "candidate", {**OWN, "employer_pref": ["dichtbij"]},
+         ["wajong"], ["individueel", "andere-overheid"]),
+    Case("cand-rijk-is-no-route", "candidate", {"work_setting": "team", "employer_pref": ["rijk"]},
+         ["wajong"], ["collectief"]),
+    Case("cand-any-employer", "candidate",
+         {"work_setting": "team", "employer_pref": ["maakt-niet-uit"]},
+         ["wajong"], ["collectief"]),
+    Case("cand-either-way-of-working", "candidate", {"work_setting": "maakt-niet-uit"},
+         ["wajong"], ["collectief", "individueel"]),
     Case("cand-several-routes", "candidate",
          {"work_setting": "team", "employer_pref": ["rijk", "dichtbij", "leverancier"]},
-         ["wajong"], ["collectief", "social-return", "andere-overheid", "individueel"]),
-    Case("cand-skip-sensitive", "candidate", {"sensitive_consent": "sla-over"},
+         ["wajong"], ["collectief", "social-return", "andere-overheid"]),
+    Case("cand-skip-sensitive", "candidate", {**OWN, "sensitive_consent": "sla-over"},
          [], ["individueel"]),
-    Case("cand-under-16-with-parent", "candidate", {"filled_by": "ouder", "age": "tot-16"},
+    Case("cand-under-16-with-parent", "candidate",
+         {**OWN, "filled_by": "ouder", "age": "tot-16"},
          ["wajong"], ["individueel"]),
-    Case("cand-under-16-guardian-joins", "candidate", {"age": "tot-16", "guardian": "ja"},
+    Case("cand-under-16-guardian-joins", "candidate",
+         {**OWN, "age": "tot-16", "guardian": "ja"},
          ["wajong"], ["individueel"]),
     # -- employer ------------------------------------------------------------------------------
     Case("emp-individueel-vast", "employer", {}, [], ["individueel"], ["vast"]),
@@ -93,13 +110,15 @@ CASES: list[Case] = [
          [], ["individueel"], ["proefplaatsing"]),
     Case("emp-collectief", "employer", {"offer": ["team"], "supervision": ["teamleider"]},
          [], ["collectief"]),
-    Case("emp-social-return-obligation", "employer", {"offer": ["social-return"]},
+    Case("emp-social-return-ministry", "employer", {"offer": ["social-return"]},
          [], ["social-return"]),
     Case("emp-social-return-supplier", "employer", {"org_kind": "leverancier"},
          [], ["individueel", "social-return"], ["vast"]),
     Case("emp-andere-overheid-gemeente", "employer",
          {"org_kind": "andere-overheid", "offer": ["team"]},
          [], ["collectief", "andere-overheid"]),
+    Case("emp-gemeente-vacancy", "employer", {"org_kind": "andere-overheid"},
+         [], ["individueel", "andere-overheid"], ["vast"]),
     Case("emp-andere-overheid-samenwerken", "employer", {"offer": ["samenwerken"]},
          [], ["andere-overheid"]),
     Case("emp-wsp-other-employer", "employer", {"org_kind": "ander"}, [], ["wsp"]),
@@ -189,16 +208,11 @@ def test_every_finished_employer_gets_a_route(offer: str, org_kind: str) -> None
     assert engine_for("employer").outcome(done.state).route_codes
 
 
-def test_other_employer_only_gets_contact_questions() -> None:
+def test_other_employer_is_asked_nothing_the_wsp_does_not_need() -> None:
+    # Nobody of the intake office calls a market employer (they go to the WSP), so neither the
+    # work nor the contact details are asked.
     done = walk("employer", {"org_kind": "ander"})
-    assert done.asked == [
-        "consent",
-        "org_kind",
-        "org_name",
-        "contact_name",
-        "contact_method",
-        "contact_email",
-    ]
+    assert done.asked == ["consent", "org_kind", "org_name"]
 
 
 # Words that would claim what the bot must not claim (domain.md section 6).

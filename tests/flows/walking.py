@@ -34,6 +34,7 @@ CANDIDATE_ANSWERS: dict[str, AnswerValue] = {
     "name": "Sam",
     "phone": "0612345678",
     "email": "sam@example.nl",
+    "keep_longer": "nee",
 }
 
 EMPLOYER_ANSWERS: dict[str, AnswerValue] = {
@@ -51,6 +52,7 @@ EMPLOYER_ANSWERS: dict[str, AnswerValue] = {
     "contact_method": "e-mail",
     "contact_phone": "0701234567",
     "contact_email": "hr@example.nl",
+    "keep_longer": "nee",
 }
 
 BASE_ANSWERS: dict[str, dict[str, AnswerValue]] = {

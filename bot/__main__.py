@@ -79,6 +79,7 @@ async def _assemble(
         clock,
         retention_days=settings.RETENTION_DAYS,
         conversation_days=settings.CONVERSATION_RETENTION_DAYS,
+        after_close_days=settings.RETENTION_AFTER_CLOSE_DAYS,
     )
     for problem in stores.problems:
         log.warning("storage: %s", problem)

@@ -70,7 +70,7 @@ class Note:
 class ConsentRecord:
     """Which consent text was agreed to, when: the proof AVG art. 7 asks for."""
 
-    scope: str  # "general" or "sensitive"
+    scope: str  # "general", "sensitive" or "retention" (flows.model.ConsentScope)
     version: str
     text_hash: str
     at: str
@@ -102,6 +102,9 @@ class Intake:
     card_message_id: int | None = None
     # The conversation's submit id: adding the same submit again returns this intake.
     submit_id: str = ""
+    # When the status last became a closed one (Status.is_closed); "" while open. Retention
+    # counts from here (storage/__init__.py `Stores.purge`).
+    closed_at: str = ""
     schema: int = INTAKE_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

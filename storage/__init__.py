@@ -1,6 +1,7 @@
 """Storage: everything the bot must not lose, under one data directory.
 
-Use `open_stores(data_dir, clock, retention_days=..., conversation_days=...)` in the bot and
+Use `open_stores(data_dir, clock, retention_days=..., conversation_days=...,
+after_close_days=...)` in the bot and
 `memory_stores(clock)` in tests. See docs/storage.md for the layout and the guarantees.
 """
 
@@ -76,9 +77,13 @@ class Stores:
     outbox: OutboxStore
     conversations: ConversationStore
     problems: list[str] = field(default_factory=list)
+    # The longest an intake is kept, counted from when it was sent (with the person's consent
+    # to keep it longer, a closed intake is kept this long).
     retention_days: int = 28
     conversation_days: int = 7
     data_dir: Path | None = None
+    # Without that consent a closed intake is deleted this many days after it was closed.
+    after_close_days: int = 28
 
     async def erase_user(self, user_id: int) -> ErasureReport:
         """Erasure (AVG art. 17): every intake, conversation and delivery of one person."""
@@ -90,10 +95,18 @@ class Stores:
         return ErasureReport(numbers, conversations, deliveries)
 
     async def purge(self, now: datetime) -> PurgeReport:
-        """Retention: delete old intakes (and their deliveries), idle conversations, delivered
-        deliveries older than `conversation_days`, and moved-aside corrupt files older than
-        `retention_days` (they may hold personal data too)."""
-        numbers = await self.intakes.purge_numbers_before(now - timedelta(days=self.retention_days))
+        """Retention: delete expired intakes (and their deliveries), idle conversations,
+        delivered deliveries older than `conversation_days`, and moved-aside corrupt files older
+        than `retention_days` (they may hold personal data too).
+
+        An intake expires `after_close_days` after it was closed, unless the person agreed (at
+        the end of the intake) to keep it longer; and in any case `retention_days` after it was
+        sent. What the person is told (templates/*/privacy.html, outcome.html, why.html) says
+        exactly this."""
+        numbers = await self.intakes.purge_expired(
+            now - timedelta(days=self.retention_days),
+            now - timedelta(days=min(self.after_close_days, self.retention_days)),
+        )
         deliveries = await self.outbox.delete_intakes(numbers) if numbers else 0
         short = now - timedelta(days=self.conversation_days)
         conversations = await self.conversations.purge_idle_before(short)
@@ -136,7 +149,12 @@ def _purge_quarantined(data_dir: Path, cutoff: datetime) -> int:
 
 
 async def open_stores(
-    data_dir: Path, clock: Clock, *, retention_days: int, conversation_days: int
+    data_dir: Path,
+    clock: Clock,
+    *,
+    retention_days: int,
+    conversation_days: int,
+    after_close_days: int = 28,
 ) -> Stores:
     """Open (or create) the stores under `data_dir`: `intakes/`, `outbox/`, `conversations/`.
 
@@ -155,10 +173,17 @@ async def open_stores(
         retention_days=retention_days,
         conversation_days=conversation_days,
         data_dir=data_dir,
+        after_close_days=after_close_days,
     )
 
 
-def memory_stores(clock: Clock, *, retention_days: int = 28, conversation_days: int = 7) -> Stores:
+def memory_stores(
+    clock: Clock,
+    *,
+    retention_days: int = 28,
+    conversation_days: int = 7,
+    after_close_days: int = 28,
+) -> Stores:
     """In-memory stores with the same behaviour, for tests."""
     return Stores(
         intakes=MemoryIntakeRepository(clock),
@@ -166,6 +191,7 @@ def memory_stores(clock: Clock, *, retention_days: int = 28, conversation_days: 
         conversations=MemoryConversationStorage(clock),
         retention_days=retention_days,
         conversation_days=conversation_days,
+        after_close_days=after_close_days,
     )
 
 

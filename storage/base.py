@@ -25,6 +25,11 @@ class IntakeStore(IntakeRepository, Protocol):
         """Delete intakes created before the cutoff; returns their numbers."""
         ...
 
+    async def purge_expired(self, created_cutoff: datetime, closed_cutoff: datetime) -> list[str]:
+        """Retention: delete the intakes created before `created_cutoff`, and those closed
+        before `closed_cutoff` without the consent to keep them longer; returns their numbers."""
+        ...
+
     async def checkpoint(self) -> None:
         """Save what makes the next start fast (the TinyDB index snapshot); may do nothing."""
         ...

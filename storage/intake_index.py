@@ -23,6 +23,7 @@ from flows.records import (
 )
 
 NUMBER_PREFIX = {IntakeKind.CANDIDATE: "K", IntakeKind.EMPLOYER: "W"}
+RETENTION_SCOPE = "retention"  # flows.model.ConsentScope.RETENTION
 
 
 def json_copy(value: Any) -> Any:
@@ -56,6 +57,10 @@ class IndexEntry:
     target_groups: tuple[str, ...]
     routes: tuple[str, ...]
     order: int
+    # When the intake was closed (UTC ISO-8601, "" while open), and whether the person agreed
+    # to keep it longer (a given "retention" consent): what retention needs, kept in memory.
+    closed: str = ""
+    keep: bool = False
 
     @property
     def sort_key(self) -> tuple[str, int, str]:
@@ -77,6 +82,22 @@ class IndexEntry:
         return not (until and self.created >= until)
 
 
+def closed_at(doc: dict[str, Any]) -> str:
+    """When a stored intake was closed; for one closed before `closed_at` was kept, its last
+    change."""
+    if not Status(doc.get("status", Status.NIEUW)).is_closed:
+        return ""
+    return normalize_iso(str(doc.get("closed_at") or doc.get("updated_at") or ""))
+
+
+def keeps_longer(doc: dict[str, Any]) -> bool:
+    """Whether the person agreed to keep this intake longer (the retention consent)."""
+    return any(
+        isinstance(c, dict) and c.get("scope") == RETENTION_SCOPE and c.get("given")
+        for c in doc.get("consents", [])
+    )
+
+
 def entry_for(doc: dict[str, Any], part: str, order: int) -> IndexEntry:
     return IndexEntry(
         number=str(doc["number"]),
@@ -89,6 +110,8 @@ def entry_for(doc: dict[str, Any], part: str, order: int) -> IndexEntry:
         target_groups=tuple(str(g) for g in doc.get("target_groups", [])),
         routes=tuple(str(r) for r in doc.get("routes", [])),
         order=order,
+        closed=closed_at(doc),
+        keep=keeps_longer(doc),
     )
 
 
@@ -186,6 +209,19 @@ class IntakeIndex:
     def for_user(self, user_id: int) -> list[IndexEntry]:
         return [e for e in self.newest_first() if e.user_id == user_id]
 
+    def expired(self, created_cutoff: datetime, closed_cutoff: datetime) -> list[IndexEntry]:
+        """The intakes retention deletes: every one sent before `created_cutoff` (the longest
+        anything is kept), and every one closed before `closed_cutoff` whose person did not
+        agree to keep it longer."""
+        created = utc_iso(created_cutoff)
+        closed = utc_iso(closed_cutoff)
+        return [
+            entry
+            for key in self._sorted
+            if (entry := self.entries[key[2]]).created < created
+            or (entry.closed and entry.closed < closed and not entry.keep)
+        ]
+
     def created_before(self, cutoff: datetime) -> list[IndexEntry]:
         limit = utc_iso(cutoff)
         result: list[IndexEntry] = []
@@ -223,7 +259,12 @@ def apply_update(
     """Change an intake in place and append the history entry (who, what, when)."""
     stamp = utc_iso(at)
     if status is not None:
+        was_closed = intake.status.is_closed
         intake.status = Status(status)
+        if not intake.status.is_closed:
+            intake.closed_at = ""
+        elif not was_closed or not intake.closed_at:
+            intake.closed_at = stamp
     if assignee_id is not None:
         intake.assignee_id = assignee_id
     if assignee_name is not None:

@@ -270,7 +270,8 @@ class TinyIntakeRepository:
                 return None
             by_part: dict[str, list[IndexEntry]] = defaultdict(list)
             for row in data["entries"]:
-                number, part, kind, status, user_id, name, created, groups, routes = row
+                number, part, kind, status, user_id, name, created, groups, routes = row[:9]
+                closed, keep = row[9:11]
                 by_part[part].append(
                     IndexEntry(
                         str(number),
@@ -283,6 +284,8 @@ class TinyIntakeRepository:
                         tuple(groups),
                         tuple(routes),
                         0,
+                        str(closed),
+                        bool(keep),
                     )
                 )
             parts = {str(k): [int(x) for x in v] for k, v in data["parts"].items()}
@@ -321,6 +324,8 @@ class TinyIntakeRepository:
                 e.created,
                 list(e.target_groups),
                 list(e.routes),
+                e.closed,
+                e.keep,
             ]
             for e in self._index.oldest_first()
         ]
@@ -617,6 +622,17 @@ class TinyIntakeRepository:
 
     async def purge_before(self, cutoff: datetime) -> int:
         return len(await self.purge_numbers_before(cutoff))
+
+    async def purge_expired(
+        self, created_cutoff: datetime, closed_cutoff: datetime
+    ) -> builtins.list[str]:
+        def run() -> builtins.list[str]:
+            removed = self._remove_entries(self._index.expired(created_cutoff, closed_cutoff))
+            if removed:
+                logger.info("retention: deleted %d intakes", len(removed))
+            return removed
+
+        return await self._call(run)
 
     async def all(self) -> Sequence[Intake]:
         return await self._call(lambda: self._load_many(self._index.oldest_first()))

@@ -131,6 +131,12 @@ class MemoryIntakeRepository:
     async def purge_before(self, cutoff: datetime) -> int:
         return len(await self.purge_numbers_before(cutoff))
 
+    async def purge_expired(
+        self, created_cutoff: datetime, closed_cutoff: datetime
+    ) -> builtins.list[str]:
+        async with self._lock:
+            return self._remove(self._index.expired(created_cutoff, closed_cutoff))
+
     async def all(self) -> Sequence[Intake]:
         return self._load(list(self._index.oldest_first()))
 

@@ -16,7 +16,8 @@ from typing import Any
 from flows.records import INTAKE_SCHEMA, OUTBOX_SCHEMA, utc_iso
 
 CONVERSATION_SCHEMA = 1
-INDEX_SCHEMA = 1
+# 2: each entry also holds when the intake was closed and whether it may be kept longer.
+INDEX_SCHEMA = 2
 
 Record = dict[str, Any]
 Migration = Callable[[Record], Record]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from aiogram import Bot, Dispatcher
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-from aiohttp import web
 
 from bot.app import create_bot, create_dispatcher, create_services, set_commands
 from bot.config import ConfigError, Settings, load_settings
@@ -21,8 +21,10 @@ from bot.logging_setup import setup_logging
 from bot.sender import Limits, Sender
 from bot.services import Services
 from bot.tasks import start_background_tasks
+from bot.webhook import serve_webhook
 from storage import Stores, SystemClock, open_stores
 from storage.funnel import FileFunnel
+from storage.lock import DataDirError, hold_data_dir, os_reason
 
 log = logging.getLogger("bot")
 
@@ -53,34 +55,68 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        if args.command != "try" and settings.BOT_TOKEN is not None:
+            settings.check_for_telegram()
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    # The try-out talks in the terminal: only problems are logged there, not routine lines.
-    setup_logging("ERROR" if args.command == "try" else settings.LOG_LEVEL)
     if args.command == "try":
-        return asyncio.run(try_in_terminal(settings, args.flow))
+        return _try_out(settings, args.flow)
     if settings.BOT_TOKEN is None:
-        print(NO_TOKEN.format(python=_python_command()), file=sys.stderr)
+        hint = NO_TOKEN.format(python=_python_command())
         if sys.stdin.isatty():
-            answer = input("Nu proberen in de terminal? / Try it in the terminal now? [j/y/N] ")
-            if answer.strip().casefold() in ("j", "ja", "y", "yes"):
-                return asyncio.run(try_in_terminal(settings, "candidate"))
+            # Someone at a terminal gets something that runs: the token line, then the
+            # try-out, whose welcome asks whether they look for work or have work to offer.
+            print(hint.splitlines()[0], file=sys.stderr)
+            return _try_out(settings, None)
+        print(hint, file=sys.stderr)
         return 2
-    return asyncio.run(run_bot(settings))
+    setup_logging(settings.LOG_LEVEL)
+    return _in_data_dir(settings.DATA_DIR, lambda: asyncio.run(run_bot(settings)))
+
+
+def _try_out(settings: Settings, flow: str | None) -> int:
+    # The try-out talks in the terminal: only problems are logged there, not routine lines.
+    setup_logging("ERROR")
+    settings = try_out_settings(settings)
+    try:
+        return _in_data_dir(settings.DATA_DIR, lambda: asyncio.run(try_in_terminal(settings, flow)))
+    except KeyboardInterrupt:
+        # Ctrl-C ends a try-out as Ctrl-D does; the stores were closed on the way out.
+        print(file=sys.stderr)
+        return 130
+
+
+def _in_data_dir(data_dir: Path, run: Callable[[], int]) -> int:
+    """Run while holding the data directory; a directory that cannot be used is one line."""
+    try:
+        with hold_data_dir(data_dir):
+            return run()
+    except DataDirError as exc:
+        print(f"Setting DATA_DIR: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _assemble(
     settings: Settings, bot: Bot, limits: Limits
 ) -> tuple[Services, Dispatcher, Stores, Sender]:
     clock = SystemClock()
-    stores = await open_stores(
-        settings.DATA_DIR,
-        clock,
-        retention_days=settings.RETENTION_DAYS,
-        conversation_days=settings.CONVERSATION_RETENTION_DAYS,
-        after_close_days=settings.RETENTION_AFTER_CLOSE_DAYS,
-    )
+    try:
+        stores = await open_stores(
+            settings.DATA_DIR,
+            clock,
+            retention_days=settings.RETENTION_DAYS,
+            conversation_days=settings.CONVERSATION_RETENTION_DAYS,
+            after_close_days=settings.RETENTION_AFTER_CLOSE_DAYS,
+        )
+    except OSError as exc:
+        # The folder itself was checked (hold_data_dir); this is a file or folder inside it,
+        # for example one left by another user. The path names no person.
+        if exc.filename and exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            reason = f"{exc.filename} is a file, not a folder"
+        else:
+            reason = os_reason(exc) + (f" ({exc.filename})" if exc.filename else "")
+        raise DataDirError(f"cannot open the stores: {reason}") from None
     for problem in stores.problems:
         log.warning("storage: %s", problem)
     funnel = FileFunnel(settings.DATA_DIR / "funnel.json", stores.problems)
@@ -95,18 +131,24 @@ async def _assemble(
     return services, dp, stores, sender
 
 
-async def try_in_terminal(settings: Settings, flow: str) -> int:
-    # A try-out is not a real intake for the coordinators: no card is queued for their group.
-    # Its intakes are kept apart too, so they never show up in /intakes, /export or /stats.
-    settings = settings.model_copy(
+def try_out_settings(settings: Settings) -> Settings:
+    """The settings of a try-out. It is not a real intake for the coordinators: no card is
+    queued for their group. Its intakes are kept apart too, so they never show up in /intakes,
+    /export or /stats."""
+    return settings.model_copy(
         update={"COORDINATOR_CHAT_ID": None, "DATA_DIR": settings.DATA_DIR / "try-out"}
     )
+
+
+async def try_in_terminal(settings: Settings, flow: str | None) -> int:
+    """Run one intake in the terminal with `settings` from try_out_settings; `flow` None lets
+    the welcome ask whether the person looks for work or offers it."""
     session = ConsoleSession(sys.stdout)
     bot = Bot(token="1:TERMINAL", session=session)
     # No limits in a terminal: nothing goes to Telegram.
     services, dp, stores, sender = await _assemble(settings, bot, Limits.unlimited())
     try:
-        await run_console(dp, bot, session, flow)
+        await run_console(dp, bot, session, flow, language=settings.DEFAULT_LANGUAGE)
     finally:
         await sender.stop()
         await services.funnel.close()
@@ -128,7 +170,7 @@ async def run_bot(settings: Settings) -> int:
     gc.freeze()
     try:
         if settings.WEBHOOK_URL:
-            await _serve_webhook(settings, bot, dp)
+            await serve_webhook(settings, bot, dp)
         else:
             await bot.delete_webhook(drop_pending_updates=False)
             log.info("polling for updates")
@@ -150,41 +192,6 @@ async def run_bot(settings: Settings) -> int:
         await stores.close()
         await bot.session.close()
     return 0
-
-
-def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher) -> web.Application:
-    """The aiohttp app for webhook mode; a request without the right secret gets 401."""
-    assert settings.WEBHOOK_SECRET is not None
-    app = web.Application()
-    # handle_in_background=False: Telegram gets its 200 only after the update was committed,
-    # so an update cut off by a crash is sent again instead of lost.
-    SimpleRequestHandler(
-        dispatcher=dp,
-        bot=bot,
-        secret_token=settings.WEBHOOK_SECRET.get_secret_value(),
-        handle_in_background=False,
-    ).register(app, path="/webhook")
-    setup_application(app, dp, bot=bot)
-    return app
-
-
-async def _serve_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:
-    assert settings.WEBHOOK_URL is not None and settings.WEBHOOK_SECRET is not None
-    app = create_webhook_app(settings, bot, dp)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.WEBHOOK_HOST, settings.WEBHOOK_PORT)
-    await site.start()
-    await bot.set_webhook(
-        url=f"{settings.WEBHOOK_URL}/webhook",
-        secret_token=settings.WEBHOOK_SECRET.get_secret_value(),
-        allowed_updates=dp.resolve_used_update_types(),
-    )
-    log.info("webhook listening on %s:%s", settings.WEBHOOK_HOST, settings.WEBHOOK_PORT)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
 
 
 if __name__ == "__main__":

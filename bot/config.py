@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.sender import Limits
@@ -46,6 +53,8 @@ class Settings(BaseSettings):
     WEBHOOK_HOST: str = "127.0.0.1"
     WEBHOOK_PORT: int = Field(default=8080, ge=1, le=65535)
     # How to reach a person without Telegram; shown in the privacy notice and on every "human".
+    # The defaults are for the try-out only: a bot with a token refuses to start without a
+    # SERVICE_CONTACT of its own (check_for_telegram), since they name no number.
     SERVICE_CONTACT: str = "Bel of mail het intakebureau. Het nummer staat op de website."
     SERVICE_CONTACT_EN: str = "Call or e-mail the intake office. The number is on the website."
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -98,6 +107,28 @@ class Settings(BaseSettings):
             raise ValueError("COORDINATOR_ACCESS: group needs COORDINATOR_CHAT_ID")
         return self
 
+    @field_validator("SERVICE_CONTACT", "SERVICE_CONTACT_EN", mode="before")
+    @classmethod
+    def _blank_contact(cls, value: object, info: ValidationInfo) -> object:
+        # A blank line counts as not set: the try-out's default, and refused by a real bot.
+        if isinstance(value, str) and not value.strip():
+            assert info.field_name is not None
+            return cls.model_fields[info.field_name].default
+        return value.strip() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _english_contact_falls_back(self) -> Settings:
+        # The phone number or e-mail address is the same in English: without a line of its own,
+        # English speakers get the Dutch one rather than the default that names no number.
+        if not self._contact_is_set("SERVICE_CONTACT_EN") and self._contact_is_set(
+            "SERVICE_CONTACT"
+        ):
+            self.SERVICE_CONTACT_EN = self.SERVICE_CONTACT
+        return self
+
+    def _contact_is_set(self, name: str) -> bool:
+        return bool(getattr(self, name) != type(self).model_fields[name].default)
+
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.WEBHOOK_URL and not self.WEBHOOK_SECRET:
@@ -114,6 +145,16 @@ class Settings(BaseSettings):
         if self.BOT_TOKEN is None:
             raise ConfigError("BOT_TOKEN is not set")
         return self.BOT_TOKEN.get_secret_value()
+
+    def check_for_telegram(self) -> None:
+        """The settings a bot that talks to Telegram needs beyond those of the try-out; raise
+        ConfigError naming the first one missing."""
+        if not self._contact_is_set("SERVICE_CONTACT"):
+            raise ConfigError(
+                "Setting SERVICE_CONTACT: required to run the bot: how people reach a person "
+                "without Telegram (phone, e-mail or address), e.g. "
+                'SERVICE_CONTACT="Bel 070 123 45 67 (ma-vr 9-17 uur) of mail intake@example.nl"'
+            )
 
     def send_limits(self) -> Limits:
         return Limits(

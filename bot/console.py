@@ -8,7 +8,10 @@ and part of the button's text (`!waarom`); numbers and labels work as in Telegra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import os
+import threading
 import time
 from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime
@@ -143,16 +146,23 @@ async def run_console(
     dp: Dispatcher,
     bot: Bot,
     session: ConsoleSession,
-    flow: str,
+    flow: str | None,
     read_line: Callable[[], str | None] | None = None,
+    *,
+    language: str = "nl",
 ) -> None:
-    """Run one intake in the terminal until it is sent, stopped, or input ends."""
-    user = User(id=CONSOLE_USER_ID, is_bot=False, first_name="Console", language_code="nl")
+    """Run one intake in the terminal until it is sent, stopped, or input ends.
+
+    `flow` "candidate" or "employer" starts that intake at once (as the deep links do); None
+    starts at the welcome, which asks which of the two. `language` stands for the Telegram
+    app's language: the person at the terminal is spoken to in DEFAULT_LANGUAGE.
+    """
+    user = User(id=CONSOLE_USER_ID, is_bot=False, first_name="Console", language_code=language)
     chat = Chat(id=CONSOLE_USER_ID, type="private")
     # Update ids only grow, as Telegram's do: the chat record skips an id it handled already,
     # and the try-out's records outlive one run.
     counter = itertools.count(time.time_ns() // 1_000_000)
-    read = read_line or _stdin_line
+    read = read_line or TerminalInput()
 
     async def feed(update: Update) -> None:
         await dp.feed_update(bot, update)
@@ -168,7 +178,7 @@ async def run_console(
                 date=datetime.now(UTC),
                 chat=chat,
                 from_user=user,
-                text=text if text != "/start" else f"/start {deep.get(flow, '')}".strip(),
+                text=text if text != "/start" else f"/start {deep.get(flow or '', '')}".strip(),
             ),
         )
 
@@ -179,7 +189,7 @@ async def run_console(
     )
     await feed(message("/start"))
     while True:
-        line = await asyncio.to_thread(read)
+        line = await _in_daemon_thread(read)
         if line is None:
             break
         line = line.rstrip("\n")
@@ -212,11 +222,56 @@ async def run_console(
             break
 
 
-def _stdin_line() -> str | None:
-    try:
-        return input("> ")
-    except EOFError:
-        return None
+class TerminalInput:
+    """Lines from standard input, read from its file descriptor.
+
+    Not `input()`: a thread blocked in it holds the lock of `sys.stdin`, and after Ctrl-C the
+    interpreter could not shut down past it. A terminal hands over a whole line at a time (its
+    line editing still works); a pipe may hand over several, kept here until asked for.
+    """
+
+    def __init__(self, fd: int = 0) -> None:
+        self.fd = fd
+        self._buffer = b""
+
+    def __call__(self) -> str | None:
+        print("> ", end="", flush=True)
+        while b"\n" not in self._buffer:
+            chunk = os.read(self.fd, 4096)
+            if not chunk:  # Ctrl-D, or the end of a pipe
+                rest, self._buffer = self._buffer, b""
+                return rest.decode("utf-8", "replace") if rest else None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode("utf-8", "replace")
 
 
-__all__ = ["ConsoleSession", "run_console"]
+async def _in_daemon_thread(read: Callable[[], str | None]) -> str | None:
+    """`read()` in a daemon thread. asyncio.to_thread would use the default executor, which
+    asyncio.run waits for at the end: after Ctrl-C the try-out would hang until Enter."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str | None] = loop.create_future()
+
+    def deliver(line: str | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled by Ctrl-C meanwhile
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(line)
+
+    def work() -> None:
+        line: str | None = None
+        error: BaseException | None = None
+        try:
+            line = read()
+        except Exception as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(deliver, line, error)
+
+    threading.Thread(target=work, name="try-out input", daemon=True).start()
+    return await future
+
+
+__all__ = ["ConsoleSession", "TerminalInput", "run_console"]

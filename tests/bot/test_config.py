@@ -171,3 +171,69 @@ def test_a_wrong_setting_stops_the_bot_with_one_line(
     [line] = captured.err.strip().splitlines()
     assert line.startswith("Setting COORDINATOR_IDS:")
     assert captured.out == ""
+
+
+# -- SERVICE_CONTACT: required to run the bot, a default for the try-out ---------------------
+
+CONTACT = "Bel 070 123 45 67 (ma-vr 9-17 uur) of mail intake@example.nl"
+DEFAULT_CONTACT = Settings.model_fields["SERVICE_CONTACT"].default
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"SERVICE_CONTACT": ""},
+        {"SERVICE_CONTACT": "   "},
+        {"SERVICE_CONTACT_EN": "Call 070 123 45 67"},  # English alone is not enough
+        {"WEBHOOK_URL": "https://bot.example.org", "WEBHOOK_SECRET": "abc_DEF-123"},
+    ],
+    ids=["unset", "empty", "blank", "english only", "webhook mode"],
+)
+def test_the_bot_does_not_start_without_a_service_contact(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    result = run_bot(tmp_path, BOT_TOKEN=TOKEN, DATA_DIR=str(tmp_path / "data"), **env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("Setting SERVICE_CONTACT: required to run the bot")
+    assert result.stdout == ""
+    assert not (tmp_path / "data").exists()  # refused before anything was written
+
+
+def test_a_service_contact_is_taken_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SERVICE_CONTACT", f"  {CONTACT}  ")
+    monkeypatch.setenv("SERVICE_CONTACT_EN", "Call 070 123 45 67 or e-mail intake@example.nl")
+    settings = load_settings()
+    settings.check_for_telegram()  # nothing missing
+    assert settings.SERVICE_CONTACT == CONTACT
+    assert settings.SERVICE_CONTACT_EN == "Call 070 123 45 67 or e-mail intake@example.nl"
+
+
+def test_without_an_english_line_english_speakers_get_the_service_contact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SERVICE_CONTACT", CONTACT)
+    settings = load_settings()
+    assert settings.SERVICE_CONTACT_EN == CONTACT  # the number, not the default's dead end
+
+
+def test_a_missing_service_contact_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    settings = load_settings()  # the try-out may still use these settings
+    assert settings.SERVICE_CONTACT == DEFAULT_CONTACT
+    with pytest.raises(ConfigError) as caught:
+        settings.check_for_telegram()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("Setting SERVICE_CONTACT:")
+
+
+def test_the_try_out_keeps_a_default_service_contact(tmp_path: Path) -> None:
+    # A token in the environment, but `try`: no contact needed, the default is shown.
+    result = run_bot(tmp_path, "try", BOT_TOKEN=TOKEN, DATA_DIR=str(tmp_path / "data"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert DEFAULT_CONTACT in result.stdout

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
+import pty
 import re
+import select
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 from aiogram import Bot
@@ -15,6 +20,8 @@ from aiogram import Bot
 from bot.app import create_dispatcher
 from bot.console import ConsoleSession, run_console
 from bot.sender import Limits, Sender
+from flows.loader import load_shipped_flows
+from storage.lock import hold_data_dir
 from tests.bot.intake_fixtures import Harness, build_harness
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,3 +170,163 @@ async def test_a_button_can_be_pressed_by_typing_part_of_it(tmp_path: Path) -> N
     assert "Je bent gestopt." in out
     assert "Wie ben jij?" not in out  # the try-out ended at the stop; "1" was not read
     assert await harness.intakes() == []
+
+
+# -- `python -m bot` without a token, at a terminal -------------------------------------------
+
+
+class Terminal:
+    """`python -m bot` with a pseudo-terminal as its stdin, stdout and stderr, as a person who
+    types the command sees it."""
+
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        self.data_dir = tmp_path / "data"
+        self.master, slave = pty.openpty()
+        self.output = ""
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=tmp_path,  # no .env of the developer is read
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "PYTHONPATH": str(REPO),
+                "HOME": str(tmp_path),
+                "DATA_DIR": str(self.data_dir),
+                "TERM": "dumb",
+                **env,
+            },
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            close_fds=True,
+            # Its own session with this terminal as the controlling one, so Ctrl-C is SIGINT.
+            preexec_fn=_take_terminal,
+        )
+        os.close(slave)
+
+    def expect(self, text: str, timeout: float = 30.0) -> str:
+        """Everything shown until `text` appears (the terminal's \\r\\n read as \\n)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{text!r} did not appear; the terminal shows:\n{self.output}")
+            ready, _, _ = select.select([self.master], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"{text!r} did not appear before the end:\n{self.output}")
+            self.output += chunk.decode("utf-8", "replace").replace("\r\n", "\n")
+        return self.output
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\n")
+
+    def interrupt(self) -> int:
+        """Ctrl-C, as a person stops anything in a terminal; the exit code."""
+        os.write(self.master, b"\x03")
+        try:
+            return self.process.wait(timeout=15)
+        finally:
+            os.close(self.master)
+
+    def end_input(self) -> int:
+        """Ctrl-D at the prompt, as a person ends the try-out; the exit code."""
+        os.write(self.master, b"\x04")
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            os.close(self.master)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _take_terminal() -> None:
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def first_question(flow: str, language: str) -> str:
+    """The start of the flow's first question, as the flow file words it today."""
+    text = load_shipped_flows()[flow].questions[0].text
+    return str(getattr(text, language))[:40]
+
+
+def test_at_a_terminal_without_a_token_the_try_out_starts_and_asks_who_you_are(
+    tmp_path: Path,
+) -> None:
+    terminal = Terminal(tmp_path)
+    try:
+        shown = terminal.expect("Wie ben jij?")
+        hint, intro = shown.strip().splitlines()[:2]
+        assert "BOT_TOKEN is not set" in hint
+        assert "@BotFather" in hint
+        assert intro.startswith("Baanwijzer in de terminal.")
+        assert "Traceback" not in shown
+        assert "[🏢" in shown  # the employer's button, beside the candidate's
+
+        terminal.type("2")  # "I am an employer"
+        terminal.expect(first_question("employer", "nl"))
+        assert terminal.end_input() == 0
+    finally:
+        terminal.close()
+    # It ran on the try-out's own folder, never on the real intakes.
+    assert (terminal.data_dir / "try-out").is_dir()
+    assert not (terminal.data_dir / "conversations").exists()
+
+
+def test_at_a_terminal_the_try_out_speaks_the_default_language(tmp_path: Path) -> None:
+    terminal = Terminal(tmp_path, DEFAULT_LANGUAGE="en")
+    try:
+        shown = terminal.expect("Who are you?")
+        assert "Wie ben jij?" not in shown
+        terminal.type("1")  # "I am looking for work"
+        terminal.expect(first_question("candidate", "en"))
+        assert terminal.end_input() == 0
+    finally:
+        terminal.close()
+
+
+def test_ctrl_c_ends_the_try_out_at_once(tmp_path: Path) -> None:
+    terminal = Terminal(tmp_path)
+    try:
+        terminal.expect("Wie ben jij?")
+        terminal.type("1")
+        terminal.expect(first_question("candidate", "nl"))
+        assert terminal.interrupt() == 130  # not left waiting for an Enter
+    finally:
+        terminal.close()
+    assert "Traceback" not in terminal.output
+    # The stores were closed on the way out: the data directory is free for the next run.
+    with hold_data_dir(terminal.data_dir / "try-out"):
+        pass
+
+
+def test_try_honours_the_default_language(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO),
+        "HOME": str(tmp_path),
+        "DATA_DIR": str(tmp_path / "data"),
+        "DEFAULT_LANGUAGE": "en",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "try", "employer"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert first_question("employer", "en") in result.stdout
+    assert first_question("employer", "nl") not in result.stdout

@@ -215,6 +215,7 @@ class BotProcess:
             "DATA_DIR": str(self.data_dir),
             "COORDINATOR_CHAT_ID": str(GROUP),
             "LOG_LEVEL": "INFO",
+            "SERVICE_CONTACT": "Bel 070 123 45 67",  # required with a token
             # Faster than Telegram allows a chat (1 a second), so the intakes fit the time; the
             # pacing has its own tests (tests/bot/test_sending.py).
             "SEND_PER_CHAT_PER_SECOND": "3",

@@ -23,6 +23,7 @@ from tests.support.updates import DEFAULT_USER_ID
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "42:TEST-e2e_token"
+SERVICE_CONTACT = "Bel 070 123 45 67 of mail intake@example.nl"
 GROUP = -100123
 CHAT = DEFAULT_USER_ID
 STEP_TIMEOUT = 10.0  # one answer; generous for a loaded CI machine
@@ -96,6 +97,7 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[RunningBot, Path]]:
             "DATA_DIR": str(data_dir),
             "COORDINATOR_CHAT_ID": str(GROUP),
             "LOG_LEVEL": "INFO",
+            "SERVICE_CONTACT": SERVICE_CONTACT,  # required with a token
         }
         with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(

@@ -44,10 +44,12 @@ class SlowableBotApi(FakeBotApiServer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.slow: dict[str, float] = {}
+        self.held = asyncio.Event()  # set when a slow call arrived and is being held
 
     async def _handle_method(self, request: web.Request) -> web.Response:
         delay = self.slow.get(request.match_info["method"])
         if delay:
+            self.held.set()
             await asyncio.sleep(delay)
         return await super()._handle_method(request)
 
@@ -194,10 +196,11 @@ async def test_sigterm_finishes_the_update_in_hand(webhook_bot: WebhookBot) -> N
     await bot.server.wait_for(lambda r: "Vraag 1" in r.params.get("text", ""), STEP_TIMEOUT)
 
     # The update in hand: a tap whose handling waits on Telegram (the callback query is
-    # answered within the update, and this Telegram takes 2 s to answer).
-    bot.server.slow["answerCallbackQuery"] = 2.0
+    # answered within the update, and this Telegram takes 3 s to answer).
+    bot.server.slow["answerCallbackQuery"] = 3.0
     tap = asyncio.create_task(bot.post(tap_json(bot.server, "1. Ja, dat is goed")))
-    await asyncio.sleep(0.5)
+    async with asyncio.timeout(STEP_TIMEOUT):
+        await bot.server.held.wait()  # the update is in hand: committed, being answered
     bot.process.send_signal(signal.SIGTERM)
     await asyncio.sleep(0.5)
     assert bot.process.returncode is None, "the process did not wait for the update in hand"

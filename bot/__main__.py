@@ -18,6 +18,7 @@ from bot.app import create_bot, create_dispatcher, create_services, set_commands
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleSession, run_console
 from bot.logging_setup import setup_logging
+from bot.polling import Poller
 from bot.sender import Limits, Sender
 from bot.services import Services
 from bot.tasks import start_background_tasks
@@ -174,20 +175,17 @@ async def run_bot(settings: Settings) -> int:
         else:
             await bot.delete_webhook(drop_pending_updates=False)
             log.info("polling for updates")
-            await dp.start_polling(
-                bot,
-                allowed_updates=dp.resolve_used_update_types(),
-                handle_signals=True,
-                # The next getUpdates (which confirms this batch to Telegram) goes out only
-                # after the batch was handled and committed: a crash mid-update loses nothing,
-                # Telegram hands the update out again (tests/e2e/test_kills.py).
-                handle_as_tasks=False,
-            )
+            # Each batch is handled at once, and the next getUpdates (which confirms it to
+            # Telegram) goes out only after all of it was committed: a crash mid-update loses
+            # nothing, Telegram hands the update out again (tests/e2e/test_kills.py).
+            await Poller(bot=bot, dp=dp, allowed_updates=dp.resolve_used_update_types()).run()
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await sender.stop()
+        # With the sender stopped nothing writes back any more: write off the sent edits.
+        await dp["chat_outbox"].close()
         await services.funnel.close()
         await stores.close()
         await bot.session.close()

@@ -9,7 +9,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
@@ -89,10 +88,6 @@ def create_dispatcher(services: Services, storage: ConversationStore, sender: Se
         sender=sender,
         chat_outbox=chat_outbox,
     )
-    # Polling and the webhook app emit shutdown on the way out. aiogram's own first shutdown
-    # handler closes the FSM storage (our conversation store), and the sent edits must be
-    # written off before that: this one goes in front.
-    dp.shutdown.handlers.insert(0, HandlerObject(chat_outbox.close))
     from bot.handlers import coordinator_router, private_routers
 
     dp.include_router(coordinator_router())

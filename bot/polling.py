@@ -11,7 +11,7 @@ every one of them was handled and committed. A crash mid-batch makes Telegram se
 again; the chat middleware skips what was committed already (`ChatRecord.last_update`).
 
 SIGINT and SIGTERM stop it the way an operator expects: the batch in hand is finished, one last
-getUpdates confirms it, and the caller closes the stores.
+getUpdates confirms it, and the caller stops the sender and closes the stores.
 """
 
 from __future__ import annotations
@@ -54,13 +54,16 @@ class Poller:
         self.stopping.set()
 
     async def run(self, *, handle_signals: bool = True) -> None:
-        """Poll until `stop()` (or a signal); emits the Dispatcher's startup and shutdown."""
+        """Poll until `stop()` (or a signal).
+
+        It emits no Dispatcher shutdown: aiogram's first shutdown handler closes the FSM
+        storage (our conversation store) while the sender may still write back to it. The
+        caller stops the sender, writes off the sent edits and closes the stores, in that
+        order (bot/__main__.py)."""
         loop = asyncio.get_running_loop()
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
-        workflow = {**self.dp.workflow_data, "bot": self.bot, "dispatcher": self.dp}
-        await self.dp.emit_startup(**workflow)
         try:
             await self._loop()
             await self._confirm()
@@ -68,7 +71,6 @@ class Poller:
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
-            await self.dp.emit_shutdown(**workflow)
 
     async def _loop(self) -> None:
         backoff = Backoff(config=BACKOFF)

@@ -418,7 +418,8 @@ async def test_a_clean_shutdown_writes_off_every_sent_edit(tmp_path: Path) -> No
         await harness.sender.idle()
         _, data = await harness.conversation()
         assert [c for c in data["outbox"] if c.get("cosmetic")]
-        await harness.dp.emit_shutdown()  # what polling and the webhook app do on the way out
+        await harness.sender.stop()  # what run_bot does on the way out
+        await harness.dp["chat_outbox"].close()
         _, data = await harness.conversation()
         assert data["outbox"] == []
     finally:

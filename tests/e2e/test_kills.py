@@ -85,7 +85,7 @@ START_TIMEOUT = 30.0  # one start of the process on a loaded 2-core machine
 PATIENCE = 6.0
 QUIET = 2.0  # seconds without a call that say the last process has sent everything
 
-QUESTION = re.compile(r"Vraag (\d+) van (\d+)")
+QUESTION = re.compile(r"Vraag (\d+) · ")
 NUMBER = re.compile(r"Je nummer is (K-\d{4}-\d+)")
 SUMMARY = "Dit zijn je antwoorden"
 KLOPT = "✅ Klopt, versturen"
@@ -558,7 +558,12 @@ class Person:
         self.press(view, require(buttons, DONE), DONE, where)
 
     def question_in(self, text: str) -> Any:
-        matches = [q for q in self.engine.flow.questions if q.text.nl in text]
+        # A question text may hold placeholders ("{after_close}"): match what is around them.
+        matches = [
+            q
+            for q in self.engine.flow.questions
+            if all(part in text for part in re.split(r"\{[a-z_]+\}", q.text.nl))
+        ]
         return max(matches, key=lambda q: len(q.text.nl)) if matches else None
 
 

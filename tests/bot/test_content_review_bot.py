@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.render import TEMPLATES_DIR
 from flows.model import AnswerValue
 from tests.bot.intake_fixtures import (
     CANDIDATE_ANSWERS,
@@ -340,3 +341,10 @@ async def test_english_texts_name_english_commands(harness: Harness) -> None:
     joined_seen = joined(seen)
     for command in ("/mydata", "/delete", "/withdraw", "/back", "/human", "/language"):
         assert command in joined_seen, command
+
+
+def test_no_template_says_only_uwv_decides() -> None:
+    # For the Praktijkroute the gemeente decides: "UWV of de gemeente", everywhere.
+    for path in sorted(TEMPLATES_DIR.rglob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"alleen UWV|only UWV|dat beslist UWV\b", text, re.IGNORECASE), path

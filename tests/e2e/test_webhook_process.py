@@ -27,7 +27,13 @@ from aiohttp import web
 from storage import SystemClock, open_stores
 from storage.lock import hold_data_dir
 from tests.support.fake_bot_api import FakeBotApiServer
-from tests.support.updates import DEFAULT_USER_ID, as_json, message_update, user_json
+from tests.support.updates import (
+    DEFAULT_USER_ID,
+    as_json,
+    message_update,
+    next_update_id,
+    user_json,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "42:TEST-e2e_token"
@@ -225,10 +231,12 @@ def tap_json(server: FakeBotApiServer, label: str) -> str:
     """The callback query update of a tap on the newest keyboard, as Telegram posts it."""
     message = server.state.last_keyboard_message(DEFAULT_USER_ID)
     assert message is not None
+    # Update ids only grow, as Telegram's do: the chat record ignores an id it has seen.
+    update_id = next_update_id()
     update = {
-        "update_id": 900,
+        "update_id": update_id,
         "callback_query": {
-            "id": "cb900",
+            "id": f"cb{update_id}",
             "from": user_json(DEFAULT_USER_ID, language_code="nl"),
             "chat_instance": str(DEFAULT_USER_ID),
             "message": message,

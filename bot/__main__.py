@@ -151,10 +151,17 @@ async def try_in_terminal(settings: Settings, flow: str | None) -> int:
     try:
         await run_console(dp, bot, session, flow, language=settings.DEFAULT_LANGUAGE)
     finally:
-        await sender.stop()
-        await services.funnel.close()
-        await stores.close()
+        await _shut_down(services, dp, stores, sender)
     return 0
+
+
+async def _shut_down(services: Services, dp: Dispatcher, stores: Stores, sender: Sender) -> None:
+    """Stop sending; with nothing writing back any more, write off the sent edits; then close
+    the stores (aiogram's own shutdown is not used: it closes the conversation store first)."""
+    await sender.stop()
+    await dp["chat_outbox"].close()
+    await services.funnel.close()
+    await stores.close()
 
 
 async def run_bot(settings: Settings) -> int:
@@ -183,11 +190,7 @@ async def run_bot(settings: Settings) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await sender.stop()
-        # With the sender stopped nothing writes back any more: write off the sent edits.
-        await dp["chat_outbox"].close()
-        await services.funnel.close()
-        await stores.close()
+        await _shut_down(services, dp, stores, sender)
         await bot.session.close()
     return 0
 

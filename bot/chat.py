@@ -59,9 +59,9 @@ from storage.base import ConversationStore
 log = logging.getLogger(__name__)
 
 # Telegram's deleteMessages takes at most 100 ids per call.
+DELETE_BATCH = 100
 # How long the removal of a sent edit may wait for the record's next write (see ChatOutbox.sent).
 SETTLED_FLUSH_AFTER = 30.0
-DELETE_BATCH = 100
 
 
 def language_of(user: User | None, default: Language) -> Language:

@@ -48,7 +48,6 @@ class Poller:
         self.timeout = timeout
         self.offset: int | None = None
         self.stopping = asyncio.Event()
-        self.batches = 0
 
     def stop(self) -> None:
         self.stopping.set()
@@ -79,8 +78,9 @@ class Poller:
             if updates is None:
                 return  # stopped while waiting for updates
             if updates:
-                # Not interrupted by a stop: the batch in hand is finished and committed.
-                await asyncio.shield(self._handle(updates))
+                # A stop waits for this: the batch in hand is finished and committed. (Were the
+                # task cancelled instead, the unfinished updates stay unconfirmed and come again.)
+                await self._handle(updates)
                 self.offset = updates[-1].update_id + 1
 
     async def _fetch(self, backoff: Backoff) -> list[Update] | None:
@@ -120,7 +120,6 @@ class Poller:
 
     async def _handle(self, updates: list[Update]) -> None:
         await asyncio.gather(*(self._one(update) for update in updates))
-        self.batches += 1
 
     async def _one(self, update: Update) -> None:
         try:

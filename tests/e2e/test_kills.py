@@ -45,7 +45,6 @@ import os
 import random
 import re
 import signal
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping
@@ -61,11 +60,11 @@ from flows.loader import load_shipped_flows
 from flows.model import Kind
 from storage import SystemClock, open_stores
 from tests.support.bot_api_state import JsonDict, keyboard_rows, visible_text
+from tests.support.bot_process import bot_env, spawn_bot
 from tests.support.fake_bot_api import FakeBotApiServer, ServerRequest
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "42:TEST-kills_token"
 GROUP = -100777
 PEOPLE = 5
@@ -206,21 +205,17 @@ class BotProcess:
         self.spawns: list[tuple[float, int]] = []  # (when started, generation)
 
     def env(self) -> dict[str, str]:
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(REPO),
-            "HOME": str(self.home),
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE": self.server.base_url,
-            "DATA_DIR": str(self.data_dir),
-            "COORDINATOR_CHAT_ID": str(GROUP),
-            "LOG_LEVEL": "INFO",
-            "SERVICE_CONTACT": "Bel 070 123 45 67",  # required with a token
+        return bot_env(
+            home=self.home,
+            token=TOKEN,
+            api_base=self.server.base_url,
+            data_dir=self.data_dir,
+            COORDINATOR_CHAT_ID=str(GROUP),
             # Faster than Telegram allows a chat (1 a second), so the intakes fit the time; the
             # pacing has its own tests (tests/bot/test_sending.py).
-            "SEND_PER_CHAT_PER_SECOND": "3",
-            "SEND_CHAT_BURST": "3",
-        }
+            SEND_PER_CHAT_PER_SECOND="3",
+            SEND_CHAT_BURST="3",
+        )
 
     def log_path(self, generation: int) -> Path:
         return self.logs / f"bot-{generation}.log"
@@ -230,17 +225,7 @@ class BotProcess:
         self.generation += 1
         self.server.generation = self.generation
         self.killed = False
-        with self.log_path(self.generation).open("wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                cwd=self.home,  # no .env of the developer is read
-                env=self.env(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+        self.process = await spawn_bot(self.env(), self.home, self.log_path(self.generation))
         self.spawned_at = now()
         self.spawns.append((self.spawned_at, self.generation))
         self.exited = asyncio.ensure_future(self.process.wait())

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from storage import SystemClock, open_stores
+from tests.support.bot_process import bot_env, spawn_bot
 from tests.support.fake_bot_api import FakeBotApiServer, ServerRequest
 from tests.support.updates import DEFAULT_USER_ID
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "42:TEST-e2e_token"
 SERVICE_CONTACT = "Bel 070 123 45 67 of mail intake@example.nl"
 GROUP = -100123
@@ -88,28 +86,15 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[RunningBot, Path]]:
     data_dir = tmp_path / "data"
     log_path = tmp_path / "bot.log"
     async with FakeBotApiServer(token=TOKEN) as server:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(REPO),
-            "HOME": str(tmp_path),
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE": server.base_url,
-            "DATA_DIR": str(data_dir),
-            "COORDINATOR_CHAT_ID": str(GROUP),
-            "LOG_LEVEL": "INFO",
-            "SERVICE_CONTACT": SERVICE_CONTACT,  # required with a token
-        }
-        with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                cwd=tmp_path,  # no .env of the developer is read
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+        env = bot_env(
+            home=tmp_path,
+            token=TOKEN,
+            api_base=server.base_url,
+            data_dir=data_dir,
+            COORDINATOR_CHAT_ID=str(GROUP),
+            SERVICE_CONTACT=SERVICE_CONTACT,  # /mens shows it
+        )
+        process = await spawn_bot(env, tmp_path, log_path)
         try:
             try:
                 await server.wait_until_polling(timeout=START_TIMEOUT)

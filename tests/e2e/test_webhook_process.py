@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ from aiohttp import web
 
 from storage import SystemClock, open_stores
 from storage.lock import hold_data_dir
+from tests.support.bot_process import bot_env, spawn_bot
 from tests.support.fake_bot_api import FakeBotApiServer
 from tests.support.updates import (
     DEFAULT_USER_ID,
@@ -35,7 +34,6 @@ from tests.support.updates import (
     user_json,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "42:TEST-e2e_token"
 BOT_ID = 42
 SECRET = "e2e-Webhook_secret"
@@ -115,31 +113,17 @@ async def webhook_bot(tmp_path: Path) -> AsyncIterator[WebhookBot]:
     port = free_port()
     server = SlowableBotApi(token=TOKEN)
     async with server:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(REPO),
-            "HOME": str(tmp_path),
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE": server.base_url,
-            "DATA_DIR": str(data_dir),
-            "LOG_LEVEL": "INFO",
-            "SERVICE_CONTACT": "Bel 070 123 45 67",
-            "WEBHOOK_URL": "https://bot.example.org",
-            "WEBHOOK_SECRET": SECRET,
-            "WEBHOOK_HOST": "127.0.0.1",
-            "WEBHOOK_PORT": str(port),
-        }
-        with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                cwd=tmp_path,  # no .env of the developer is read
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+        env = bot_env(
+            home=tmp_path,
+            token=TOKEN,
+            api_base=server.base_url,
+            data_dir=data_dir,
+            WEBHOOK_URL="https://bot.example.org",
+            WEBHOOK_SECRET=SECRET,
+            WEBHOOK_HOST="127.0.0.1",
+            WEBHOOK_PORT=str(port),
+        )
+        process = await spawn_bot(env, tmp_path, log_path)
         bot = WebhookBot(server, process, port, data_dir, log_path)
         try:
             try:

@@ -160,12 +160,8 @@ async def cb_language(callback: CallbackQuery, callback_data: LangCb, chat: Chat
 
 
 async def cmd_help(message: Message, chat: Chat) -> None:
-    record = chat.record
-    record.track(message.message_id)
-    busy = record.flow is not None
-    chat.say(chat.render("help", busy=busy, **privacy_context(chat.services, record.flow)))
-    if busy:
-        show_current(chat)
+    chat.record.track(message.message_id)
+    explain(chat, "help")
 
 
 async def cmd_human(message: Message, chat: Chat) -> None:
@@ -174,12 +170,16 @@ async def cmd_human(message: Message, chat: Chat) -> None:
 
 
 def human(chat: Chat) -> None:
+    explain(chat, "human")
+
+
+def explain(chat: Chat, template: str) -> None:
+    """A text beside the intake (help, how to reach a person); then, during an intake, the
+    question the person was at, so they can go on."""
     record = chat.record
-    text = chat.render(
-        "human", busy=record.flow is not None, **privacy_context(chat.services, record.flow)
-    )
-    chat.say(text)
-    if record.flow is not None:
+    busy = record.flow is not None
+    chat.say(chat.render(template, busy=busy, **privacy_context(chat.services, record.flow)))
+    if busy:
         show_current(chat)
 
 

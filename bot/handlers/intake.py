@@ -626,12 +626,24 @@ def finish(chat: Chat) -> None:
 
 
 def stale(chat: Chat, callback_answer: CallbackAnswer | None = None) -> None:
-    """A button from an old message, another flow, or data that does not parse."""
+    """A button from an old message, another flow, or data that does not parse.
+
+    A tap gets a toast, not a new message: a second tap on a button just answered, or a tap on
+    an older message, leaves the chat as it is, because the newest message shows where the
+    person is. Only when an intake runs and nothing shows it (the screen was lost) is the
+    current question sent again."""
     record = chat.record
-    if callback_answer is not None and (chat.screen_pending() or record.submitting is not None):
-        # The screen this press came before is still on its way: it will show where they are.
-        callback_answer.text = label(record.lang, "wait_for_screen")
-        return
+    if callback_answer is not None:
+        if chat.screen_pending() or record.submitting is not None:
+            # The screen this press came before is still on its way: it will show where they are.
+            callback_answer.text = label(record.lang, "wait_for_screen")
+            return
+        if record.screen is not None:
+            callback_answer.text = label(record.lang, "stale_toast")
+            return
+        if record.flow is None:
+            callback_answer.text = label(record.lang, "stale_idle_toast")
+            return
     chat.say(chat.render("stale", busy=record.flow is not None, flow=record.flow))
     if record.flow is not None:
         show_current(chat)

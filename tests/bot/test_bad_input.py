@@ -45,7 +45,9 @@ from tests.support.updates import (
 )
 
 QUESTION_2 = "Vraag 2 · ▱▱▱▱▱▱▱▱▱▱\nWie vult de vragen in?\n\nTik op een knop, of typ het nummer."
-STALE = "Deze knop werkt niet meer. Hier was je:"
+# A tap on a button of an older message: a toast, and the chat stays as it is.
+STALE_TOAST = "Deze knop hoort bij een oud bericht. Kijk bij het nieuwste bericht."
+IDLE_TOAST = "Deze knop werkt niet meer. Typ /start om te beginnen."
 
 
 async def at_question_2(harness: Harness) -> JsonDict:
@@ -167,9 +169,8 @@ async def test_a_question_button_while_the_summary_is_shown_is_stale(harness: Ha
 
     await driver.feed(callback_update("a:c:17:0"))  # "travel", answered long ago
 
-    stale, summary = driver.texts_since_last_action
-    assert stale == STALE
-    assert summary.startswith("📋 Dit zijn je antwoorden")
+    assert driver.texts_since_last_action == []  # the summary below still shows where they are
+    assert driver.last_alert == STALE_TOAST
     assert await snapshot(harness) == before
 
 
@@ -177,10 +178,9 @@ async def test_a_question_button_while_the_summary_is_shown_is_stale(harness: Ha
     ("make", "reply"),
     [
         (lambda: sticker_update(), "I can only read text."),
-        (lambda: callback_update("zzz"), "This button no longer works. Here is where you were:"),
         (lambda: None, "I don't know that command."),
     ],
-    ids=["sticker", "stale", "unknown-command"],
+    ids=["sticker", "unknown-command"],
 )
 async def test_bad_input_is_answered_in_english_too(
     harness: Harness, make: Callable[[], Update | None], reply: str
@@ -201,6 +201,14 @@ async def test_bad_input_is_answered_in_english_too(
     first, question = driver.texts_since_last_action
     assert first.startswith(reply)
     assert question.startswith("Question 1 · ")
+
+
+async def test_a_stale_button_gets_an_english_toast_too(harness: Harness) -> None:
+    driver = harness.driver(4004, language_code="en")
+    await driver.send("/start kandidaat")
+    await driver.feed(callback_update("zzz", user_id=4004))
+    assert driver.texts_since_last_action == []
+    assert driver.last_alert == "This button belongs to an old message. Look at the newest message."
 
 
 async def test_text_longer_than_the_question_allows_is_refused(harness: Harness) -> None:
@@ -329,7 +337,7 @@ def _role_while_busy(first: JsonDict, current: JsonDict) -> Update:
         _role_while_busy,
     ],
 )
-async def test_a_button_not_for_this_screen_says_so_and_shows_where_you_were(
+async def test_a_button_not_for_this_screen_gets_a_toast_and_changes_nothing(
     harness: Harness, make: Callable[[JsonDict, JsonDict], Update]
 ) -> None:
     first = await at_question_2(harness)
@@ -338,18 +346,27 @@ async def test_a_button_not_for_this_screen_says_so_and_shows_where_you_were(
 
     await driver.feed(make(first, current_screen(harness)))
 
-    assert driver.texts_since_last_action == [STALE, QUESTION_2]
-    assert harness.session.requests_of("answerCallbackQuery")  # the spinner stops
+    # No new message: question 2, the newest message, still shows where they are.
+    assert driver.texts_since_last_action == []
+    assert driver.last_alert == STALE_TOAST  # the spinner stops, with a word why
+    assert current_screen(harness)["text"].startswith("Vraag 2 · ")
     assert await snapshot(harness) == before
 
 
-async def test_a_stale_button_when_nothing_runs_shows_the_start(harness: Harness) -> None:
+async def test_a_stale_button_when_nothing_runs_says_how_to_begin_without_a_new_message(
+    harness: Harness,
+) -> None:
     driver = harness.driver()
-    await driver.feed(callback_update("a:c:3:1"))
-    stale, welcome = driver.texts_since_last_action
-    assert stale == "Deze knop werkt niet meer. Je bent nu niet bezig met vragen."
-    assert welcome.startswith("👋 Welkom bij Baanwijzer.")
+    for _ in range(3):  # each tap the same toast, never a welcome piling up in the chat
+        await driver.feed(callback_update("a:c:3:1"))
+        assert driver.texts_since_last_action == []
+        assert driver.last_alert == IDLE_TOAST
     assert await harness.intakes() == []
+    state, data = await harness.conversation()
+    assert state is None
+    assert data.get("flow") is None
+    assert data.get("screen") is None
+    assert not data.get("outbox")
 
 
 async def test_a_forged_role_starts_nothing(harness: Harness) -> None:
@@ -359,9 +376,8 @@ async def test_a_forged_role_starts_nothing(harness: Harness) -> None:
 
     await driver.feed(callback_update("r:<b>admin</b>"))
 
-    stale, welcome = driver.texts_since_last_action
-    assert stale == "Deze knop werkt niet meer. Je bent nu niet bezig met vragen."
-    assert welcome.startswith("👋 Welkom bij Baanwijzer.")
+    assert driver.texts_since_last_action == []  # the welcome above still has its buttons
+    assert driver.last_alert == STALE_TOAST
     assert await snapshot(harness) == before
     await driver.click("🤝 Ik help iemand die werk zoekt")  # the real buttons still work
     _, data = await harness.conversation()
@@ -377,13 +393,9 @@ async def test_a_summary_button_after_sending_stores_nothing_more(harness: Harne
 
     await harness.driver().feed(callback_update("s:ok:c", message_id=int(summary["message_id"])))
 
-    stale, welcome = harness.driver().texts_since_last_action
-    assert stale == "Deze knop werkt niet meer. Je bent nu niet bezig met vragen."
-    assert welcome.startswith("👋 Welkom bij Baanwijzer.")
-    after = await snapshot(harness)
-    # Only the welcome's "choose a role" may be remembered; no intake, card or answer is added.
-    assert after["state"] in (None, "IntakeStates:choosing_role")
-    assert {**after, "state": None} == before
+    assert harness.driver().texts_since_last_action == []
+    assert harness.driver().last_alert == STALE_TOAST
+    assert await snapshot(harness) == before  # no intake, card or answer is added
     assert len(await harness.intakes()) == 1
 
 
@@ -650,3 +662,36 @@ async def test_after_a_sticker_other_text_still_gets_the_welcome(harness: Harnes
     [welcome] = driver.texts_since_last_action
     assert welcome.startswith("👋 Welkom bij Baanwijzer.")
     assert await harness.flow_state() is None
+
+
+async def test_a_double_tap_on_an_answer_answers_once_and_the_second_tap_gets_only_a_toast(
+    harness: Harness,
+) -> None:
+    await at_question_2(harness)
+    question = current_screen(harness)
+    driver = harness.driver()
+    [first_choice] = [d for row in driver.last_keyboard for _, d in row][:1]
+    assert first_choice is not None
+
+    def tap() -> Update:
+        return callback_update(
+            first_choice, message_id=int(question["message_id"]), message_text=question["text"]
+        )
+
+    # Both taps arrive before the bot has answered the first: handled one after the other.
+    await asyncio.gather(
+        harness.dp.feed_update(harness.bot, tap()), harness.dp.feed_update(harness.bot, tap())
+    )
+    await harness.settle()
+    shown = [t for t in harness.session.sent_texts(DEFAULT_USER_ID, visible=True)]
+    assert sum(t.startswith("Vraag 3 · ") for t in shown) == 1  # the next question, once
+    assert not any("werkt niet meer" in t or "oud bericht" in t for t in shown)
+    answers = [r for r in harness.session.requests_of("answerCallbackQuery") if r.ok][-2:]
+    # The first tap's spinner just stops; the second gets a word why nothing happens.
+    assert answers[0].params.get("text") is None
+    assert answers[1].params.get("text") in (
+        "Een moment. Het volgende bericht komt eraan.",
+        "Deze knop hoort bij een oud bericht. Kijk bij het nieuwste bericht.",
+    )
+    _, data = await harness.conversation()
+    assert data["flow_state"]["current"] != "filled_by"  # answered once and moved on

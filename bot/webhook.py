@@ -17,6 +17,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
+from aiogram.types.update import UpdateTypeLookupError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from pydantic import ValidationError
@@ -70,11 +71,17 @@ def parse_update(body: bytes, bot: Bot) -> Update:
     if not isinstance(data, dict):
         raise NotAnUpdateError(f"a JSON {type(data).__name__}, not an object")
     try:
-        return Update.model_validate(data, context={"bot": bot})
+        update = Update.model_validate(data, context={"bot": bot})
     except (ValidationError, RecursionError) as exc:
         # Only the place of the first error: the values may be what a person typed.
         where = _first_error_place(exc)
         raise NotAnUpdateError(f"not an update ({where})" if where else "not an update") from None
+    try:
+        update.event_type  # noqa: B018 - raises for an update with no event aiogram knows
+    except UpdateTypeLookupError:
+        # aiogram would log such an update whole, with whatever a person wrote in it.
+        raise NotAnUpdateError("no known update type") from None
+    return update
 
 
 def _first_error_place(exc: Exception) -> str:

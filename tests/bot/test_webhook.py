@@ -120,6 +120,11 @@ BAD_BODIES: list[tuple[str, bytes, dict[str, str]]] = [
         json.dumps({"update_id": 7, "message": {"text": PERSONAL}}).encode(),
         JSON,
     ),
+    (
+        "no known update type",
+        json.dumps({"update_id": 8, "future_kind": {"text": PERSONAL}}).encode(),
+        JSON,
+    ),
     ("not UTF-8", b'{"update_id": 1, "message": "\xff\xfe"}', JSON),
     ("bytes that are not text", b"\xff\xfe\x00\x01", JSON),
     ("nested too deep", b"[" * 100_000 + b"]" * 100_000, JSON),

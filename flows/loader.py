@@ -7,6 +7,7 @@ list them all at once with the file and question they belong to.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -353,8 +354,13 @@ def shipped_flow_path(name: str) -> Path:
     return Path(str(resources.files("flows") / "data" / f"{name}.yaml"))
 
 
+@functools.cache
 def load_flow(name: str) -> Flow:
-    """Load one of the shipped flows; raises FlowError if the file has structural problems."""
+    """Load one of the shipped flows; raises FlowError if the file has structural problems.
+
+    Read once per process (a Flow is frozen, so every caller may share it): the bot reads it at
+    start-up, and a change to the file takes a restart, as any setting does. `read_flow_file`
+    reads a file afresh, for `python -m flows check` and for flows that are not shipped."""
     flow, problems = read_flow_file(shipped_flow_path(name))
     if flow is None or problems:
         raise FlowError(problems)

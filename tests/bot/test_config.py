@@ -146,6 +146,7 @@ def run_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.slow  # a process of its own
 def test_without_a_token_the_bot_says_how_to_get_one_and_about_the_try_out(
     tmp_path: Path,
 ) -> None:
@@ -159,6 +160,7 @@ def test_without_a_token_the_bot_says_how_to_get_one_and_about_the_try_out(
     assert result.stdout == ""
 
 
+@pytest.mark.slow  # a process of its own
 def test_a_wrong_setting_stops_the_bot_with_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -179,6 +181,7 @@ CONTACT = "Bel 070 123 45 67 (ma-vr 9-17 uur) of mail intake@example.nl"
 DEFAULT_CONTACT = Settings.model_fields["SERVICE_CONTACT"].default
 
 
+@pytest.mark.slow  # a process of its own
 @pytest.mark.parametrize(
     "env",
     [
@@ -231,6 +234,7 @@ def test_a_missing_service_contact_is_named(monkeypatch: pytest.MonkeyPatch) -> 
     assert message.startswith("Setting SERVICE_CONTACT:")
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_try_out_keeps_a_default_service_contact(tmp_path: Path) -> None:
     # A token in the environment, but `try`: no contact needed, the default is shown.
     result = run_bot(tmp_path, "try", BOT_TOKEN=TOKEN, DATA_DIR=str(tmp_path / "data"))

@@ -15,6 +15,7 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
 from aiogram import Bot
 
 from bot.app import create_dispatcher
@@ -109,6 +110,7 @@ def stored_intakes(data_dir: Path) -> list[dict[str, object]]:
     return found
 
 
+@pytest.mark.slow  # a process of its own
 def test_a_whole_intake_in_the_terminal_is_stored(tmp_path: Path) -> None:
     # Both try-outs run at once: starting Python with aiogram is most of the time they take.
     runs = {
@@ -259,6 +261,7 @@ def first_question(flow: str, language: str) -> str:
     return str(getattr(text, language))[:40]
 
 
+@pytest.mark.slow  # a process of its own
 def test_at_a_terminal_without_a_token_the_try_out_starts_and_asks_who_you_are(
     tmp_path: Path,
 ) -> None:
@@ -282,6 +285,7 @@ def test_at_a_terminal_without_a_token_the_try_out_starts_and_asks_who_you_are(
     assert not (terminal.data_dir / "conversations").exists()
 
 
+@pytest.mark.slow  # a process of its own
 def test_at_a_terminal_the_try_out_speaks_the_default_language(tmp_path: Path) -> None:
     terminal = Terminal(tmp_path, DEFAULT_LANGUAGE="en")
     try:
@@ -294,6 +298,7 @@ def test_at_a_terminal_the_try_out_speaks_the_default_language(tmp_path: Path) -
         terminal.close()
 
 
+@pytest.mark.slow  # a process of its own
 def test_ctrl_c_ends_the_try_out_at_once(tmp_path: Path) -> None:
     terminal = Terminal(tmp_path)
     try:
@@ -309,6 +314,7 @@ def test_ctrl_c_ends_the_try_out_at_once(tmp_path: Path) -> None:
         pass
 
 
+@pytest.mark.slow  # a process of its own
 def test_try_honours_the_default_language(tmp_path: Path) -> None:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

@@ -23,6 +23,9 @@ import pytest
 
 from storage.lock import LOCK_NAME, DataDirError, hold_data_dir
 
+# Each test runs the bot in a process of its own: the second, slow step of .ci/run.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "123456:ABC-def_ghi"
 # A Bot API that does not exist: every case here must stop before talking to Telegram.

@@ -20,6 +20,9 @@ from tests.support.bot_process import bot_env, spawn_bot
 from tests.support.fake_bot_api import FakeBotApiServer, ServerRequest
 from tests.support.updates import DEFAULT_USER_ID
 
+# Each test runs the bot in a process of its own: the second, slow step of .ci/run.
+pytestmark = pytest.mark.slow
+
 TOKEN = "42:TEST-e2e_token"
 SERVICE_CONTACT = "Bel 070 123 45 67 of mail intake@example.nl"
 GROUP = -100123

@@ -34,6 +34,9 @@ from tests.support.updates import (
     user_json,
 )
 
+# Each test runs the bot in a process of its own: the second, slow step of .ci/run.
+pytestmark = pytest.mark.slow
+
 TOKEN = "42:TEST-e2e_token"
 BOT_ID = 42
 SECRET = "e2e-Webhook_secret"

@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from flows.records import Status
@@ -149,6 +150,7 @@ async def verify(data_dir: Path, acks: Acks) -> int:
         await stores.close()
 
 
+@pytest.mark.slow  # a process of its own
 def test_kill_9_at_random_moments(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

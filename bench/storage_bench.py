@@ -39,7 +39,7 @@ from storage.atomic import dumps
 from storage.conversations import SNAPSHOT_SCHEMA, key_hash, key_to_dict
 from storage.intakes import write_partitions
 from storage.migrations import CONVERSATION_SCHEMA
-from storage.outbox import TinyOutbox
+from storage.outbox import FileOutbox
 
 NOW = datetime.now(UTC)
 MONTHS = 24  # seeded intakes are spread evenly over the last 24 months, this one included
@@ -275,29 +275,29 @@ def card(n: int) -> Delivery:
 
 async def bench_outbox(root: Path, sizes: list[int], samples: int) -> list[Row]:
     """put, mark_failed and mark_delivered with `size` deliveries pending (seeded by puts)."""
-    boxes: dict[int, TinyOutbox] = {}
+    boxes: dict[int, FileOutbox] = {}
     for size in sizes:
-        box = await TinyOutbox.open(root / f"outbox-{size}", SystemClock(), [])
+        box = await FileOutbox.open(root / f"outbox-{size}", SystemClock(), [])
         for start in range(0, size, 500):  # concurrent puts share writes: a fast seed
             await asyncio.gather(*(box.put(card(n)) for n in range(start, min(size, start + 500))))
         assert len(await box.pending()) == size
         boxes[size] = box
     base = 10_000_000
 
-    def putter(box: TinyOutbox) -> Callable[[int], Awaitable[None]]:
+    def putter(box: FileOutbox) -> Callable[[int], Awaitable[None]]:
         async def put(i: int) -> None:
             await box.put(card(base + i))
 
         return put
 
-    def failer(box: TinyOutbox, size: int) -> Callable[[int], Awaitable[None]]:
+    def failer(box: FileOutbox, size: int) -> Callable[[int], Awaitable[None]]:
         async def fail(i: int) -> None:
             later = NOW + timedelta(minutes=1)
             await box.mark_failed(card(i % size).id, "Too Many Requests: retry after 3", later)
 
         return fail
 
-    def deliverer(box: TinyOutbox) -> Callable[[int], Awaitable[None]]:
+    def deliverer(box: FileOutbox) -> Callable[[int], Awaitable[None]]:
         async def deliver(i: int) -> None:
             await box.mark_delivered(card(base + i).id, NOW)
 

@@ -20,7 +20,7 @@ from storage.base import ConversationStore, IntakeStore, OutboxStore, StorageErr
 from storage.conversations import FileConversationStorage, MemoryConversationStorage
 from storage.intakes import TinyIntakeRepository
 from storage.memory import MemoryIntakeRepository, MemoryOutbox
-from storage.outbox import TinyOutbox
+from storage.outbox import FileOutbox
 
 logger = logging.getLogger("baanwijzer.storage")
 
@@ -30,6 +30,7 @@ __all__ = [
     "CorruptFileError",
     "ErasureReport",
     "FileConversationStorage",
+    "FileOutbox",
     "IntakeStore",
     "MemoryConversationStorage",
     "MemoryIntakeRepository",
@@ -40,7 +41,6 @@ __all__ = [
     "Stores",
     "SystemClock",
     "TinyIntakeRepository",
-    "TinyOutbox",
     "memory_stores",
     "open_stores",
     "run_retention",
@@ -163,7 +163,7 @@ async def open_stores(
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     problems: list[str] = []
     intakes = await TinyIntakeRepository.open(data_dir / "intakes", clock, problems)
-    outbox = await TinyOutbox.open(data_dir / "outbox", clock, problems)
+    outbox = await FileOutbox.open(data_dir / "outbox", clock, problems)
     conversations = await FileConversationStorage.open(data_dir / "conversations", clock, problems)
     return Stores(
         intakes=intakes,

@@ -181,8 +181,9 @@ def write_lines(path: Path, records: list[dict[str, Any]]) -> None:
         remove_durably(path)
 
 
-class TinyOutbox:
-    """`Outbox` on small files; see the module docstring for the layout."""
+class FileOutbox:
+    """`Outbox` on small files, one per pending delivery (no TinyDB); see the module docstring
+    for the layout."""
 
     def __init__(self, directory: Path, clock: Clock, problems: list[str]) -> None:
         self._dir = directory
@@ -203,7 +204,7 @@ class TinyOutbox:
         self._closed = False
 
     @classmethod
-    async def open(cls, directory: Path, clock: Clock, problems: list[str]) -> TinyOutbox:
+    async def open(cls, directory: Path, clock: Clock, problems: list[str]) -> FileOutbox:
         outbox = cls(directory, clock, problems)
         await outbox._call(outbox._open_sync)
         return outbox

@@ -17,7 +17,7 @@ from flows.records import OUTBOX_SCHEMA
 from storage import atomic
 from storage import outbox as outbox_module
 from storage.atomic import dumps
-from storage.outbox import TinyOutbox, delivered_record, pending_file_name
+from storage.outbox import FileOutbox, delivered_record, pending_file_name
 from tests.storage.conftest import FakeClock, make_delivery
 
 HEX_NAME = re.compile(r"^[0-9a-f]{32}\.json$")
@@ -38,7 +38,7 @@ async def test_each_write_touches_only_its_own_delivery(tmp_path: Path) -> None:
     clock = FakeClock()
     t0 = clock.now()
     folder = tmp_path / "outbox"
-    box = await TinyOutbox.open(folder, clock, [])
+    box = await FileOutbox.open(folder, clock, [])
     await asyncio.gather(
         *(box.put(make_delivery(f"card-{n}", -100, t0, user_id=700 + n)) for n in range(30))
     )
@@ -77,7 +77,7 @@ async def test_each_write_touches_only_its_own_delivery(tmp_path: Path) -> None:
     assert [r["id"] for r in day_lines(folder)[name]] == ["card-0", "card-1"]  # appended
     await box.close()
 
-    box = await TinyOutbox.open(folder, clock, [])
+    box = await FileOutbox.open(folder, clock, [])
     ids = [d.id for d in await box.pending()]
     assert ids == [f"card-{n}" for n in range(2, 30)] + ["card-new"]
     assert (await box.pending())[1].attempts == 1
@@ -94,7 +94,7 @@ async def test_a_put_writes_one_small_file_whatever_the_queue(
     for n in range(3000):  # seeded as a queue of 3,000 would leave them, in reverse file order
         record = make_delivery(f"q-{n}", n % 7, t0).to_dict()
         (pending / pending_file_name(f"q-{n}")).write_bytes(dumps({"seq": n + 1, **record}))
-    box = await TinyOutbox.open(tmp_path / "outbox", clock, [])
+    box = await FileOutbox.open(tmp_path / "outbox", clock, [])
     assert [d.id for d in await box.pending()][:3] == ["q-0", "q-1", "q-2"]
     assert len(await box.due(t0, limit=5)) == 5
 
@@ -128,7 +128,7 @@ async def test_cut_off_mark_delivered_resolves_as_delivered(tmp_path: Path) -> N
     clock = FakeClock()
     t0 = clock.now()
     folder = tmp_path / "outbox"
-    box = await TinyOutbox.open(folder, clock, [])
+    box = await FileOutbox.open(folder, clock, [])
     await box.put(make_delivery("a", 1, t0))
     await box.put(make_delivery("b", 1, t0))
     file_a = folder / "pending" / pending_file_name("a")
@@ -138,7 +138,7 @@ async def test_cut_off_mark_delivered_resolves_as_delivered(tmp_path: Path) -> N
     file_a.write_bytes(content)  # as if killed between the appended line and the delete
 
     problems: list[str] = []
-    box = await TinyOutbox.open(folder, clock, problems)
+    box = await FileOutbox.open(folder, clock, problems)
     assert problems == []
     assert [d.id for d in await box.pending()] == ["b"]
     assert not file_a.exists()
@@ -152,7 +152,7 @@ async def test_unfinished_last_line_is_cut_off_and_the_delivery_stays_pending(
     clock = FakeClock()
     t0 = clock.now()
     folder = tmp_path / "outbox"
-    box = await TinyOutbox.open(folder, clock, [])
+    box = await FileOutbox.open(folder, clock, [])
     await box.put(make_delivery("a", 1, t0))
     await box.put(make_delivery("b", 1, t0))
     await box.mark_delivered("a", t0)
@@ -163,7 +163,7 @@ async def test_unfinished_last_line_is_cut_off_and_the_delivery_stays_pending(
         handle.write(torn)
 
     problems: list[str] = []
-    box = await TinyOutbox.open(folder, clock, problems)
+    box = await FileOutbox.open(folder, clock, problems)
     assert problems == []
     assert [d.id for d in await box.pending()] == ["b"]  # its mark was never acknowledged
     await box.mark_delivered("b", t0)
@@ -176,7 +176,7 @@ async def test_corrupt_day_file_and_misnamed_pending_file_are_moved_aside(tmp_pa
     clock = FakeClock()
     t0 = clock.now()
     folder = tmp_path / "outbox"
-    box = await TinyOutbox.open(folder, clock, [])
+    box = await FileOutbox.open(folder, clock, [])
     for name in ("a", "b", "c"):
         await box.put(make_delivery(name, 1, t0))
     await box.mark_delivered("a", t0)
@@ -187,7 +187,7 @@ async def test_corrupt_day_file_and_misnamed_pending_file_are_moved_aside(tmp_pa
     stray.write_bytes((folder / "pending" / pending_file_name("b")).read_bytes())
 
     problems: list[str] = []
-    box = await TinyOutbox.open(folder, clock, problems)
+    box = await FileOutbox.open(folder, clock, problems)
     assert len(problems) == 2
     assert any(str(day) in p for p in problems)
     assert any(str(stray) in p for p in problems)
@@ -221,7 +221,7 @@ async def test_old_layout_is_converted_at_open(tmp_path: Path) -> None:
     folder = tmp_path / "outbox"
     legacy_files(folder, clock)
     problems: list[str] = []
-    box = await TinyOutbox.open(folder, clock, problems)
+    box = await FileOutbox.open(folder, clock, problems)
     assert problems == []
     assert [d.id for d in await box.pending()] == ["first", "second", "third"]
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -233,7 +233,7 @@ async def test_old_layout_is_converted_at_open(tmp_path: Path) -> None:
     await box.put(make_delivery("fourth", 1, clock.now()))
     await box.close()
 
-    box = await TinyOutbox.open(folder, clock, problems)
+    box = await FileOutbox.open(folder, clock, problems)
     assert [d.id for d in await box.pending()] == ["first", "second", "third", "fourth"]
     assert await box.delete_user(5) == 3  # two pending, one delivered (from the old day file)
     assert not (folder / "delivered-2026-11-28.jsonl").exists()
@@ -255,7 +255,7 @@ async def test_conversion_cut_off_by_a_crash_is_finished(tmp_path: Path) -> None
     (folder / "delivered-2026-11-29.jsonl").write_bytes(dumps(done) + b"\n")
 
     problems: list[str] = []
-    box = await TinyOutbox.open(folder, clock, problems)
+    box = await FileOutbox.open(folder, clock, problems)
     assert problems == []
     assert [d.id for d in await box.pending()] == ["first", "second", "third"]
     assert [r["id"] for r in day_lines(folder)["delivered-2026-11-29.jsonl"]] == ["done"]
@@ -270,7 +270,7 @@ async def test_corrupt_old_pending_file_is_moved_aside(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "pending.json").write_text('{"pending": {"1": {"id": ')
     problems: list[str] = []
-    box = await TinyOutbox.open(folder, clock, problems)
+    box = await FileOutbox.open(folder, clock, problems)
     assert len(problems) == 1
     assert str(folder / "pending.json") in problems[0]
     assert len(list(folder.glob("pending.json.corrupt-*"))) == 1
@@ -282,7 +282,7 @@ async def test_erasure_rewrites_the_day_files(tmp_path: Path) -> None:
     clock = FakeClock()
     t0 = clock.now()
     folder = tmp_path / "outbox"
-    box = await TinyOutbox.open(folder, clock, [])
+    box = await FileOutbox.open(folder, clock, [])
     for n, user in enumerate([5, 6, 5, 5, 6]):
         await box.put(make_delivery(f"d{n}", user, t0, user_id=user, text=f"tekst van {user}"))
     await box.mark_delivered("d0", t0 - timedelta(days=1))

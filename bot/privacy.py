@@ -260,7 +260,10 @@ def without_sensitive(intake: Intake, engine: Engine, at: str) -> tuple[Intake, 
     given = sensitive_given(intake.consents)
     if not dropped and not given:
         return None
-    outcome = compute_outcome(engine.flow, answers).to_dict()
+    # A helper's intake keeps its advice about "de persoon" (flows.model.Advice.text_helper).
+    outcome = compute_outcome(
+        engine.flow, answers, helper=intake.filled_in_by is not None
+    ).to_dict()
     old = intake.outcome or {}
     outcome["flow"] = old.get("flow", outcome["flow"])
     outcome["version"] = old.get("version", outcome["version"])
@@ -271,7 +274,12 @@ def without_sensitive(intake: Intake, engine: Engine, at: str) -> tuple[Intake, 
         last = [c for c in consents if c.scope == ConsentScope.SENSITIVE][-1]
         consents.append(
             ConsentRecord(
-                str(ConsentScope.SENSITIVE), last.version, last.text_hash, at, given=False
+                str(ConsentScope.SENSITIVE),
+                last.version,
+                last.text_hash,
+                at,
+                given=False,
+                given_by=last.given_by,
             )
         )
     elif consent_q is not None:

@@ -66,7 +66,8 @@ def question_context(
         "number": step.number,
         # The bar only grows going forward, while "of N" could shrink (flows.engine.Step).
         "progress": progress_bar(step.progress),
-        "text": flow_text(services, q.text, lang),
+        # In the third person when a helper fills it in for someone else (`text_helper`).
+        "text": flow_text(services, step.text, lang),
         # What the short buttons mean, as a numbered list under the question (a tuple, so
         # that the screen can be kept by `render_shared`).
         "explain": tuple(
@@ -175,8 +176,9 @@ def show_summary(chat: Chat) -> None:
     engine = services.engines[record.flow]
     lang = record.lang
     chat.retire_screen()
+    helper = engine.for_someone_else(record.flow_state)
     lines = [
-        {"question": line.question.label(lang), "answer": line.answer}
+        {"question": line.question.label(lang, helper), "answer": line.answer}
         for line in engine.summary(record.flow_state, lang)
         # The general consent is a given once here; the sensitive one shows, it can be changed.
         if line.question.consent != "general"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from aiogram.fsm.storage.base import StorageKey
 
@@ -29,7 +30,9 @@ from bot.handoff import card_delivery_id, queue_new_intake
 from bot.screens import outcome_extras, privacy_context
 from bot.sender import backoff
 from bot.services import Services
-from flows.records import ConsentRecord, HistoryEntry, Intake, IntakeKind, utc_iso
+from flows.engine import Engine, FlowState
+from flows.model import ConsentScope
+from flows.records import ConsentRecord, FilledInBy, HistoryEntry, Intake, IntakeKind, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +110,9 @@ async def submit(chat: Chat) -> Intake:
             name=str(answers.get(name_q, "")) if name_q else "",
             target_groups=outcome.target_group_codes,
             routes=outcome.route_codes,
-            consents=[ConsentRecord(**c) for c in record.consents],
+            consents=_consents(engine, record.flow_state, record.consents),
             submit_id=submit_id,
+            filled_in_by=filled_in_by(engine, record.flow_state, answers),
         )
         intake.history.append(HistoryEntry(now, "person", "submitted", record.role or ""))
         stored = await services.intakes.add(intake)
@@ -124,6 +128,7 @@ async def submit(chat: Chat) -> Intake:
             routes=[f.to_dict() for f in outcome.routes],
             contact=_contact_text(chat, answers),
             sensitive_skipped=_sensitive_skipped(chat),
+            helper=engine.for_someone_else(record.flow_state),
             **outcome_extras(record, outcome),
             **privacy_context(services, flow),
         )
@@ -151,6 +156,32 @@ def _contact_text(chat: Chat, answers: Mapping[str, object]) -> str:
             if isinstance(value, str):
                 return engine.display(engine.flow.question(qid), value, record.lang)
     return ""
+
+
+def filled_in_by(engine: Engine, state: FlowState, answers: dict[str, Any]) -> FilledInBy | None:
+    """Who filled in the intake for the candidate (the helper's role, name and phone), or None
+    when the candidate did: the flow's `helper` part says which answers tell."""
+    mode = engine.flow.helper
+    if mode is None or not engine.for_someone_else(state):
+        return None
+    phone = next((str(answers[q]) for q in mode.contact if answers.get(q)), "")
+    return FilledInBy(
+        role=str(answers.get(mode.role, "")),
+        name=str(answers.get(mode.name, "")) if mode.name else "",
+        phone=phone,
+    )
+
+
+def _consents(
+    engine: Engine, state: FlowState, consents: list[dict[str, Any]]
+) -> list[ConsentRecord]:
+    """The consents as given, each saying who gave it, judged on the final answers (an answer
+    changed from the summary can make a helper of the person who gave it, or the reverse)."""
+    records = []
+    for c in consents:
+        scope = ConsentScope(c["scope"])
+        records.append(ConsentRecord(**{**c, "given_by": engine.consent_given_by(state, scope)}))
+    return records
 
 
 def _sensitive_skipped(chat: Chat) -> bool:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from flows.conditions import holds, maybe
-from flows.model import AnswerValue, ConsentScope, Flow, Kind, Language, Question
+from flows.model import AnswerValue, ConsentScope, Flow, Kind, Language, Question, Text
 from flows.outcome import Outcome, compute_outcome
 from flows.validation import Invalid, check_value, parse_text
 
@@ -46,6 +46,9 @@ class FlowState:
     editing: str | None = None
     reasked: list[str] = field(default_factory=list)
     end_code: str | None = None
+    # Chosen on the welcome: "I help someone who looks for work". Counts until the flow's role
+    # question (flows.model.HelperMode.role) is answered; that answer decides after it.
+    helper: bool = False
     schema: int = STATE_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +61,7 @@ class FlowState:
             "editing": self.editing,
             "reasked": list(self.reasked),
             "end_code": self.end_code,
+            "helper": self.helper,
             "schema": self.schema,
         }
 
@@ -72,6 +76,7 @@ class FlowState:
             editing=data.get("editing"),
             reasked=list(data.get("reasked", [])),
             end_code=data.get("end_code"),
+            helper=bool(data.get("helper", False)),
             schema=int(data.get("schema", STATE_SCHEMA)),
         )
 
@@ -93,6 +98,13 @@ class Step:
     total: int
     previous: AnswerValue | None
     editing: bool
+    # Filled in for someone else: the question is shown in the third person (`text`).
+    helper: bool = False
+
+    @property
+    def text(self) -> Text:
+        """The question text for whoever answers: the candidate or a helper."""
+        return self.question.text_for(self.helper)
 
     @property
     def progress(self) -> float:
@@ -132,6 +144,11 @@ class Engine:
             for leaf in condition_leaves(q.when):
                 if leaf.question in direct:
                     direct[leaf.question].add(q.id)
+        # The questions each question's condition looks at directly.
+        self._looks_at: dict[str, frozenset[str]] = {
+            q.id: frozenset(leaf.question for leaf in condition_leaves(q.when))
+            for q in flow.questions
+        }
         # Transitive: changing one answer can switch on a question that switches on another.
         self._dependents: dict[str, tuple[str, ...]] = {}
         for qid in direct:
@@ -157,6 +174,35 @@ class Engine:
         """
         return question.consent != ConsentScope.GENERAL
 
+    def for_someone_else(self, state: FlowState) -> bool:
+        """Whether a helper fills in this intake for another person.
+
+        Once the role question is answered its answer decides ("Ik, voor mezelf" ends helping);
+        before that, the choice on the welcome (`FlowState.helper`) does.
+        """
+        mode = self.flow.helper
+        if mode is None:
+            return False
+        if mode.role in state.answers:
+            return holds(mode.when, state.answers)
+        return state.helper
+
+    def consent_given_by(
+        self, state: FlowState, scope: ConsentScope = ConsentScope.SENSITIVE
+    ) -> str:
+        """Who gives a consent (flows.model.GIVEN_BY): the candidate, or a helper. A helper's
+        sensitive consent says on whose word: the first `helper.consent_by` that holds."""
+        mode = self.flow.helper
+        if mode is None or not self.for_someone_else(state):
+            return "candidate"
+        if scope != ConsentScope.SENSITIVE:
+            return "helper"
+        for rule in mode.consent_by:
+            if holds(rule.when, state.answers):
+                return rule.given_by
+        # The flow asks the sensitive questions of a helper only on one of these grounds.
+        return "helper_on_candidates_word"
+
     def dependents(self, qid: str) -> tuple[str, ...]:
         return self._dependents.get(qid, ())
 
@@ -177,7 +223,12 @@ class Engine:
                 if p.id not in state.answers:
                     possible.add(p.id)
         return Step(
-            q, before + 1, before + 1 + after, state.answers.get(q.id), state.editing is not None
+            q,
+            before + 1,
+            before + 1 + after,
+            state.answers.get(q.id),
+            state.editing is not None,
+            self.for_someone_else(state),
         )
 
     def summary(self, state: FlowState, lang: Language) -> list[SummaryLine]:
@@ -205,12 +256,14 @@ class Engine:
             for q in self.flow.questions
             if q.id in state.answers and self.applies(q, state.answers)
         }
-        return compute_outcome(self.flow, answers)
+        return compute_outcome(self.flow, answers, helper=self.for_someone_else(state))
 
     # -- moving -----------------------------------------------------------------------------
 
-    def start(self) -> FlowState:
+    def start(self, helper: bool = False) -> FlowState:
+        """A new walk; `helper`: the person said on the welcome that they help someone else."""
         state = FlowState(self.flow.name, self.flow.version, Phase.ASKING, None)
+        state.helper = helper and self.flow.helper is not None
         state.current = self._first_open(state.answers, after=-1)
         if state.current is None:
             state.phase = Phase.SUMMARY
@@ -329,11 +382,17 @@ class Engine:
         if new.editing is not None:
             if question.id != new.editing:
                 new.reasked.append(question.id)
+            # A dependent is asked again when it looks at an answer given in this change (or
+            # was never answered); one further down a chain whose link was not asked keeps its
+            # answer (changing the age asks a helper's questions only of a helper).
+            changed = {new.editing, *new.reasked}
             nxt = next(
                 (
                     d
                     for d in self.dependents(new.editing)
-                    if d not in new.reasked and self.applies(self.flow.question(d), new.answers)
+                    if d not in new.reasked
+                    and self.applies(self.flow.question(d), new.answers)
+                    and (d not in new.answers or self._looks_at[d] & changed)
                 ),
                 None,
             )

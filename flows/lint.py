@@ -22,6 +22,7 @@ from flows.model import (
     TARGET_GROUP_CODES,
     AllOf,
     AnswerValue,
+    AnyOf,
     Condition,
     ConsentScope,
     Flow,
@@ -196,6 +197,10 @@ def flow_texts(flow: Flow) -> Iterator[tuple[str, str, Text]]:
         yield q.id, "text", q.text
         if q.short is not None:
             yield q.id, "short", q.short
+        if q.text_helper is not None:
+            yield q.id, "text_helper", q.text_helper
+        if q.short_helper is not None:
+            yield q.id, "short_helper", q.short_helper
         for opt in q.options:
             yield q.id, f"option {opt.code}", opt.label
             if opt.explain is not None:
@@ -214,6 +219,8 @@ def flow_texts(flow: Flow) -> Iterator[tuple[str, str, Text]]:
                 yield f"{section}:{rule.id}", "note", rule.note
     for advice in flow.advice:
         yield f"advice:{advice.id}", "text", advice.text
+        if advice.text_helper is not None:
+            yield f"advice:{advice.id}", "text_helper", advice.text_helper
     for end in flow.ends:
         yield f"ends:{end.code}", "text", end.text
 
@@ -243,6 +250,7 @@ class _Checker:
         self.check_questions()
         self.check_rules()
         self.check_texts()
+        self.check_helper()
         self.check_privacy()
         self.check_reachable()
         self.check_coverage()
@@ -258,6 +266,16 @@ class _Checker:
                 self.problem(f"{section}:{rid}", "rule id is used twice")
             for rule in rules:
                 self._check_condition(f"{section}:{rule.id}", rule.when, before=None)
+        mode = self.flow.helper
+        if mode is not None:
+            self._check_condition("helper", mode.when, before=None)
+            for i, by in enumerate(mode.consent_by):
+                self._check_condition(f"helper.consent_by[{i + 1}]", by.when, before=None)
+            for what, qid in [("role", mode.role), ("name", mode.name)] + [
+                ("contact", c) for c in mode.contact
+            ]:
+                if qid is not None and not self.flow.has_question(qid):
+                    self.problem("helper", f"{what}: unknown question '{qid}'")
         ids = [a.id for a in self.flow.advice]
         for aid in sorted({i for i in ids if ids.count(i) > 1}):
             self.problem(f"advice:{aid}", "advice id is used twice")
@@ -429,6 +447,69 @@ class _Checker:
                     self.problem(
                         where, f"{what}: employers are addressed with 'u', not '{found.group(0)}'"
                     )
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def helper_only(self, q: Question) -> bool:
+        """A question asked only of a helper (about the helper): its condition requires the
+        helper condition, as a whole or as one part of an `all`."""
+        mode = self.flow.helper
+        if mode is None or q.when is None:
+            return False
+        return q.when == mode.when or (isinstance(q.when, AllOf) and mode.when in q.when.parts)
+
+    def check_helper(self) -> None:
+        mode = self.flow.helper
+        if mode is None:
+            for q in self.flow.questions:
+                if q.text_helper is not None or q.short_helper is not None:
+                    self.problem(q.id, "text_helper needs a 'helper' section that says when")
+            for advice in self.flow.advice:
+                if advice.text_helper is not None:
+                    self.problem(
+                        f"advice:{advice.id}", "text_helper needs a 'helper' section that says when"
+                    )
+            return
+        # A helper answers about another person: every "je" about the candidate needs a
+        # third-person variant. Questions asked only of helpers are about the helper.
+        for q in self.flow.questions:
+            if self.helper_only(q):
+                if q.text_helper is not None:
+                    self.problem(q.id, "asked only of helpers: text_helper is never shown")
+                continue
+            found = _JE_WORDS.search(q.text.nl)
+            if found and q.text_helper is None:
+                self.problem(
+                    q.id,
+                    f"text says '{found.group(0)}': add text_helper, the question for someone"
+                    " who fills this in for another person",
+                )
+            short_je = q.short is not None and _JE_WORDS.search(q.short.nl)
+            if q.text_helper is not None and short_je and q.short_helper is None:
+                self.problem(q.id, "short says 'je': add short_helper for helpers")
+        for advice in self.flow.advice:
+            found = _JE_WORDS.search(advice.text.nl)
+            if found and advice.text_helper is None:
+                self.problem(
+                    f"advice:{advice.id}",
+                    f"text says '{found.group(0)}': add text_helper for helpers",
+                )
+        # Privacy: a helper gives the sensitive consent only on one of the `consent_by`
+        # grounds (the candidate agrees, or a parent for a child under 16).
+        if any(w == "helper" or w.startswith("helper.") for w in self._broken):
+            return
+        grounds: Condition = AnyOf(tuple(by.when for by in mode.consent_by))
+        for q in self.flow.questions:
+            if q.consent != ConsentScope.SENSITIVE or q.id in self._broken:
+                continue
+            parts: tuple[Condition, ...] = (mode.when, Not(grounds))
+            goal = AllOf(parts if q.when is None else (q.when, *parts))
+            if not mode.consent_by or self.explorer.possible(goal):
+                self.problem(
+                    q.id,
+                    "a helper can give this consent without the candidate's word: its condition"
+                    " must require one of helper.consent_by",
+                )
 
     # -- what can happen ----------------------------------------------------------------------
 

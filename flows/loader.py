@@ -16,15 +16,18 @@ from typing import Any
 import yaml
 
 from flows.model import (
+    CONSENT_GROUNDS,
     LANGUAGES,
     Advice,
     AllOf,
     AnyOf,
     Condition,
+    ConsentBy,
     ConsentScope,
     End,
     Flow,
     Help,
+    HelperMode,
     Kind,
     Leaf,
     Not,
@@ -41,13 +44,16 @@ SHIPPED_FLOWS: tuple[str, ...] = ("candidate", "employer")
 # ignored without a word, and a question meant to be conditional would always be asked.
 # `shared` holds texts that questions reuse through YAML anchors (&name, *name).
 _FLOW_KEYS = ("flow", "version", "title", "shared", "questions", "target_groups", "routes",
-              "advice", "ends", "outcome")  # fmt: skip
+              "advice", "ends", "outcome", "helper")  # fmt: skip
 _QUESTION_KEYS = ("id", "kind", "text", "options", "help", "sensitive", "consent", "grants",
-                  "when", "validation", "optional", "summary_key", "short")  # fmt: skip
+                  "when", "validation", "optional", "summary_key", "short", "text_helper",
+                  "short_helper")  # fmt: skip
 _OPTION_KEYS = ("code", "label", "exclusive", "ends", "explain")
 _HELP_KEYS = ("purpose", "who_sees", "kept")
 _RULE_KEYS = ("id", "code", "when", "reason", "forms", "note")
-_ADVICE_KEYS = ("id", "when", "text")
+_ADVICE_KEYS = ("id", "when", "text", "text_helper")
+_HELPER_KEYS = ("when", "role", "name", "contact", "consent_by")
+_CONSENT_BY_KEYS = ("given_by", "when")
 _OUTCOME_KEYS = ("support", "contact", "name")
 
 # yes/no questions get these options unless the file gives its own.
@@ -245,6 +251,8 @@ class _Reader:
             optional=bool(raw.get("optional", False)),
             summary_key=raw.get("summary_key"),
             short=self.text(raw.get("short"), qid, "short", required=False),
+            text_helper=self.text(raw.get("text_helper"), qid, "text_helper", required=False),
+            short_helper=self.text(raw.get("short_helper"), qid, "short_helper", required=False),
         )
 
     def rules(self, raw: Any, section: str) -> tuple[Rule, ...]:
@@ -285,8 +293,49 @@ class _Reader:
                 self.problem(where, "advice needs a 'when' condition")
                 continue
             text = self.text(item.get("text"), where, "text") or Text("", "")
-            found.append(Advice(item["id"], when, text))
+            helper = self.text(item.get("text_helper"), where, "text_helper", required=False)
+            found.append(Advice(item["id"], when, text, helper))
         return tuple(found)
+
+    def helper(self, raw: Any) -> HelperMode | None:
+        if raw is None:
+            return None
+        where = "helper"
+        if not isinstance(raw, dict):
+            self.problem(where, "helper must be a mapping with when, role, name and contact")
+            return None
+        self.known_keys(raw, _HELPER_KEYS, where)
+        when = self.condition(raw.get("when"), where)
+        role = raw.get("role")
+        if when is None or not isinstance(role, str):
+            self.problem(where, "helper needs 'when' (a condition) and 'role' (a question id)")
+            return None
+        name = raw.get("name")
+        contact = raw.get("contact") or []
+        if not isinstance(contact, list) or not all(isinstance(c, str) for c in contact):
+            self.problem(where, "helper 'contact' must be a list of question ids")
+            contact = []
+        consent_by: list[ConsentBy] = []
+        for i, item in enumerate(raw.get("consent_by") or []):
+            at = f"helper.consent_by[{i + 1}]"
+            if not isinstance(item, dict):
+                self.problem(at, "needs 'given_by' and 'when'")
+                continue
+            self.known_keys(item, _CONSENT_BY_KEYS, at)
+            given_by = item.get("given_by")
+            cond = self.condition(item.get("when"), at)
+            if given_by not in CONSENT_GROUNDS or cond is None:
+                grounds = ", ".join(CONSENT_GROUNDS)
+                self.problem(at, f"needs 'when' and 'given_by' (one of: {grounds})")
+                continue
+            consent_by.append(ConsentBy(str(given_by), cond))
+        return HelperMode(
+            when,
+            role,
+            name if isinstance(name, str) else None,
+            tuple(contact),
+            tuple(consent_by),
+        )
 
 
 def parse_flow(data: Any, source: str) -> tuple[Flow | None, list[Problem]]:
@@ -335,6 +384,7 @@ def parse_flow(data: Any, source: str) -> tuple[Flow | None, list[Problem]]:
         support_questions=tuple(outcome.get("support") or ()),
         contact_questions=tuple(outcome.get("contact") or ()),
         name_question=outcome.get("name"),
+        helper=reader.helper(data.get("helper")),
         source=source,
     )
     if not isinstance(name, str) or not questions:

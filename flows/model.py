@@ -197,12 +197,22 @@ class Question:
     # A short label for the summary and the "change an answer" list; without it the question
     # sentence of `text` is used (see `label`).
     short: Text | None = None
+    # The same question for someone who fills in the intake for another person (a helper), in
+    # the third person ("Hoe oud is de persoon ...?"); without it `text` and `short` are used.
+    text_helper: Text | None = None
+    short_helper: Text | None = None
 
-    def label(self, lang: Language) -> str:
+    def text_for(self, helper: bool) -> Text:
+        """The question text for the person who answers: a helper, or the candidate."""
+        return self.text_helper if helper and self.text_helper is not None else self.text
+
+    def label(self, lang: Language, helper: bool = False) -> str:
         """What the summary shows for this question: `short`, or the sentence that asks."""
-        if self.short is not None:
-            return self.short.get(lang)
-        text = self.text.get(lang)
+        # The check (flows/lint.py) asks a `short_helper` wherever `short` says "je".
+        short = self.short_helper if helper and self.short_helper is not None else self.short
+        if short is not None:
+            return short.get(lang)
+        text = self.text_for(helper).get(lang)
         asking: list[str] = [s.strip() for s in re.findall(r"[^.?!]*\?", text) if s.strip()]
         if asking:
             return asking[0]
@@ -241,6 +251,42 @@ class Advice:
     id: str
     when: Condition
     text: Text
+    # The advice as told to a helper, about "de persoon" instead of "je".
+    text_helper: Text | None = None
+
+    def text_for(self, helper: bool) -> Text:
+        return self.text_helper if helper and self.text_helper is not None else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentBy:
+    """On whose word a helper gives the sensitive consent, when `when` holds."""
+
+    given_by: str
+    when: Condition
+
+
+# On whose word a helper answers the sensitive questions (`helper: consent_by` in a flow file).
+CONSENT_GROUNDS: tuple[str, ...] = ("helper_on_candidates_word", "parent_for_under_16")
+# Who gave a consent (flows.records.ConsentRecord.given_by): the candidate, a helper (for the
+# general and the retention consent), or a helper on one of the grounds above.
+GIVEN_BY: tuple[str, ...] = ("candidate", "helper", *CONSENT_GROUNDS)
+
+
+@dataclass(frozen=True, slots=True)
+class HelperMode:
+    """When an intake is filled in by someone else (a helper), and what tells about the helper.
+
+    `when` holds once the role question (`role`) is answered with a helper's role. Before that
+    the bot's own choice on the welcome ("I help someone") counts. `name` and `contact` are the
+    questions with the helper's own name and contact details.
+    """
+
+    when: Condition
+    role: str
+    name: str | None = None
+    contact: tuple[str, ...] = ()
+    consent_by: tuple[ConsentBy, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +312,8 @@ class Flow:
     contact_questions: tuple[str, ...] = ()
     # The question that holds the person's name, used for search and the coordinator card.
     name_question: str | None = None
+    # Filling in for someone else; None when the flow has no helper mode (employers).
+    helper: HelperMode | None = None
     # Where the flow file came from, for linter messages.
     source: str = ""
     _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)

@@ -124,8 +124,9 @@ def _findings(rules: tuple[Rule, ...], answers: dict[str, AnswerValue]) -> tuple
     )
 
 
-def compute_outcome(flow: Flow, answers: dict[str, AnswerValue]) -> Outcome:
-    """Apply the flow's rules to the answers that apply."""
+def compute_outcome(flow: Flow, answers: dict[str, AnswerValue], helper: bool = False) -> Outcome:
+    """Apply the flow's rules to the answers that apply; `helper`: filled in for someone else,
+    so the advice is told about "de persoon"."""
     return Outcome(
         flow=flow.name,
         version=flow.version,
@@ -133,5 +134,7 @@ def compute_outcome(flow: Flow, answers: dict[str, AnswerValue]) -> Outcome:
         routes=_findings(flow.route_rules, answers),
         support={q: answers[q] for q in flow.support_questions if q in answers},
         contact={q: answers[q] for q in flow.contact_questions if q in answers},
-        advice=tuple(NextStep(a.id, a.text) for a in flow.advice if holds(a.when, answers)),
+        advice=tuple(
+            NextStep(a.id, a.text_for(helper)) for a in flow.advice if holds(a.when, answers)
+        ),
     )

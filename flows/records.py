@@ -75,6 +75,21 @@ class ConsentRecord:
     text_hash: str
     at: str
     given: bool = True
+    # Who gave it: "candidate", "helper_on_candidates_word" (a helper said the candidate agrees)
+    # or "parent_for_under_16" (flows.model.GIVEN_BY). Intakes stored before helpers were asked
+    # have no such field; they were all given as the candidate.
+    given_by: str = "candidate"
+
+
+@dataclass(slots=True)
+class FilledInBy:
+    """Who filled in an intake for the candidate: a helper's role (the code of the flow's role
+    question: ouder, school, jobcoach, anders), own name and phone. Never on the group card
+    beyond the role."""
+
+    role: str
+    name: str = ""
+    phone: str = ""
 
 
 @dataclass(slots=True)
@@ -105,6 +120,9 @@ class Intake:
     # When the status last became a closed one (Status.is_closed); "" while open. Retention
     # counts from here (storage/__init__.py `Stores.purge`).
     closed_at: str = ""
+    # Set when a helper filled it in for the candidate; None when the candidate did (and in
+    # intakes stored before helpers were asked).
+    filled_in_by: FilledInBy | None = None
     schema: int = INTAKE_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +139,8 @@ class Intake:
         values["consents"] = [ConsentRecord(**c) for c in values.get("consents", [])]
         values["notes"] = [Note(**n) for n in values.get("notes", [])]
         values["history"] = [HistoryEntry(**h) for h in values.get("history", [])]
+        helper = values.get("filled_in_by")
+        values["filled_in_by"] = FilledInBy(**helper) if isinstance(helper, dict) else None
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in values.items() if k in known})
 

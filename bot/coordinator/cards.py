@@ -135,6 +135,8 @@ def card_context(intake: Intake) -> dict[str, Any]:
         "assignee": short(intake.assignee_name, 60),
         "routes": list(intake.routes),
         "erased": is_erased(intake),
+        # Only that a helper filled it in, and the helper's role: never a name in the group.
+        "helper_role": intake.filled_in_by.role if intake.filled_in_by is not None else "",
     }
 
 
@@ -184,6 +186,15 @@ def view_context(services: Services, intake: Intake) -> dict[str, Any]:
     context.update(
         {
             "name": short(intake.name, 80),
+            "helper_name": short(intake.filled_in_by.name, 80) if intake.filled_in_by else "",
+            "helper_phone": short(intake.filled_in_by.phone, 40) if intake.filled_in_by else "",
+            # On whose word the sensitive questions were answered (the last sensitive consent).
+            "sensitive_by": next(
+                (c.given_by for c in reversed(intake.consents) if c.scope == "sensitive"), ""
+            ),
+            "sensitive_given": next(
+                (c.given for c in reversed(intake.consents) if c.scope == "sensitive"), False
+            ),
             "answers": answer_lines(services, intake),
             "target_groups": list(intake.target_groups),
             "routes": _routes(intake, lang),

@@ -71,7 +71,9 @@ def start_flow(chat: Chat, flow: str, role: str) -> None:
     chat.retire_screen()
     record.reset_intake()
     record.flow, record.role = flow, role
-    record.flow_state = engine.start()
+    # "Ik help iemand die werk zoekt": the questions are about the person, until `filled_by`
+    # says otherwise (flows.engine.Engine.for_someone_else).
+    record.flow_state = engine.start(helper=role == "helper")
     record.started_at = utc_iso(services.clock.now())
     chat.count(f"{flow}:started")
     chat.say(chat.render("privacy", **privacy_context(services, flow)))
@@ -459,15 +461,17 @@ def _record_consent(chat: Chat, step: Step, new_state: FlowState) -> None:
         return
     given = new_state.answers.get(question.id) == question.grants
     scope = str(question.consent)
+    engine = services.engines[record.flow or ""]
     record.consents = [c for c in record.consents if c.get("scope") != scope]
     if given:
         consent = ConsentRecord(
             scope=scope,
             version=CONSENT_VERSION,
             text_hash=consent_hash(
-                services, record.lang, flow_text(services, question.text, record.lang), record.flow
+                services, record.lang, flow_text(services, step.text, record.lang), record.flow
             ),
             at=utc_iso(services.clock.now()),
+            given_by=engine.consent_given_by(new_state, question.consent),
         )
         record.consents.append(
             {
@@ -476,6 +480,7 @@ def _record_consent(chat: Chat, step: Step, new_state: FlowState) -> None:
                 "text_hash": consent.text_hash,
                 "at": consent.at,
                 "given": True,
+                "given_by": consent.given_by,
             }
         )
 
@@ -569,7 +574,7 @@ def _editable(chat: Chat) -> list[tuple[int, str]]:
         (line for line in engine.summary(record.flow_state, record.lang) if line.editable), start=1
     ):
         index = engine.flow.position(line.question.id)
-        text = line.question.label(record.lang)
+        text = line.question.label(record.lang, engine.for_someone_else(record.flow_state))
         short = text if len(text) <= 48 else text[:46].rstrip() + "…"
         result.append((index, f"{n}. {short}"))
     return result

@@ -72,7 +72,9 @@ def _summary_lines(services: Services, intake: Intake, lang: Language) -> list[d
             question = engine.flow.question(qid)
             if question.consent is not None:
                 continue  # listed with the consent records below the answers
-            text = question.text.get(lang).split("\n")[0]
+            # A helper sent it: the questions as the helper read them, about "de persoon".
+            helper = intake.filled_in_by is not None
+            text = question.text_for(helper).get(lang).split("\n")[0]
             lines.append({"question": text, "answer": engine.display(question, value, lang)})
         else:
             lines.append({"question": qid, "answer": str(value)})

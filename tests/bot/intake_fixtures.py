@@ -168,7 +168,11 @@ async def harness_fixture(tmp_path: Path) -> AsyncIterator[Harness]:
 CANDIDATE_ANSWERS: dict[str, AnswerValue] = {
     "consent": "akkoord",
     "filled_by": "zelf",
+    # Asked only when someone else fills it in (a helper).
+    "helper_name": "Els",
+    "helper_phone": "0687654321",
     "age": "18-26",
+    "candidate_agrees": "ja",
     "sensitive_consent": "ja",
     "register_known": "ja",
     "register_basis": ["wajong"],
@@ -188,6 +192,9 @@ CANDIDATE_ANSWERS: dict[str, AnswerValue] = {
     "phone": "06 12345678",
     "keep_longer": "nee",
 }
+
+# In CANDIDATE_ANSWERS, but asked only when someone else fills in the intake (a helper).
+HELPER_ONLY: tuple[str, ...] = ("helper_name", "helper_phone", "candidate_agrees")
 
 EMPLOYER_ANSWERS: dict[str, AnswerValue] = {
     "consent": "akkoord",
@@ -261,14 +268,19 @@ async def walk(
     start: bool = True,
     until: str | None = None,
     max_steps: int = 60,
+    helper: bool = False,
 ) -> list[str]:
     """Start `flow` by deep link and answer every question it asks from `answers`.
 
-    Stops at the summary, an early end, or when question `until` is on screen; returns the
-    question ids answered, in order.
+    `helper`: start on the welcome with "🤝 Ik help iemand die werk zoekt" instead. Stops at
+    the summary, an early end, or when question `until` is on screen; returns the question ids
+    answered, in order.
     """
     driver = harness.driver(user_id)
-    if start:
+    if start and helper:
+        await driver.send("/start")
+        await driver.click("🤝 Ik help iemand die werk zoekt")
+    elif start:
         await driver.send(f"/start {'kandidaat' if flow == 'candidate' else 'werkgever'}")
     asked: list[str] = []
     for _ in range(max_steps):
@@ -288,10 +300,11 @@ async def walk_candidate(
     *,
     user_id: int = DEFAULT_USER_ID,
     typed: bool = False,
+    helper: bool = False,
 ) -> list[str]:
     """A whole candidate intake up to the summary; `answers` override the defaults."""
     merged = {**CANDIDATE_ANSWERS, **(answers or {})}
-    return await walk(harness, "candidate", merged, user_id=user_id, typed=typed)
+    return await walk(harness, "candidate", merged, user_id=user_id, typed=typed, helper=helper)
 
 
 async def confirm_summary(driver: ChatDriver) -> None:

@@ -82,7 +82,7 @@ async def test_typed_text_for_a_button_question_gives_the_reason_and_asks_again(
 
     await driver.send("geen idee")
     assert driver.texts_since_last_action == [
-        "Dat antwoord ken ik niet. Tik op een knop, of typ een nummer van 1 tot 4.",
+        "Dat antwoord ken ik niet. Tik op een knop, of typ een nummer van 1 tot 5.",
         QUESTION_2,
     ]
     assert "Lukt het niet?" not in joined(driver.texts_since_last_action)
@@ -138,9 +138,9 @@ async def test_klaar_with_nothing_ticked_asks_for_a_choice(harness: Harness) -> 
 async def test_ticking_an_only_this_option_clears_the_others(harness: Harness) -> None:
     await walk(harness, "candidate", CANDIDATE_ANSWERS, until="helpers")
     driver = harness.driver()
-    await driver.click("m:c:9:0")  # De gemeente
-    await driver.click("m:c:9:1")  # UWV
-    await driver.click("m:c:9:5")  # Niemand: only this one
+    await driver.click("m:c:12:0")  # De gemeente
+    await driver.click("m:c:12:1")  # UWV
+    await driver.click("m:c:12:5")  # Niemand: only this one
     ticked = [text for row in driver.last_keyboard for text, _ in row if text.startswith("☑️")]
     assert ticked == ["☑️ 6. Niemand"]
     await driver.click("✅ Klaar")
@@ -167,7 +167,7 @@ async def test_a_question_button_while_the_summary_is_shown_is_stale(harness: Ha
     before = await snapshot(harness)
     driver = harness.driver()
 
-    await driver.feed(callback_update("a:c:17:0"))  # "travel", answered long ago
+    await driver.feed(callback_update("a:c:20:0"))  # "travel", answered long ago
 
     assert driver.texts_since_last_action == []  # the summary below still shows where they are
     assert driver.last_alert == STALE_TOAST
@@ -550,7 +550,8 @@ async def test_a_second_tap_while_the_first_is_handled_records_one_answer(
     state = await harness.flow_state()
     assert state is not None
     assert state.answers == {"consent": "akkoord", "filled_by": "school"}
-    assert state.current == "age"  # one step on, not two
+    # One step on, not two: the school is a helper, so its own name comes next.
+    assert state.current == "helper_name"
     requests = harness.session.requests[mark:]
     texts = [r.params.get("text", "") for r in requests if r.name == "sendMessage"]
     # The second tap came while the next question was on its way: a toast, no new message.

@@ -18,6 +18,7 @@ from tests.bot.intake_fixtures import (
     CANDIDATE_ANSWERS,
     COORDINATOR_GROUP,
     EMPLOYER_ANSWERS,
+    HELPER_ONLY,
     Harness,
     answer_current,
     build_harness,
@@ -45,7 +46,8 @@ async def test_candidate_by_buttons_is_stored_with_outcome_consents_and_a_queued
 
     await confirm_summary(driver)
 
-    assert asked == [q for q in CANDIDATE_ANSWERS]  # every question once, in flow order
+    # Every question once, in flow order (those for a helper only are not asked).
+    assert asked == [q for q in CANDIDATE_ANSWERS if q not in HELPER_ONLY]
     [intake] = await harness.intakes()
     assert re.fullmatch(r"K-2026-\d{4}", intake.number)
     assert intake.kind == IntakeKind.CANDIDATE
@@ -54,7 +56,7 @@ async def test_candidate_by_buttons_is_stored_with_outcome_consents_and_a_queued
     assert intake.language == "nl"
     assert intake.name == "Anna"
     assert intake.answers == {
-        **CANDIDATE_ANSWERS,
+        **{k: v for k, v in CANDIDATE_ANSWERS.items() if k not in HELPER_ONLY},
         "postcode": "3511",  # only the four digits are kept
         "phone": "0612345678",
     }

@@ -67,10 +67,9 @@ async def test_a_refused_keyboard_edit_on_a_tick_sends_the_question_again_with_t
 def test_the_exclusive_choice_reason_names_the_option_in_the_readers_language() -> None:
     engine = Engine(load_flow("candidate"))
     state = engine.start()
-    for qid, value in CANDIDATE_ANSWERS.items():
-        if state.current == "helpers":
-            break
-        result = engine.answer(state, value)
+    while state.current is not None and state.current != "helpers":
+        qid = state.current
+        result = engine.answer(state, CANDIDATE_ANSWERS[qid])
         assert not isinstance(result, Rejected), (qid, result)
         state = result.state
     assert state.current == "helpers"

@@ -102,8 +102,8 @@ async def test_an_older_button_after_a_restart_is_stale_and_changes_nothing(
     second = await restart(first, data_dir)
     try:
         driver = second.driver()
-        # The "team or alone" question (index 12) was answered before the restart.
-        await driver.feed(callback_update("a:c:12:1"))
+        # The "team or alone" question (index 15) was answered before the restart.
+        await driver.feed(callback_update("a:c:15:1"))
 
         # A toast; the question on screen ("Hoe wil je naar je werk reizen?") stays the newest.
         assert driver.texts_since_last_action == []
@@ -138,7 +138,7 @@ async def test_a_button_on_a_message_telegram_no_longer_shows_in_full_still_work
                     "date": 0,
                     "chat": {"id": DEFAULT_USER_ID, "type": "private", "first_name": "Anna"},
                 },
-                "data": "a:c:12:1",  # "Alleen, in een eigen baan"
+                "data": "a:c:15:1",  # "Alleen, in een eigen baan"
             },
         )
         assert type(update.callback_query).__name__ == "CallbackQuery"

@@ -314,6 +314,6 @@ def test_free_text_questions_are_the_ones_the_warning_covers() -> None:
         for name in ("candidate", "employer")
     }
     assert texts == {
-        "candidate": ["work_other", "name"],
+        "candidate": ["helper_name", "work_other", "name"],
         "employer": ["org_name", "tasks", "contact_name"],
     }

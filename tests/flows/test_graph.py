@@ -31,7 +31,7 @@ def test_graph_labels_conditions_and_early_ends() -> None:
     text = flow_to_mermaid(load_flow("candidate"))
     lines = text.splitlines()
     assert '  q_age -->|"age = tot-16 en niet filled_by = ouder"| q_guardian' in lines
-    assert "  q_age --> q_sensitive_consent" in lines
+    assert '  q_age -->|"niet candidate_agrees in nee, weet-niet"| q_sensitive_consent' in lines
     assert '  q_consent -.->|"niet-akkoord"| stop_no_consent' in lines
     assert '  q_guardian -.->|"nee"| stop_guardian_needed' in lines
     # Once the sensitive consent is given, all four sensitive questions follow each other.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from flows.engine import Accepted, Engine, FlowState, Phase
@@ -14,8 +14,11 @@ from flows.model import AnswerValue
 CANDIDATE_ANSWERS: dict[str, AnswerValue] = {
     "consent": "akkoord",
     "filled_by": "zelf",
+    "helper_name": "Els",
+    "helper_phone": "0687654321",
     "age": "18-26",
     "guardian": "ja",
+    "candidate_agrees": "ja",
     "sensitive_consent": "ja",
     "register_known": "ja",
     "register_basis": ["wajong"],
@@ -70,6 +73,8 @@ def engine_for(name: str) -> Engine:
 class Walk:
     state: FlowState
     asked: list[str]
+    # What the person read for each question asked, in Dutch (third person for a helper).
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 def answers_for(name: str, overrides: Mapping[str, AnswerValue]) -> dict[str, AnswerValue]:
@@ -82,12 +87,17 @@ def walk(
     *,
     until: str | None = None,
     state: FlowState | None = None,
+    helper: bool = False,
 ) -> Walk:
-    """Answer what the engine asks from the table, until the summary, an end or `until`."""
+    """Answer what the engine asks from the table, until the summary, an end or `until`.
+
+    `helper`: started as "Ik help iemand die werk zoekt" on the welcome.
+    """
     engine = engine_for(name)
     answers = answers_for(name, overrides or {})
-    current = state if state is not None else engine.start()
+    current = state if state is not None else engine.start(helper=helper)
     asked: list[str] = []
+    texts: dict[str, str] = {}
     while current.phase == Phase.ASKING:
         step = engine.step(current)
         assert step is not None
@@ -98,5 +108,6 @@ def walk(
         result = engine.answer(current, answers[qid])
         assert isinstance(result, Accepted), f"{qid}: {answers[qid]!r} was refused: {result}"
         asked.append(qid)
+        texts[qid] = step.text.nl
         current = result.state
-    return Walk(current, asked)
+    return Walk(current, asked, texts)

@@ -215,6 +215,8 @@ def flow_texts(flow: Flow) -> Iterator[tuple[str, str, Text]]:
     ):
         for rule in rules:
             yield f"{section}:{rule.id}", "reason", rule.reason
+            if rule.reason_helper is not None:
+                yield f"{section}:{rule.id}", "reason_helper", rule.reason_helper
             if rule.note is not None:
                 yield f"{section}:{rule.id}", "note", rule.note
     for advice in flow.advice:
@@ -469,6 +471,13 @@ class _Checker:
                     self.problem(
                         f"advice:{advice.id}", "text_helper needs a 'helper' section that says when"
                     )
+            for section, rules in self._rule_sections():
+                for rule in rules:
+                    if rule.reason_helper is not None:
+                        self.problem(
+                            f"{section}:{rule.id}",
+                            "reason_helper needs a 'helper' section that says when",
+                        )
             return
         # A helper answers about another person: every "je" about the candidate needs a
         # third-person variant. Questions asked only of helpers are about the helper.
@@ -494,6 +503,14 @@ class _Checker:
                     f"advice:{advice.id}",
                     f"text says '{found.group(0)}': add text_helper for helpers",
                 )
+        for section, rules in self._rule_sections():
+            for rule in rules:
+                found = _JE_WORDS.search(rule.reason.nl)
+                if found and rule.reason_helper is None:
+                    self.problem(
+                        f"{section}:{rule.id}",
+                        f"reason says '{found.group(0)}': add reason_helper for helpers",
+                    )
         # Privacy: a helper gives the sensitive consent only on one of the `consent_by`
         # grounds (the candidate agrees, or a parent for a child under 16).
         if any(w == "helper" or w.startswith("helper.") for w in self._broken):

@@ -50,7 +50,7 @@ _QUESTION_KEYS = ("id", "kind", "text", "options", "help", "sensitive", "consent
                   "short_helper")  # fmt: skip
 _OPTION_KEYS = ("code", "label", "exclusive", "ends", "explain")
 _HELP_KEYS = ("purpose", "who_sees", "kept")
-_RULE_KEYS = ("id", "code", "when", "reason", "forms", "note")
+_RULE_KEYS = ("id", "code", "when", "reason", "forms", "note", "reason_helper")
 _ADVICE_KEYS = ("id", "when", "text", "text_helper")
 _HELPER_KEYS = ("when", "role", "name", "contact", "consent_by")
 _CONSENT_BY_KEYS = ("given_by", "when")
@@ -276,7 +276,8 @@ class _Reader:
             reason = self.text(item.get("reason"), where, "reason") or Text("", "")
             forms = tuple(str(f) for f in item.get("forms") or [])
             note = self.text(item.get("note"), where, "note", required=False)
-            rules.append(Rule(rid, code, when, reason, forms, note))
+            helper = self.text(item.get("reason_helper"), where, "reason_helper", required=False)
+            rules.append(Rule(rid, code, when, reason, forms, note, helper))
         return tuple(rules)
 
     def advice(self, raw: Any) -> tuple[Advice, ...]:

@@ -242,6 +242,11 @@ class Rule:
     forms: tuple[str, ...] = ()
     # A note for the coordinators only, never shown to the person ("does not count for ...").
     note: Text | None = None
+    # The reason as told to a helper, about "de persoon" instead of "je".
+    reason_helper: Text | None = None
+
+    def reason_for(self, helper: bool) -> Text:
+        return self.reason_helper if helper and self.reason_helper is not None else self.reason
 
 
 @dataclass(frozen=True, slots=True)

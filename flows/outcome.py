@@ -106,8 +106,11 @@ class Outcome:
         )
 
 
-def _findings(rules: tuple[Rule, ...], answers: dict[str, AnswerValue]) -> tuple[Finding, ...]:
-    """Group the rules that fire by code, keeping the order in which codes first fire."""
+def _findings(
+    rules: tuple[Rule, ...], answers: dict[str, AnswerValue], helper: bool = False
+) -> tuple[Finding, ...]:
+    """Group the rules that fire by code, keeping the order in which codes first fire; the
+    reasons told to a helper when `helper`."""
     fired: dict[str, list[Rule]] = {}
     for rule in rules:
         if holds(rule.when, answers):
@@ -116,7 +119,7 @@ def _findings(rules: tuple[Rule, ...], answers: dict[str, AnswerValue]) -> tuple
         Finding(
             code=code,
             rules=tuple(r.id for r in group),
-            reasons=tuple(r.reason for r in group),
+            reasons=tuple(r.reason_for(helper) for r in group),
             forms=tuple(dict.fromkeys(f for r in group for f in r.forms)),
             notes=tuple(r.note for r in group if r.note is not None),
         )
@@ -130,8 +133,8 @@ def compute_outcome(flow: Flow, answers: dict[str, AnswerValue], helper: bool = 
     return Outcome(
         flow=flow.name,
         version=flow.version,
-        target_groups=_findings(flow.target_group_rules, answers),
-        routes=_findings(flow.route_rules, answers),
+        target_groups=_findings(flow.target_group_rules, answers, helper),
+        routes=_findings(flow.route_rules, answers, helper),
         support={q: answers[q] for q in flow.support_questions if q in answers},
         contact={q: answers[q] for q in flow.contact_questions if q in answers},
         advice=tuple(

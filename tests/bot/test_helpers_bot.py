@@ -66,6 +66,10 @@ async def test_without_the_candidates_word_the_sensitive_questions_are_skipped(
     assert "De vragen over het doelgroepregister zijn overgeslagen." in shown
     assert "een baan via de banenafspraak kan alleen als de persoon in het" in shown
     assert "Je hebt dit ingevuld voor iemand anders." in shown
+    decides = "Of de persoon in het doelgroepregister staat: dat beslissen UWV of de gemeente."
+    assert decides in shown
+    assert "Het maakt de persoon niet uit" not in shown  # "in een groep" was the answer
+    assert "De persoon wil werken in een groep met vaste begeleiding." in shown
 
 
 async def test_stored_intake_says_who_filled_it_in_and_on_whose_word(harness: Harness) -> None:

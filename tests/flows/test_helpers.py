@@ -81,6 +81,20 @@ def test_helper_with_the_candidates_word_asks_them_in_the_third_person() -> None
     assert engine.consent_given_by(w.state) == "helper_on_candidates_word"
 
 
+def test_the_reasons_at_the_end_are_about_the_person() -> None:
+    engine = engine_for("candidate")
+    answers: dict[str, Any] = {"register_basis": ["wajong"], "work_setting": "team"}
+    helper = engine.outcome(walk("candidate", {**answers, "filled_by": "school"}).state)
+    self_ = engine.outcome(walk("candidate", answers).state)
+    assert [r.nl for f in helper.target_groups for r in f.reasons] == [
+        "Je zei dat de persoon Wajong heeft en kan werken. De medewerker checkt dit bij UWV."
+    ]
+    assert helper.routes[0].reasons[0].nl.startswith("De persoon wil werken in een groep")
+    assert [r.nl for f in self_.target_groups for r in f.reasons] == [
+        "Je zei dat je Wajong hebt en kunt werken. De medewerker checkt dit bij UWV."
+    ]
+
+
 def test_parent_of_a_child_under_16_consents_without_asking_the_child() -> None:
     engine = engine_for("candidate")
     w = walk("candidate", {"filled_by": "ouder", "age": "tot-16"})
@@ -189,6 +203,15 @@ def test_check_wants_a_helper_text_where_a_question_says_je() -> None:
         "candidate.yaml:register_known: short says 'je': add short_helper for helpers",
         "candidate.yaml:hours: text says 'je': add text_helper, the question for someone"
         " who fills this in for another person",
+    ]
+
+
+def test_check_wants_a_helper_reason_where_a_reason_says_je() -> None:
+    data = _candidate_data()
+    rule = next(r for r in data["routes"] if r["id"] == "dichtbij")
+    del rule["reason_helper"]
+    assert _lint(data) == [
+        "candidate.yaml:routes:dichtbij: reason says 'Je': add reason_helper for helpers"
     ]
 
 

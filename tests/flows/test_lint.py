@@ -76,7 +76,8 @@ EXPECTED: dict[str, list[str]] = {
         "which: unknown key 'whem' (use one of: id, kind, text, options, help, sensitive,"
         " consent, grants, when, validation, optional, summary_key, short, text_helper,"
         " short_helper)",
-        "routes:all: unknown key 'reasons' (use one of: id, code, when, reason, forms, note)",
+        "routes:all: unknown key 'reasons' (use one of: id, code, when, reason, forms, note,"
+        " reason_helper)",
         "routes:all: reason: missing text",
     ],
     "no_options.yaml": [

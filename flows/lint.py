@@ -225,6 +225,8 @@ def flow_texts(flow: Flow) -> Iterator[tuple[str, str, Text]]:
             yield f"advice:{advice.id}", "text_helper", advice.text_helper
     for end in flow.ends:
         yield f"ends:{end.code}", "text", end.text
+        if end.text_helper is not None:
+            yield f"ends:{end.code}", "text_helper", end.text_helper
 
 
 def _display_path(path: Path) -> Path:
@@ -502,6 +504,12 @@ class _Checker:
                 self.problem(
                     f"advice:{advice.id}",
                     f"text says '{found.group(0)}': add text_helper for helpers",
+                )
+        for end in self.flow.ends:
+            found = _JE_WORDS.search(end.text.nl)
+            if found and end.text_helper is None:
+                self.problem(
+                    f"ends:{end.code}", f"text says '{found.group(0)}': add text_helper for helpers"
                 )
         for section, rules in self._rule_sections():
             for rule in rules:

@@ -367,7 +367,10 @@ def parse_flow(data: Any, source: str) -> tuple[Flow | None, list[Problem]]:
     for code, raw_text in (data.get("ends") or {}).items():
         text = reader.text(raw_text, f"ends:{code}", "end text")
         if text:
-            ends.append(End(str(code), text))
+            # Besides nl and en, an end may hold `text_helper`: what a helper reads.
+            helper_raw = raw_text.get("text_helper") if isinstance(raw_text, dict) else None
+            helper_text = reader.text(helper_raw, f"ends:{code}", "text_helper", required=False)
+            ends.append(End(str(code), text, helper_text))
     outcome = data.get("outcome") or {}
     if not isinstance(outcome, dict):
         reader.problem("outcome", "outcome must be a mapping with support, contact and name")

@@ -300,6 +300,11 @@ class End:
 
     code: str
     text: Text
+    # What a helper reads at this end, about "de persoon".
+    text_helper: Text | None = None
+
+    def text_for(self, helper: bool) -> Text:
+        return self.text_helper if helper and self.text_helper is not None else self.text
 
 
 @dataclass(frozen=True, slots=True)

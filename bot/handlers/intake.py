@@ -491,10 +491,12 @@ def enter_phase(chat: Chat) -> None:
     assert record.flow is not None and record.flow_state is not None
     phase = record.flow_state.phase
     if phase == Phase.ENDED:
-        end = services.engines[record.flow].flow.end(record.flow_state.end_code or "")
+        engine = services.engines[record.flow]
+        end = engine.flow.end(record.flow_state.end_code or "")
+        helper = engine.for_someone_else(record.flow_state)
         text = chat.render(
             "ended",
-            message=end.text.get(record.lang) if end else "",
+            message=end.text_for(helper).get(record.lang) if end else "",
             # privacy_context may carry a "flow" of its own: this one wins, no duplicate keyword.
             **{**privacy_context(services), "flow": record.flow},
         )

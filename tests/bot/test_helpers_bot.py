@@ -95,6 +95,17 @@ async def test_a_parent_of_a_child_under_16_consents_for_the_child(harness: Harn
     assert [c.given_by for c in sensitive] == ["parent_for_under_16"]
 
 
+async def test_a_school_for_a_child_under_16_without_a_parent_stops_kindly(
+    harness: Harness,
+) -> None:
+    answers = {"filled_by": "school", "age": "tot-16", "guardian": "nee"}
+    await walk_candidate(harness, answers)
+    ended = joined(harness.driver().texts_since_last_action)
+    assert "Vul dit in samen met een ouder of voogd van de persoon." in ended
+    assert "Kom terug samen met je ouder of voogd." not in ended
+    assert await harness.intakes() == []
+
+
 async def test_the_candidate_self_is_no_helper(harness: Harness) -> None:
     intake, shown = await sent(harness, {}, helper=False)
     assert "Hoe oud ben je?" in shown

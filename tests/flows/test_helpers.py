@@ -117,6 +117,19 @@ def test_school_for_a_child_under_16_needs_a_parent_and_the_childs_word() -> Non
     assert not _sensitive_asked(w.asked)
 
 
+def test_a_school_without_a_parent_for_a_child_under_16_stops_with_a_helper_text() -> None:
+    engine = engine_for("candidate")
+    w = walk("candidate", {"filled_by": "school", "age": "tot-16", "guardian": "nee"})
+    assert w.state.phase == Phase.ENDED
+    end = engine.flow.end(w.state.end_code or "")
+    assert end is not None
+    assert end.text_for(engine.for_someone_else(w.state)).nl.startswith(
+        "Jammer, dan stoppen we nu. Vul dit in samen met een ouder of voogd van de persoon."
+    )
+    alone = walk("candidate", {"age": "tot-16", "guardian": "nee"})
+    assert end.text_for(engine.for_someone_else(alone.state)).nl == end.text.nl
+
+
 def test_welcome_helper_reads_the_helper_consent_until_filled_by_says_otherwise() -> None:
     helper = walk("candidate", {"filled_by": "jobcoach"}, helper=True)
     assert helper.texts["consent"].startswith("Je helpt iemand die werk zoekt.")
@@ -212,6 +225,14 @@ def test_check_wants_a_helper_reason_where_a_reason_says_je() -> None:
     del rule["reason_helper"]
     assert _lint(data) == [
         "candidate.yaml:routes:dichtbij: reason says 'Je': add reason_helper for helpers"
+    ]
+
+
+def test_check_wants_a_helper_text_for_an_end_that_says_je() -> None:
+    data = _candidate_data()
+    del data["ends"]["guardian_needed"]["text_helper"]
+    assert _lint(data) == [
+        "candidate.yaml:ends:guardian_needed: text says 'je': add text_helper for helpers"
     ]
 
 

@@ -162,10 +162,18 @@ def outcome_extras(record: ChatRecord, outcome: Outcome) -> dict[str, Any]:
 
 
 def consent_hash(
-    services: Services, lang: Language, extra: str = "", flow: str | None = None
+    services: Services,
+    lang: Language,
+    extra: str = "",
+    flow: str | None = None,
+    *,
+    helper: bool = False,
 ) -> str:
-    """A hash of the exact consent text shown, so the record proves what was agreed to."""
-    notice = services.renderer.render(lang, "privacy", **privacy_context(services, flow))
+    """A hash of the exact consent text shown, so the record proves what was agreed to;
+    `helper`: the notice as shown to someone who picked "Ik help iemand" on the welcome."""
+    notice = services.renderer.render(
+        lang, "privacy", helper=helper, **privacy_context(services, flow)
+    )
     return hashlib.sha256((notice + "\n" + extra).encode("utf-8")).hexdigest()[:16]
 
 

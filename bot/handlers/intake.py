@@ -76,7 +76,8 @@ def start_flow(chat: Chat, flow: str, role: str) -> None:
     record.flow_state = engine.start(helper=role == "helper")
     record.started_at = utc_iso(services.clock.now())
     chat.count(f"{flow}:started")
-    chat.say(chat.render("privacy", **privacy_context(services, flow)))
+    # A helper reads that the questions are about the person, and what that means for consent.
+    chat.say(chat.render("privacy", helper=role == "helper", **privacy_context(services, flow)))
     show_question(chat)
 
 
@@ -468,7 +469,11 @@ def _record_consent(chat: Chat, step: Step, new_state: FlowState) -> None:
             scope=scope,
             version=CONSENT_VERSION,
             text_hash=consent_hash(
-                services, record.lang, flow_text(services, step.text, record.lang), record.flow
+                services,
+                record.lang,
+                flow_text(services, step.text, record.lang),
+                record.flow,
+                helper=record.role == "helper",
             ),
             at=utc_iso(services.clock.now()),
             given_by=engine.consent_given_by(new_state, question.consent),

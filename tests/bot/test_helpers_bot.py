@@ -37,6 +37,9 @@ async def sent(harness: Harness, answers: dict[str, Any], *, helper: bool) -> tu
 async def test_a_helper_reads_about_the_person_not_about_you(harness: Harness) -> None:
     asked = await walk_candidate(harness, JOBCOACH, helper=True)
     shown = joined(harness.session.sent_texts(DEFAULT_USER_ID, visible=True))
+    assert "Je helpt iemand?</b> Dan gaan de vragen over die persoon." in joined(
+        harness.session.sent_texts(DEFAULT_USER_ID)
+    )
     assert "Je helpt iemand die werk zoekt. Ik stel je een paar vragen over die persoon." in shown
     assert "Hoe oud is de persoon voor wie je dit invult?" in shown
     assert "Hoeveel uur per week wil de persoon werken?" in shown
@@ -110,6 +113,7 @@ async def test_the_candidate_self_is_no_helper(harness: Harness) -> None:
     intake, shown = await sent(harness, {}, helper=False)
     assert "Hoe oud ben je?" in shown
     assert "de persoon voor wie je dit invult" not in shown
+    assert "Je helpt iemand?" not in shown
     assert intake.filled_in_by is None
     assert {c.given_by for c in intake.consents} == {"candidate"}
     assert "helper" not in render_card(harness.services, intake)[0]

@@ -46,6 +46,7 @@ class ScreenKind(StrEnum):
     ERASE = "erase"
     WITHDRAW = "withdraw"
     AFTER = "after"  # "delete the chat?" after an intake was sent
+    CONTACT = "contact"  # "may a coordinator contact you?", after /mens during an intake
 
 
 STATE_OF_SCREEN: dict[ScreenKind, str | None] = {
@@ -58,8 +59,11 @@ STATE_OF_SCREEN: dict[ScreenKind, str | None] = {
     ScreenKind.ERASE: IntakeStates.confirming.state,
     ScreenKind.WITHDRAW: IntakeStates.confirming.state,
     ScreenKind.AFTER: None,
+    ScreenKind.CONTACT: IntakeStates.confirming.state,
 }
-CONFIRMATIONS = frozenset({ScreenKind.STOP, ScreenKind.ERASE, ScreenKind.WITHDRAW})
+CONFIRMATIONS = frozenset(
+    {ScreenKind.STOP, ScreenKind.ERASE, ScreenKind.WITHDRAW, ScreenKind.CONTACT}
+)
 
 
 @dataclass(slots=True)
@@ -114,6 +118,8 @@ class ChatRecord:
     # The person blocked the bot (a send was refused with 403); the coordinators were told.
     # A send that gets through again clears it.
     blocked: bool = False
+    # The number of the contact request sent during this intake (/mens), so it goes once.
+    contact_request: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +143,7 @@ class ChatRecord:
             "delete_failed": self.delete_failed,
             "last_update": self.last_update,
             "blocked": self.blocked,
+            "contact_request": self.contact_request,
         }
 
     @classmethod
@@ -164,6 +171,7 @@ class ChatRecord:
             delete_failed=int(data.get("delete_failed", 0)),
             last_update=int(data.get("last_update", 0)),
             blocked=bool(data.get("blocked", False)),
+            contact_request=data.get("contact_request"),
             # A stored record keeps its epoch; a new one draws its own (no random draw per load).
             **({"epoch": data["epoch"]} if isinstance(data.get("epoch"), str) else {}),
         )
@@ -197,6 +205,7 @@ class ChatRecord:
         self.started_at = None
         self.role = None
         self.seen = []
+        self.contact_request = None
 
 
 def fsm_state(record: ChatRecord) -> str | None:

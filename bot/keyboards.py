@@ -64,6 +64,12 @@ class StopCb(CallbackData, prefix="x"):
     confirm: int
 
 
+class ContactCb(CallbackData, prefix="h"):
+    """The answer to "may a coordinator contact you?" (/mens during an intake)."""
+
+    yes: int
+
+
 class AfterCb(CallbackData, prefix="z"):
     """After the intake: delete the chat's messages, or keep them."""
 
@@ -91,6 +97,7 @@ class Keyboards:
         self.engines = engines
         self._roles = {lang: self._build_roles(lang) for lang in ("nl", "en")}
         self._stop = {lang: self._build_stop(lang) for lang in ("nl", "en")}
+        self._contact = {lang: self._build_contact(lang) for lang in ("nl", "en")}
         self._summary = {
             (flow, lang): self._build_summary(flow, lang)
             for flow in engines
@@ -111,6 +118,9 @@ class Keyboards:
 
     def stop_confirm(self, lang: Language) -> InlineKeyboardMarkup:
         return self._stop[lang]
+
+    def contact_offer(self, lang: Language) -> InlineKeyboardMarkup:
+        return self._contact[lang]
 
     def languages(self) -> InlineKeyboardMarkup:
         return self._languages
@@ -164,6 +174,15 @@ class Keyboards:
                         label(lang, "other_language"), LangCb(lang="en" if lang == "nl" else "nl")
                     )
                 ],
+            ]
+        )
+
+    @staticmethod
+    def _build_contact(lang: Language) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            inline_keyboard=[
+                [_button(label(lang, "contact_yes"), ContactCb(yes=1))],
+                [_button(label(lang, "contact_no"), ContactCb(yes=0))],
             ]
         )
 

@@ -141,6 +141,57 @@ async def submit(chat: Chat) -> Intake:
     return stored
 
 
+async def request_contact(chat: Chat, request_id: str) -> Intake:
+    """/mens during an intake, then "yes": what was answered so far goes to the coordinators
+    as a contact request, with a card they claim like any other and answer through the relay.
+
+    Only answers already given are sent, so only within the consent given so far. `request_id`
+    names this request (the update that made it): a replay after a restart finds the one stored
+    and queues no second card. The person's intake goes on; the caller tells them the number.
+    """
+    services = chat.services
+    record = chat.record
+    assert record.flow is not None and record.flow_state is not None
+    flow = record.flow
+    engine = services.engines[flow]
+    state = record.flow_state
+    answers = {
+        line.question.id: state.answers[line.question.id]
+        for line in engine.summary(state, record.lang)
+    }
+    stored = next(
+        (i for i in await services.intakes.for_user(chat.user_id) if i.submit_id == request_id),
+        None,
+    )
+    if stored is None:
+        name_q = engine.flow.name_question
+        now = utc_iso(services.clock.now())
+        intake = Intake(
+            number="",
+            kind=IntakeKind(flow),
+            created_at=now,
+            updated_at=now,
+            user_id=chat.user_id,
+            chat_id=chat.id,
+            language=record.lang,
+            flow_version=engine.flow.version,
+            answers=answers,
+            outcome={},
+            name=str(answers.get(name_q, "")) if name_q else "",
+            consents=_consents(engine, state, record.consents),
+            submit_id=request_id,
+            filled_in_by=filled_in_by(engine, state, answers),
+            request="contact",
+        )
+        intake.history.append(HistoryEntry(now, "person", "contact-request", record.role or ""))
+        stored = await services.intakes.add(intake)
+        chat.count(f"{flow}:contact-request")
+        log.info("contact request %s stored (%s)", stored.number, stored.kind)
+    if stored.card_message_id is None and not await _card_queued(services, stored):
+        await queue_new_intake(services, stored)
+    return stored
+
+
 async def _card_queued(services: Services, intake: Intake) -> bool:
     # One lookup by the card's delivery id, not a read of every waiting delivery per submit.
     return await services.outbox.get(card_delivery_id(intake)) is not None
@@ -193,4 +244,4 @@ def _sensitive_skipped(chat: Chat) -> bool:
     return False
 
 
-__all__ = ["Submitter", "submit"]
+__all__ = ["Submitter", "request_contact", "submit"]

@@ -123,6 +123,9 @@ class Intake:
     # Set when a helper filled it in for the candidate; None when the candidate did (and in
     # intakes stored before helpers were asked).
     filled_in_by: FilledInBy | None = None
+    # "contact": not a finished intake but a request to be contacted, made with /mens during
+    # the intake; it holds what was answered until then. "" for an intake sent at the end.
+    request: str = ""
     schema: int = INTAKE_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

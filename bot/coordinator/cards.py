@@ -137,6 +137,8 @@ def card_context(intake: Intake) -> dict[str, Any]:
         "erased": is_erased(intake),
         # Only that a helper filled it in, and the helper's role: never a name in the group.
         "helper_role": intake.filled_in_by.role if intake.filled_in_by is not None else "",
+        # A request for contact made with /mens during the intake: the answers are not all in.
+        "contact_request": intake.request == "contact",
     }
 
 

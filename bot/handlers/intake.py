@@ -16,11 +16,21 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.chat import Chat
-from bot.chat_state import IntakeStates, ScreenKind
+from bot.chat_state import ChatRecord, IntakeStates, ScreenKind
 from bot.filters import HasText, PrivateChat
 from bot.handlers.registry import command_router
 from bot.i18n import label
-from bot.keyboards import FLOW_CODES, AnswerCb, LangCb, NavCb, RoleCb, StopCb, SummaryCb, ToggleCb
+from bot.keyboards import (
+    FLOW_CODES,
+    AnswerCb,
+    ContactCb,
+    LangCb,
+    NavCb,
+    RoleCb,
+    StopCb,
+    SummaryCb,
+    ToggleCb,
+)
 from bot.screens import CONSENT_VERSION as CONSENT_VERSION
 from bot.screens import (
     answered_text,
@@ -34,6 +44,7 @@ from bot.screens import (
     show_welcome,
     text_values,
 )
+from bot.submit import request_contact
 from flows.engine import FlowState, Phase, Rejected, Result, Step
 from flows.model import ConsentScope, Kind, Language
 from flows.records import ConsentRecord, utc_iso
@@ -173,7 +184,53 @@ async def cmd_human(message: Message, chat: Chat) -> None:
 
 
 def human(chat: Chat) -> None:
-    explain(chat, "human")
+    """How to reach a person; during an intake, with the offer to have one contact them."""
+    record = chat.record
+    if not may_offer_contact(record):
+        explain(chat, "human")
+        return
+    chat.say(chat.render("human", busy=False, **privacy_context(chat.services, record.flow)))
+    ask_contact(chat)
+
+
+def may_offer_contact(record: ChatRecord) -> bool:
+    """A contact request sends the answers given so far: only once the general consent was
+    given, once per intake, and not while the intake itself is being sent."""
+    return (
+        record.flow is not None
+        and record.flow_state is not None
+        and record.submitting is None
+        and record.contact_request is None
+        and any(c.get("scope") == "general" and c.get("given") for c in record.consents)
+    )
+
+
+def ask_contact(chat: Chat) -> None:
+    chat.retire_screen()
+    text = chat.render("contact_offer", flow=chat.record.flow)
+    chat.say(text, chat.services.keyboards.contact_offer(chat.lang), screen=ScreenKind.CONTACT)
+
+
+async def answer_contact(chat: Chat, yes: bool) -> None:
+    record = chat.record
+    if not yes or not may_offer_contact(record):
+        show_current(chat)
+        return
+    # Named after this update: a replay of it after a restart finds the request already stored.
+    request = await request_contact(chat, f"contact-{record.epoch}-{record.last_update}")
+    record.contact_request = request.number
+    chat.retire_screen()
+    chat.say(chat.render("contact_sent", number=request.number, flow=record.flow))
+    show_current(chat)
+
+
+async def cb_contact(
+    callback: CallbackQuery, callback_data: ContactCb, chat: Chat, callback_answer: CallbackAnswer
+) -> None:
+    if not chat.record.screen_is(ScreenKind.CONTACT) or not chat.is_screen(callback.message):
+        stale(chat, callback_answer)
+    else:
+        await answer_contact(chat, bool(callback_data.yes))
 
 
 def explain(chat: Chat, template: str) -> None:
@@ -619,7 +676,22 @@ async def typed_in_confirmation(message: Message, chat: Chat) -> None:
     """Typed text while "Wil je echt stoppen?" is the screen (the rights confirmations have
     their own handler in bot/handlers/privacy.py, registered before this one)."""
     chat.record.track(message.message_id)
-    typed_stop(chat, message.text or "")
+    if chat.record.screen_is(ScreenKind.CONTACT):
+        await typed_contact(chat, message.text or "")
+    else:
+        typed_stop(chat, message.text or "")
+
+
+async def typed_contact(chat: Chat, text: str) -> None:
+    """A typed answer to "may a coordinator contact you?" (its buttons can be typed too). Not
+    a number: one typed for the question before must not send anything by mistake."""
+    words = fold_words(text)
+    if words in ("ja", "j", "yes", "y") or names_button(words, "contact_yes"):
+        await answer_contact(chat, True)
+    elif words in ("nee", "n", "no", "verder") or names_button(words, "contact_no"):
+        await answer_contact(chat, False)
+    else:
+        ask_contact(chat)
 
 
 def finish(chat: Chat) -> None:
@@ -675,6 +747,7 @@ def build_router() -> Router:
     router.callback_query.register(cb_role, RoleCb.filter())
     router.callback_query.register(cb_language, LangCb.filter())
     router.callback_query.register(cb_stop, StopCb.filter())
+    router.callback_query.register(cb_contact, ContactCb.filter())
     router.callback_query.register(cb_answer, ASKING, AnswerCb.filter())
     router.callback_query.register(cb_toggle, ASKING, ToggleCb.filter())
     router.callback_query.register(cb_nav, NavCb.filter())

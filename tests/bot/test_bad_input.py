@@ -106,6 +106,10 @@ async def test_typed_text_for_a_button_question_gives_the_reason_and_asks_again(
     assert human.startswith("🙋 Een mens spreken")
     assert "Ik ben een chatbot." in human
     assert "Bel of mail het intakebureau" in human
+    await driver.send("1")  # a number is not an answer to "may someone contact you?"
+    assert driver.texts_since_last_action[-1].startswith("Wil je dat een medewerker")
+    assert await harness.intakes() == []
+    await driver.click("Nee, ik ga verder")
 
     await driver.send("1")  # a good answer clears the count
     assert (await snapshot(harness))["data"]["misses"] == 0
@@ -467,11 +471,29 @@ async def test_an_unknown_command_mid_question_changes_nothing(harness: Harness)
     assert await snapshot(harness) == before  # not even counted as a wrong answer
 
 
+async def test_mens_mid_question_offers_contact_and_no_goes_on_where_it_was(
+    harness: Harness,
+) -> None:
+    await at_question_2(harness)
+    driver = harness.driver()
+
+    await driver.send("/mens")
+    shown = driver.texts_since_last_action
+    assert shown[0].startswith("🙋 Een mens spreken")
+    assert shown[-1].startswith("Wil je dat een medewerker van het intakebureau contact")
+    await driver.click("Nee, ik ga verder")
+    assert driver.texts_since_last_action == [QUESTION_2]
+    assert await harness.intakes() == []
+    await driver.send("1")  # and the intake goes on where it was
+    state = await harness.flow_state()
+    assert state is not None
+    assert state.answers["filled_by"] == "zelf"
+
+
 @pytest.mark.parametrize(
     ("command", "first_words"),
     [
         ("/help", "ℹ️ Hulp"),
-        ("/mens", "🙋 Een mens spreken"),
         ("/start", "Je bent al bezig met de vragen. Je antwoorden zijn bewaard."),
         ("/start werkgever", "Je bent al bezig met de vragen. Je antwoorden zijn bewaard."),
     ],

@@ -264,6 +264,8 @@ async def test_the_navigation_buttons_can_be_typed_too(harness: Harness) -> None
     assert (await _question(harness)).id == "helpers"
     await driver.send("ik wil een mens spreken")
     assert "Een mens spreken" in driver.texts_since_last_action[0]
+    await driver.send("nee")  # no contact request: back to the question
+    assert (await _question(harness)).id == "helpers"
     await driver.send("waarom?")
     assert "Waarom vragen we dit?" in driver.texts_since_last_action[0]
 

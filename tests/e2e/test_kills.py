@@ -544,12 +544,15 @@ class Person:
 
     def question_in(self, text: str) -> Any:
         # A question text may hold placeholders ("{after_close}"): match what is around them.
+        # A helper reads the question about "de persoon" (text_helper) instead.
         matches = [
-            q
+            (q, wording.nl)
             for q in self.engine.flow.questions
-            if all(part in text for part in re.split(r"\{[a-z_]+\}", q.text.nl))
+            for wording in (q.text, q.text_helper)
+            if wording is not None
+            and all(part in text for part in re.split(r"\{[a-z_]+\}", wording.nl))
         ]
-        return max(matches, key=lambda q: len(q.text.nl)) if matches else None
+        return max(matches, key=lambda m: len(m[1]))[0] if matches else None
 
 
 def require(buttons: Mapping[str, str | None], label: str) -> str:

@@ -118,6 +118,19 @@ def _routes(intake: Intake, lang: Language) -> list[dict[str, Any]]:
     return routes
 
 
+def _rule_notes(intake: Intake, lang: Language) -> list[str]:
+    """What the routing rules tell the coordinators only (flows/data: `note` on a rule), for
+    example that a werkvoorziening counts in the register but not for the banenafspraak."""
+    notes: list[str] = []
+    for part in ("target_groups", "routes"):
+        for finding in intake.outcome.get(part, []):
+            for note in finding.get("notes") or []:
+                text = str(note.get(lang, ""))
+                if text and text not in notes:
+                    notes.append(text)
+    return notes
+
+
 def _notes(intake: Intake, limit: int) -> list[dict[str, str]]:
     return [
         {"by": short(n.by, 60), "at": local_time(n.at), "text": short(n.text, MAX_NOTE)}
@@ -200,6 +213,7 @@ def view_context(services: Services, intake: Intake) -> dict[str, Any]:
             "answers": answer_lines(services, intake),
             "target_groups": list(intake.target_groups),
             "routes": _routes(intake, lang),
+            "rule_notes": _rule_notes(intake, lang),
             "received": local_time(intake.created_at),
             "language": intake.language,
             "messages": _person_messages(intake),

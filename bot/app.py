@@ -39,6 +39,16 @@ PRIVATE_COMMANDS = (
     "verwijder",
     "intrekken",
 )
+# The English name of each command that has one (the handlers take both): the English menu
+# shows these, as the English texts do.
+ENGLISH_COMMANDS = {
+    "terug": "back",
+    "taal": "language",
+    "mens": "human",
+    "mijngegevens": "mydata",
+    "verwijder": "delete",
+    "intrekken": "withdraw",
+}
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
@@ -110,7 +120,11 @@ async def set_commands(bot: Bot, settings: Settings) -> None:
     descriptions = command_descriptions()
     for lang in ("nl", "en"):
         commands = [
-            BotCommand(command=c, description=descriptions[c][lang]) for c in PRIVATE_COMMANDS
+            BotCommand(
+                command=ENGLISH_COMMANDS.get(c, c) if lang == "en" else c,
+                description=descriptions[c][lang],
+            )
+            for c in PRIVATE_COMMANDS
         ]
         await bot.set_my_commands(
             commands,

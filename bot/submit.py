@@ -85,41 +85,17 @@ async def submit(chat: Chat) -> Intake:
     flow = record.flow
     engine = services.engines[flow]
     outcome = engine.outcome(record.flow_state)
-    answers = {
-        line.question.id: record.flow_state.answers[line.question.id]
-        for line in engine.summary(record.flow_state, record.lang)
-    }
-    stored = next(
-        (i for i in await services.intakes.for_user(chat.user_id) if i.submit_id == submit_id),
-        None,
-    )
+    answers = _answers_so_far(chat)
+    stored = await _stored(chat, submit_id)
     if stored is None:
-        name_q = engine.flow.name_question
-        now = utc_iso(services.clock.now())
-        intake = Intake(
-            number="",
-            kind=IntakeKind(flow),
-            created_at=now,
-            updated_at=now,
-            user_id=chat.user_id,
-            chat_id=chat.id,
-            language=record.lang,
-            flow_version=engine.flow.version,
-            answers=answers,
-            outcome=outcome.to_dict(),
-            name=str(answers.get(name_q, "")) if name_q else "",
-            target_groups=outcome.target_group_codes,
-            routes=outcome.route_codes,
-            consents=_consents(engine, record.flow_state, record.consents),
-            submit_id=submit_id,
-            filled_in_by=filled_in_by(engine, record.flow_state, answers),
-        )
-        intake.history.append(HistoryEntry(now, "person", "submitted", record.role or ""))
+        intake = _new_intake(chat, answers, submit_id, action="submitted")
+        intake.outcome = outcome.to_dict()
+        intake.target_groups = outcome.target_group_codes
+        intake.routes = outcome.route_codes
         stored = await services.intakes.add(intake)
         chat.count(f"{flow}:finished")
         log.info("intake %s submitted (%s)", stored.number, stored.kind)
-    if stored.card_message_id is None and not await _card_queued(services, stored):
-        await queue_new_intake(services, stored)
+    await _queue_card(services, stored)
     chat.say(
         chat.render(
             "outcome",
@@ -150,46 +126,67 @@ async def request_contact(chat: Chat, request_id: str) -> Intake:
     and queues no second card. The person's intake goes on; the caller tells them the number.
     """
     services = chat.services
+    stored = await _stored(chat, request_id)
+    if stored is None:
+        intake = _new_intake(chat, _answers_so_far(chat), request_id, action="contact-request")
+        intake.request = "contact"
+        stored = await services.intakes.add(intake)
+        chat.count(f"{chat.record.flow}:contact-request")
+        log.info("contact request %s stored (%s)", stored.number, stored.kind)
+    await _queue_card(services, stored)
+    return stored
+
+
+def _answers_so_far(chat: Chat) -> dict[str, Any]:
+    """The answers on the person's path (an answer to a question skipped later is left out)."""
     record = chat.record
     assert record.flow is not None and record.flow_state is not None
-    flow = record.flow
-    engine = services.engines[flow]
+    engine = chat.services.engines[record.flow]
     state = record.flow_state
-    answers = {
+    return {
         line.question.id: state.answers[line.question.id]
         for line in engine.summary(state, record.lang)
     }
-    stored = next(
-        (i for i in await services.intakes.for_user(chat.user_id) if i.submit_id == request_id),
-        None,
+
+
+async def _stored(chat: Chat, submit_id: str) -> Intake | None:
+    """The intake this submit id already stored (a run cut off after the add), if any."""
+    mine = await chat.services.intakes.for_user(chat.user_id)
+    return next((i for i in mine if i.submit_id == submit_id), None)
+
+
+def _new_intake(chat: Chat, answers: dict[str, Any], submit_id: str, *, action: str) -> Intake:
+    """An intake of the conversation in `chat`, not stored yet, with no outcome."""
+    services = chat.services
+    record = chat.record
+    assert record.flow is not None and record.flow_state is not None
+    engine = services.engines[record.flow]
+    name_q = engine.flow.name_question
+    now = utc_iso(services.clock.now())
+    intake = Intake(
+        number="",
+        kind=IntakeKind(record.flow),
+        created_at=now,
+        updated_at=now,
+        user_id=chat.user_id,
+        chat_id=chat.id,
+        language=record.lang,
+        flow_version=engine.flow.version,
+        answers=answers,
+        outcome={},
+        name=str(answers.get(name_q, "")) if name_q else "",
+        consents=_consents(engine, record.flow_state, record.consents),
+        submit_id=submit_id,
+        filled_in_by=filled_in_by(engine, record.flow_state, answers),
     )
-    if stored is None:
-        name_q = engine.flow.name_question
-        now = utc_iso(services.clock.now())
-        intake = Intake(
-            number="",
-            kind=IntakeKind(flow),
-            created_at=now,
-            updated_at=now,
-            user_id=chat.user_id,
-            chat_id=chat.id,
-            language=record.lang,
-            flow_version=engine.flow.version,
-            answers=answers,
-            outcome={},
-            name=str(answers.get(name_q, "")) if name_q else "",
-            consents=_consents(engine, state, record.consents),
-            submit_id=request_id,
-            filled_in_by=filled_in_by(engine, state, answers),
-            request="contact",
-        )
-        intake.history.append(HistoryEntry(now, "person", "contact-request", record.role or ""))
-        stored = await services.intakes.add(intake)
-        chat.count(f"{flow}:contact-request")
-        log.info("contact request %s stored (%s)", stored.number, stored.kind)
-    if stored.card_message_id is None and not await _card_queued(services, stored):
-        await queue_new_intake(services, stored)
-    return stored
+    intake.history.append(HistoryEntry(now, "person", action, record.role or ""))
+    return intake
+
+
+async def _queue_card(services: Services, intake: Intake) -> None:
+    """Queue the card, unless it is placed or queued already."""
+    if intake.card_message_id is None and not await _card_queued(services, intake):
+        await queue_new_intake(services, intake)
 
 
 async def _card_queued(services: Services, intake: Intake) -> bool:

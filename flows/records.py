@@ -48,6 +48,23 @@ class Status(StrEnum):
     def is_closed(self) -> bool:
         return self in (Status.GEPLAATST, Status.AFGESLOTEN, Status.INGETROKKEN)
 
+    @property
+    def next_statuses(self) -> tuple[Status, ...]:
+        """Where a coordinator may move an intake from here (the status workflow)."""
+        return _NEXT_STATUSES[self]
+
+
+# The way an intake moves on. `opgepakt` is reached by claiming; `ingetrokken` only when the
+# person withdraws, never by a coordinator's choice.
+_NEXT_STATUSES: dict[Status, tuple[Status, ...]] = {
+    Status.NIEUW: (Status.AFGESLOTEN,),
+    Status.OPGEPAKT: (Status.CONTACT_GEHAD, Status.AFGESLOTEN),
+    Status.CONTACT_GEHAD: (Status.GEPLAATST, Status.AFGESLOTEN),
+    Status.GEPLAATST: (),
+    Status.AFGESLOTEN: (),
+    Status.INGETROKKEN: (),
+}
+
 
 @dataclass(slots=True)
 class HistoryEntry:

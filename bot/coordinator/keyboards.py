@@ -9,17 +9,6 @@ from bot.i18n import label
 from flows.model import Language
 from flows.records import Status
 
-# The way an intake moves on. `opgepakt` is reached by claiming; `ingetrokken` only when the
-# person withdraws (bot/privacy.py), never by a button.
-NEXT_STATUSES: dict[Status, tuple[Status, ...]] = {
-    Status.NIEUW: (Status.AFGESLOTEN,),
-    Status.OPGEPAKT: (Status.CONTACT_GEHAD, Status.AFGESLOTEN),
-    Status.CONTACT_GEHAD: (Status.GEPLAATST, Status.AFGESLOTEN),
-    Status.GEPLAATST: (),
-    Status.AFGESLOTEN: (),
-    Status.INGETROKKEN: (),
-}
-
 
 class CardCb(CallbackData, prefix="kc"):
     """A button on a card: `a` is claim, status, note or details; `s` the new status."""
@@ -53,7 +42,7 @@ def card_keyboard(
         rows.append(first)
     moves = [
         _button(label(lang, f"coord_to_{s.value}"), CardCb(a="status", n=number, s=s.value))
-        for s in NEXT_STATUSES[status]
+        for s in status.next_statuses
     ]
     if moves:
         rows.append(moves)

@@ -67,7 +67,7 @@ from bot.coordinator.cards import (
     short,
 )
 from bot.coordinator.export import export_files
-from bot.coordinator.keyboards import NEXT_STATUSES, CardCb, ListCb, page_keyboard
+from bot.coordinator.keyboards import CardCb, ListCb, page_keyboard
 from bot.coordinator.stats import chart_png, figures
 from bot.delivery import summarize
 from bot.filters import NotPrivateChat, PrivateChat
@@ -502,7 +502,7 @@ async def _move(services: Services, intake: Intake, target: str, user: User) -> 
         new = Status(target)
     except ValueError:
         return "same"
-    if new not in NEXT_STATUSES[intake.status]:
+    if new not in intake.status.next_statuses:
         return "same"
     updated = await services.intakes.update(
         intake.number, _actor(user), "status", f"{intake.status.value} -> {new.value}", status=new

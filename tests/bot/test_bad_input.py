@@ -17,12 +17,11 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     Harness,
     build_harness,
     confirm_summary,
-    harness_fixture,  # noqa: F401 - the `harness` fixture
     joined,
     snapshot,
     walk,

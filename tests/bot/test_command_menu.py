@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bot.app import set_commands
-from tests.bot.intake_fixtures import build_harness
+from tests.bot.intake_harness import build_harness
 
 
 async def test_the_english_menu_lists_the_english_commands_and_each_one_works(

@@ -23,7 +23,7 @@ from bot.console import ConsoleSession, run_console
 from bot.sender import Limits, Sender
 from flows.loader import load_shipped_flows
 from storage.lock import hold_data_dir
-from tests.bot.intake_fixtures import Harness, build_harness
+from tests.bot.intake_harness import Harness, build_harness
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import re
 
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     COORDINATOR_GROUP,
     Harness,
     confirm_summary,
-    harness_fixture,  # noqa: F401 - the `harness` fixture
     walk,
 )
 from tests.support.updates import DEFAULT_USER_ID, callback_update

@@ -1,6 +1,6 @@
 """What a person reads and what is stored, after the content review of December 2026 (issue 12).
 
-Each test walks an intake through the real Dispatcher (tests/bot/intake_fixtures.py) and reads
+Each test walks an intake through the real Dispatcher (tests/bot/intake_harness.py) and reads
 the screens as the person sees them: the next steps for people outside the register, the
 register question on a phone, the warning at free text, what happens next and how long data
 are kept, the employer texts, English commands, and progress.
@@ -16,13 +16,12 @@ import pytest
 
 from bot.render import TEMPLATES_DIR
 from flows.model import AnswerValue
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     EMPLOYER_ANSWERS,
     Harness,
     build_harness,
     confirm_summary,
-    harness_fixture,  # noqa: F401 - the `harness` fixture
     joined,
     walk,
 )

@@ -17,7 +17,7 @@ import pytest
 from bot.coordinator.keyboards import CardCb
 from bot.handlers.coordinator import DETAILS_WAIT
 from flows.records import Intake, IntakeKind, Note, Status
-from tests.bot.coordinator_fixtures import (
+from tests.bot.coordinator_harness import (
     COORD,
     COORD2,
     COORD_NAME,
@@ -26,12 +26,11 @@ from tests.bot.coordinator_fixtures import (
     STRANGER,
     Coord,
     answer_displays,
-    coord_fixture,  # noqa: F401 - the fixture, by name
     group_texts,
     make_coord,
     personal_strings,
 )
-from tests.bot.intake_fixtures import confirm_summary, walk_candidate
+from tests.bot.intake_harness import confirm_summary, walk_candidate
 from tests.support.bot_api_state import BotApiError, visible_text
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.coordinator.keyboards import CardCb, ListCb
 from flows.records import Intake, Status
-from tests.bot.coordinator_fixtures import (
+from tests.bot.coordinator_harness import (
     COORD,
     COORD2,
     COORD_NAME,
@@ -19,7 +19,6 @@ from tests.bot.coordinator_fixtures import (
     PERSON,
     STRANGER,
     Coord,
-    coord_fixture,  # noqa: F401 - the fixture, by name
     group_texts,
     make_coord,
     personal_strings,

@@ -17,18 +17,17 @@ from bot.delivery import DeliveryOutbox, is_permanent, summarize
 from bot.sender import Limits
 from flows.records import parse_iso
 from storage import open_stores
-from tests.bot.coordinator_fixtures import (
+from tests.bot.coordinator_harness import (
     COORD,
     GROUP,
     PERSON,
     Coord,
     TimedSession,
-    coord_fixture,  # noqa: F401 - the fixture, by name
     deliver_outbox,
     make_coord,
     outbox_source,
 )
-from tests.bot.intake_fixtures import FakeClock, build_harness
+from tests.bot.intake_harness import FakeClock, build_harness
 from tests.support.bot_api_state import BotApiError, BotApiState
 from tests.support.session import network_error
 

@@ -20,8 +20,8 @@ from bot.privacy import group_message_detail
 from flows.records import HistoryEntry, Note, Status, utc_iso
 from storage import open_stores
 from storage.funnel import FileFunnel
-from tests.bot.coordinator_fixtures import deliver_outbox
-from tests.bot.intake_fixtures import (
+from tests.bot.coordinator_harness import deliver_outbox
+from tests.bot.intake_harness import (
     COORDINATOR_GROUP,
     EMPLOYER_ANSWERS,
     FakeClock,

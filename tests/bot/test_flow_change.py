@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bot.intake_fixtures import CANDIDATE_ANSWERS, Harness, harness_fixture, walk
-
-__all__ = ["harness_fixture"]
+from tests.bot.intake_harness import CANDIDATE_ANSWERS, Harness, walk
 
 
 async def test_a_removed_question_and_option_are_dropped_and_the_person_goes_on(

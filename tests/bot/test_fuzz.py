@@ -19,7 +19,7 @@ import pytest
 from aiogram.types import Update
 
 from bot.sender import Limits
-from tests.bot.intake_fixtures import build_harness
+from tests.bot.intake_harness import build_harness
 from tests.support.bot_api_state import BotApiError
 from tests.support.updates import (
     callback_update,

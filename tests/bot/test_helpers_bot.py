@@ -13,10 +13,9 @@ from typing import Any
 
 from bot.coordinator.cards import card_context, render_card, view_context
 from flows.records import FilledInBy, Intake
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     Harness,
     confirm_summary,
-    harness_fixture,  # noqa: F401 - the `harness` fixture
     joined,
     walk_candidate,
 )

@@ -14,7 +14,7 @@ import pytest
 from bot.screens import CONSENT_VERSION, consent_hash
 from flows.model import Kind
 from flows.records import IntakeKind
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     COORDINATOR_GROUP,
     EMPLOYER_ANSWERS,
@@ -23,7 +23,6 @@ from tests.bot.intake_fixtures import (
     answer_current,
     build_harness,
     confirm_summary,
-    harness_fixture,  # noqa: F401 - the `harness` fixture
     joined,
     walk,
     walk_candidate,

@@ -9,11 +9,10 @@ from bot.privacy import erase_person
 from flows.engine import Engine, Rejected
 from flows.loader import load_flow
 from flows.records import Status
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     Harness,
     confirm_summary,
-    harness_fixture,  # noqa: F401 - the fixture, by name
     walk,
     walk_candidate,
 )

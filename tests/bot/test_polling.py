@@ -11,7 +11,7 @@ from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.types import Update
 
 from bot.polling import Poller
-from tests.bot.intake_fixtures import Harness, build_harness
+from tests.bot.intake_harness import Harness, build_harness
 from tests.support.session import RecordingSession
 from tests.support.updates import message_update
 

@@ -17,7 +17,7 @@ from bot import handoff
 from bot.privacy import GroupMessage, group_message_detail, group_messages
 from bot.screens import CONSENT_VERSION
 from flows.records import HistoryEntry, Intake, Status
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     Harness,
     build_harness,

@@ -1,6 +1,6 @@
 """Defects found in a fresh-eyes review of `bot/` and `templates/`, each pinned by a test.
 
-Every test drives the real Dispatcher (tests/bot/intake_fixtures.py, coordinator_fixtures.py)
+Every test drives the real Dispatcher (tests/bot/intake_harness.py, coordinator_harness.py)
 and asserts what a person or a coordinator sees, or what is stored.
 """
 
@@ -11,19 +11,17 @@ import re
 from bot.coordinator.keyboards import CardCb
 from flows.model import Question
 from flows.records import IntakeKind
-from tests.bot.coordinator_fixtures import (
+from tests.bot.coordinator_harness import (
     COORD,
     GROUP,
     PERSON,
     Coord,
-    coord_fixture,  # noqa: F401 - the fixture, by name
 )
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     Harness,
     button_label,
     confirm_summary,
-    harness_fixture,  # noqa: F401 - the fixture, by name
     joined,
     walk,
     walk_candidate,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from bot.coordinator.cards import card_context, view_context
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     Harness,
     confirm_summary,
-    harness_fixture,  # noqa: F401 - the `harness` fixture
     walk,
 )
 from tests.support.updates import DEFAULT_USER_ID

@@ -18,13 +18,12 @@ import pytest
 from bot.chat import ChatOutbox
 from bot.sender import Limits
 from flows.model import AnswerValue
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     HELPER_ONLY,
     Harness,
     build_harness,
     confirm_summary,
-    harness_fixture,  # noqa: F401 - the `harness` fixture
     open_file_harness,
     typed_form,
     walk,

@@ -14,9 +14,8 @@ from aiogram.types import Message
 
 from bot.handlers.registry import Handlers
 from bot.render import Renderer
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     Harness,
-    harness_fixture,  # noqa: F401 - the `harness` fixture
     walk_candidate,
 )
 

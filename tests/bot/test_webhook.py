@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.webhook import create_webhook_app
-from tests.bot.intake_fixtures import Harness, build_harness
+from tests.bot.intake_harness import Harness, build_harness
 from tests.support.updates import DEFAULT_USER_ID, as_json, message_update
 
 SECRET = "s3cret-Token_1"

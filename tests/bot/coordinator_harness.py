@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
-
-import pytest
 
 from bot.delivery import DeliveryOutbox
 from bot.handoff import queue_new_intake
@@ -26,7 +23,7 @@ from bot.sender import Limits, Sender
 from flows.model import AnswerValue
 from flows.outcome import compute_outcome
 from flows.records import Intake, IntakeKind, utc_iso
-from tests.bot.intake_fixtures import (
+from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     COORDINATOR_GROUP,
     EMPLOYER_ANSWERS,
@@ -278,10 +275,3 @@ async def make_coord(tmp_path: Path, *, limits: Limits | None = None, **settings
         tmp_path / "data", clock=FakeClock(), session=session, limits=limits, **values
     )
     return Coord(h, outbox_source(h), session)
-
-
-@pytest.fixture(name="coord")
-async def coord_fixture(tmp_path: Path) -> AsyncIterator[Coord]:
-    coord = await make_coord(tmp_path)
-    yield coord
-    await coord.h.close()

@@ -1,19 +1,17 @@
 """Shared set-up for the intake tests: the real Dispatcher over memory or TinyDB stores.
 
-Only the seams are fake: the Bot's session (a RecordingSession) and the clock. Tests import the
-fixture by name (`from tests.bot.intake_fixtures import harness_fixture  # noqa: F401`) and
-ask for `harness`.
+Only the seams are fake: the Bot's session (a RecordingSession) and the clock. Tests ask for
+the `harness` fixture (tests/bot/conftest.py) and import the helpers from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.context import FSMContext
 
@@ -154,13 +152,6 @@ async def open_file_harness(
     clock = clock or FakeClock()
     stores = await open_stores(data_dir, clock, retention_days=365, conversation_days=30)
     return await build_harness(data_dir, stores=stores, clock=clock, session=session)
-
-
-@pytest.fixture(name="harness")
-async def harness_fixture(tmp_path: Path) -> AsyncIterator[Harness]:
-    harness = await build_harness(tmp_path / "data")
-    yield harness
-    await harness.close()
 
 
 # -- walking a whole intake -------------------------------------------------------------------

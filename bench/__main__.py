@@ -20,13 +20,24 @@ from pathlib import Path
 from bench.common import Row, machine_line
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("step_bench", "burst_bench", "footprint_bench")
+# (module, extra arguments, what its rows are called in the table)
+BENCHES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("step_bench", (), ""),
+    ("burst_bench", (), ""),
+    # The same burst with the sender at Telegram's own figures instead of the margins of
+    # `Limits()`: what is left above the physical minimum is the bot's own scheduling.
+    ("burst_bench", ("--telegram-pace",), "burst at 30/s:"),
+    ("footprint_bench", (), ""),
+)
 TIMEOUT = 900
 
 
-def run_json(module: str, quick: bool) -> tuple[bool, list[Row], float, str]:
+def run_json(
+    module: str, quick: bool, extra: Sequence[str] = ()
+) -> tuple[bool, list[Row], float, str]:
     """(ok, rows, seconds, error text) of one benchmark run in a child process."""
-    command = [sys.executable, "-m", f"bench.{module}", "--json"] + (["--quick"] if quick else [])
+    command = [sys.executable, "-m", f"bench.{module}", "--json", *extra]
+    command += ["--quick"] if quick else []
     started = time.perf_counter()
     try:
         done = subprocess.run(
@@ -76,13 +87,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     rows: list[Row] = []
     failures: list[str] = []
-    for module in BENCHES:
-        print(f"running bench.{module}{' --quick' if args.quick else ''} ...", file=sys.stderr)
-        ok, bench_rows, seconds, errors = run_json(module, args.quick)
+    for module, extra, prefix in BENCHES:
+        name = " ".join([f"bench.{module}", *extra])
+        print(f"running {name}{' --quick' if args.quick else ''} ...", file=sys.stderr)
+        ok, bench_rows, seconds, errors = run_json(module, args.quick, extra)
+        if prefix:
+            bench_rows = [(f"{prefix}{figure.split(':', 1)[-1]}", v) for figure, v in bench_rows]
         rows.extend(bench_rows)
-        rows.append((f"({module} took)", f"{seconds:.0f} s"))
+        rows.append((f"({name} took)", f"{seconds:.0f} s"))
         if not ok:
-            failures.append(f"bench.{module} FAILED:\n{errors}")
+            failures.append(f"{name} FAILED:\n{errors}")
     storage_output = ""
     if not args.skip_storage:
         print("running bench.storage_bench --quick ...", file=sys.stderr)

@@ -12,6 +12,7 @@ import pytest
 from bench.burst_bench import (
     OUTCOME_ORDER,
     SUMMARY_ORDER,
+    TELEGRAM_PACE,
     TIME_TICK,
     StoresKind,
     run_burst_bench,
@@ -116,8 +117,21 @@ def test_burst_finishes_every_intake_and_loses_nothing(stores: StoresKind) -> No
     assert result.stall_s > 0
     values = dict(result.rows())
     assert values["burst: finished intakes"].startswith("5 of 5")
+    assert "Limits() defaults" in values["burst: candidates x messages"]
     assert values["burst: lost answers"].startswith("0 ")
     assert "burst: RATIO wall / physical minimum" in values
+
+
+def test_the_burst_at_telegrams_pace_sends_at_30_a_second_without_a_refusal() -> None:
+    result = run_burst_bench(users=40, limits=TELEGRAM_PACE)
+
+    assert result.errors == []
+    assert result.finished == result.cards == 40
+    assert result.lost == 0
+    # The sender's own pace is Telegram's, and the flood model never had to refuse a call.
+    assert result.refused == 0
+    assert result.pace_min_s == pytest.approx(result.private_calls / 30)
+    assert "sender at 30/s, 20/min per group" in dict(result.rows())["burst: candidates x messages"]
 
 
 async def test_footprint_loads_the_conversations_and_measures_the_minimal_bot(

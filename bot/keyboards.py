@@ -8,6 +8,7 @@ instead of being taken as an answer to the question now on screen.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 
 from aiogram.filters.callback_data import CallbackData
@@ -20,36 +21,62 @@ from flows.model import Kind, Language, Question
 FLOW_CODES = {"candidate": "c", "employer": "e"}
 
 
-class AnswerCb(CallbackData, prefix="a"):
-    """A single-choice or yes/no answer: option `o` of question `q` in flow `f`."""
+class NavAction(StrEnum):
+    BACK = "back"
+    WHY = "why"
+    DONE = "done"
+    SKIP = "skip"
+    HUMAN = "human"
 
-    f: str
-    q: int
-    o: int
+
+class SummaryAction(StrEnum):
+    OK = "ok"
+    EDIT = "edit"
+    PICK = "pick"
+    CANCEL = "cancel"
+    BACK = "back"
+
+
+class AfterAction(StrEnum):
+    DELETE = "delete"
+    KEEP = "keep"
+
+
+# aiogram packs only the values, in field order, after the prefix ("a:c:3:1"): the field names
+# cost nothing in Telegram's 64 bytes, while a renamed prefix or a reordered field would break
+# every button already sent. So keep prefixes and field order as they are.
+
+
+class AnswerCb(CallbackData, prefix="a"):
+    """A single-choice or yes/no answer: an option of a question of a flow."""
+
+    flow: str
+    question: int
+    option: int
 
 
 class ToggleCb(CallbackData, prefix="m"):
-    """Tick or untick option `o` of multiple-choice question `q`."""
+    """Tick or untick an option of a multiple-choice question."""
 
-    f: str
-    q: int
-    o: int
+    flow: str
+    question: int
+    option: int
 
 
 class NavCb(CallbackData, prefix="n"):
     """Navigation on a question: done (multi), back, why, skip, human."""
 
-    action: str
-    f: str
-    q: int
+    action: NavAction
+    flow: str
+    question: int
 
 
 class SummaryCb(CallbackData, prefix="s"):
-    """On the summary: ok, edit (show the list), pick (change question q), cancel."""
+    """On the summary: ok, edit (show the list), pick (change a question), cancel."""
 
-    action: str
-    f: str
-    q: int = -1
+    action: SummaryAction
+    flow: str
+    question: int = -1
 
 
 class RoleCb(CallbackData, prefix="r"):
@@ -73,7 +100,7 @@ class ContactCb(CallbackData, prefix="h"):
 class AfterCb(CallbackData, prefix="z"):
     """After the intake: delete the chat's messages, or keep them."""
 
-    action: str
+    action: AfterAction
 
 
 def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
@@ -83,10 +110,16 @@ def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
 def _nav_row(
     question: Question, flow_code: str, index: int, lang: Language
 ) -> list[InlineKeyboardButton]:
-    row = [_button(label(lang, "back"), NavCb(action="back", f=flow_code, q=index))]
+    row = [
+        _button(label(lang, "back"), NavCb(action=NavAction.BACK, flow=flow_code, question=index))
+    ]
     if question.help is not None:
-        row.append(_button(label(lang, "why"), NavCb(action="why", f=flow_code, q=index)))
-    row.append(_button(label(lang, "human"), NavCb(action="human", f=flow_code, q=index)))
+        row.append(
+            _button(label(lang, "why"), NavCb(action=NavAction.WHY, flow=flow_code, question=index))
+        )
+    row.append(
+        _button(label(lang, "human"), NavCb(action=NavAction.HUMAN, flow=flow_code, question=index))
+    )
     return row
 
 
@@ -142,13 +175,27 @@ class Keyboards:
             text = f"{i + 1}. {option.label.get(lang)}"
             if question.kind == Kind.MULTI:
                 mark = "☑️" if option.code in selected else "⬜️"
-                rows.append([_button(f"{mark} {text}", ToggleCb(f=code, q=index, o=i))])
+                rows.append(
+                    [_button(f"{mark} {text}", ToggleCb(flow=code, question=index, option=i))]
+                )
             else:
-                rows.append([_button(text, AnswerCb(f=code, q=index, o=i))])
+                rows.append([_button(text, AnswerCb(flow=code, question=index, option=i))])
         if question.kind == Kind.MULTI:
-            rows.append([_button(label(lang, "done"), NavCb(action="done", f=code, q=index))])
+            rows.append(
+                [
+                    _button(
+                        label(lang, "done"), NavCb(action=NavAction.DONE, flow=code, question=index)
+                    )
+                ]
+            )
         if question.optional:
-            rows.append([_button(label(lang, "skip"), NavCb(action="skip", f=code, q=index))])
+            rows.append(
+                [
+                    _button(
+                        label(lang, "skip"), NavCb(action=NavAction.SKIP, flow=code, question=index)
+                    )
+                ]
+            )
         rows.append(_nav_row(question, code, index, lang))
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -157,9 +204,12 @@ class Keyboards:
     ) -> InlineKeyboardMarkup:
         code = FLOW_CODES[flow]
         rows = [
-            [_button(text, SummaryCb(action="pick", f=code, q=index))] for index, text in editable
+            [_button(text, SummaryCb(action=SummaryAction.PICK, flow=code, question=index))]
+            for index, text in editable
         ]
-        rows.append([_button(label(lang, "cancel_edit"), SummaryCb(action="cancel", f=code))])
+        rows.append(
+            [_button(label(lang, "cancel_edit"), SummaryCb(action=SummaryAction.CANCEL, flow=code))]
+        )
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
     @staticmethod
@@ -200,9 +250,13 @@ class Keyboards:
         code = FLOW_CODES[flow]
         return InlineKeyboardMarkup(
             inline_keyboard=[
-                [_button(label(lang, "summary_ok"), SummaryCb(action="ok", f=code))],
-                [_button(label(lang, "summary_edit"), SummaryCb(action="edit", f=code))],
-                [_button(label(lang, "back"), SummaryCb(action="back", f=code))],
+                [_button(label(lang, "summary_ok"), SummaryCb(action=SummaryAction.OK, flow=code))],
+                [
+                    _button(
+                        label(lang, "summary_edit"), SummaryCb(action=SummaryAction.EDIT, flow=code)
+                    )
+                ],
+                [_button(label(lang, "back"), SummaryCb(action=SummaryAction.BACK, flow=code))],
             ]
         )
 
@@ -210,7 +264,7 @@ class Keyboards:
     def _build_after(lang: Language) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(
             inline_keyboard=[
-                [_button(label(lang, "delete_chat"), AfterCb(action="delete"))],
-                [_button(label(lang, "keep_chat"), AfterCb(action="keep"))],
+                [_button(label(lang, "delete_chat"), AfterCb(action=AfterAction.DELETE))],
+                [_button(label(lang, "keep_chat"), AfterCb(action=AfterAction.KEEP))],
             ]
         )

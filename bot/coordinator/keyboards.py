@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -10,19 +12,31 @@ from flows.model import Language
 from flows.records import Status
 
 
-class CardCb(CallbackData, prefix="kc"):
-    """A button on a card: `a` is claim, status, note or details; `s` the new status."""
+class CardAction(StrEnum):
+    CLAIM = "claim"
+    STATUS = "status"
+    NOTE = "note"
+    DETAILS = "details"
 
-    a: str
-    n: str
-    s: str = ""
+
+# aiogram packs only the values after the prefix ("kc:claim:K-2026-0001:"), so the field names
+# cost nothing in Telegram's 64 bytes. The prefixes and the order of the fields are what buttons
+# already sent rely on: keep them.
+
+
+class CardCb(CallbackData, prefix="kc"):
+    """A button on a card; `status` is the status to move to, for the status action only."""
+
+    action: CardAction
+    number: str
+    status: Status | None = None
 
 
 class ListCb(CallbackData, prefix="kl"):
-    """Page `p` of /intakes with filter `f` ("" for all)."""
+    """A page of /intakes with a filter ("" for all)."""
 
-    f: str
-    p: int
+    filter_token: str
+    page: int
 
 
 def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
@@ -35,19 +49,28 @@ def card_keyboard(
     rows: list[list[InlineKeyboardButton]] = []
     first: list[InlineKeyboardButton] = []
     if not status.is_closed:
-        first.append(_button(label(lang, "coord_claim"), CardCb(a="claim", n=number)))
+        first.append(
+            _button(label(lang, "coord_claim"), CardCb(action=CardAction.CLAIM, number=number))
+        )
     if has_details:
-        first.append(_button(label(lang, "coord_details"), CardCb(a="details", n=number)))
+        first.append(
+            _button(label(lang, "coord_details"), CardCb(action=CardAction.DETAILS, number=number))
+        )
     if first:
         rows.append(first)
     moves = [
-        _button(label(lang, f"coord_to_{s.value}"), CardCb(a="status", n=number, s=s.value))
+        _button(
+            label(lang, f"coord_to_{s.value}"),
+            CardCb(action=CardAction.STATUS, number=number, status=s),
+        )
         for s in status.next_statuses
     ]
     if moves:
         rows.append(moves)
     if status is not Status.INGETROKKEN:
-        rows.append([_button(label(lang, "coord_note"), CardCb(a="note", n=number))])
+        rows.append(
+            [_button(label(lang, "coord_note"), CardCb(action=CardAction.NOTE, number=number))]
+        )
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
@@ -58,8 +81,12 @@ def page_keyboard(
         return None
     row: list[InlineKeyboardButton] = []
     if page > 0:
-        row.append(_button(label(lang, "coord_prev"), ListCb(f=filter_token, p=page - 1)))
-    row.append(_button(f"{page + 1}/{pages}", ListCb(f=filter_token, p=page)))
+        row.append(
+            _button(label(lang, "coord_prev"), ListCb(filter_token=filter_token, page=page - 1))
+        )
+    row.append(_button(f"{page + 1}/{pages}", ListCb(filter_token=filter_token, page=page)))
     if page + 1 < pages:
-        row.append(_button(label(lang, "coord_next"), ListCb(f=filter_token, p=page + 1)))
+        row.append(
+            _button(label(lang, "coord_next"), ListCb(filter_token=filter_token, page=page + 1))
+        )
     return InlineKeyboardMarkup(inline_keyboard=[row])

@@ -67,7 +67,7 @@ from bot.coordinator.cards import (
     short,
 )
 from bot.coordinator.export import export_files
-from bot.coordinator.keyboards import CardCb, ListCb, page_keyboard
+from bot.coordinator.keyboards import CardAction, CardCb, ListCb, page_keyboard
 from bot.coordinator.stats import chart_png, figures
 from bot.delivery import summarize
 from bot.filters import NotPrivateChat, PrivateChat
@@ -225,16 +225,16 @@ async def cb_page(
 ) -> None:
     await callback.answer()
     private_chat = in_private(callback)
-    token = callback_data.f
+    token = callback_data.filter_token
     if (
         callback.message is None
         or _parse_filter(token) is None
-        or callback_data.p < 0
+        or callback_data.page < 0
         or (token in TARGET_GROUP_CODES and not private_chat)
     ):
         return
     text, markup = await _list_page(
-        services, token, callback_data.p, callback.from_user, private_chat=private_chat
+        services, token, callback_data.page, callback.from_user, private_chat=private_chat
     )
     chat_id = callback.message.chat.id
     page = EditMessageText(
@@ -427,8 +427,8 @@ async def cb_card(
     callback: CallbackQuery, callback_data: CardCb, services: Services, sender: Sender
 ) -> None:
     user = callback.from_user
-    async with services.coordinator.lock(callback_data.n):
-        intake = await services.intakes.get(callback_data.n)
+    async with services.coordinator.lock(callback_data.number):
+        intake = await services.intakes.get(callback_data.number)
         outcome = (
             "gone"
             if intake is None
@@ -436,33 +436,36 @@ async def cb_card(
         )
     if intake is None:
         await callback.answer(
-            _render(services, "coord_alert", key="gone", number=callback_data.n), show_alert=True
+            _render(services, "coord_alert", key="gone", number=callback_data.number),
+            show_alert=True,
         )
         return
     # Waited for outside the lock: a send says nothing about the intake.
     key = outcome if isinstance(outcome, str) else await _private_outcome(outcome, callback_data)
-    text = _render(services, "coord_alert", key=key, number=intake.number, status=callback_data.s)
+    text = _render(
+        services, "coord_alert", key=key, number=intake.number, status=callback_data.status
+    )
     await callback.answer(text, show_alert=key in ("start_bot", "gone", "same", "closed"))
 
 
 async def _private_outcome(outcome: asyncio.Future[bool], data: CardCb) -> str:
     if not await private.in_time(outcome):
         return "start_bot"
-    return "details_sent" if data.a == "details" else "note_asked"
+    return "details_sent" if data.action is CardAction.DETAILS else "note_asked"
 
 
 async def _card_action(
     services: Services, sender: Sender, intake: Intake, data: CardCb, user: User
 ) -> str | asyncio.Future[bool]:
-    if data.a == "claim":
+    if data.action is CardAction.CLAIM:
         return await _claim(services, intake, user)
-    if data.a == "status":
-        return await _move(services, intake, data.s, user)
-    if data.a == "note":
+    if data.action is CardAction.STATUS:
+        return await _move(services, intake, data.status, user)
+    if data.action is CardAction.NOTE:
         if intake.status is Status.INGETROKKEN:
             return "closed"
         return private.ask_note(services, sender, intake, user)
-    if data.a == "details":
+    if data.action is CardAction.DETAILS:
         if is_erased(intake):
             return "no_details"
         return private.show_intake(services, sender, intake, user, action=audit.DETAILS)
@@ -497,12 +500,8 @@ async def _claim(services: Services, intake: Intake, user: User) -> str:
     return "claimed"
 
 
-async def _move(services: Services, intake: Intake, target: str, user: User) -> str:
-    try:
-        new = Status(target)
-    except ValueError:
-        return "same"
-    if new not in intake.status.next_statuses:
+async def _move(services: Services, intake: Intake, new: Status | None, user: User) -> str:
+    if new is None or new not in intake.status.next_statuses:
         return "same"
     updated = await services.intakes.update(
         intake.number, _actor(user), "status", f"{intake.status.value} -> {new.value}", status=new

@@ -25,9 +25,11 @@ from bot.keyboards import (
     AnswerCb,
     ContactCb,
     LangCb,
+    NavAction,
     NavCb,
     RoleCb,
     StopCb,
+    SummaryAction,
     SummaryCb,
     ToggleCb,
 )
@@ -335,13 +337,13 @@ async def cb_answer(
     step = _current_step(chat)
     if (
         step is None
-        or not _is_current(chat, callback_data.f, callback_data.q)
-        or not 0 <= callback_data.o < len(step.question.options)
+        or not _is_current(chat, callback_data.flow, callback_data.question)
+        or not 0 <= callback_data.option < len(step.question.options)
     ):
         stale(chat, callback_answer)
         return
     assert record.flow is not None and record.flow_state is not None
-    option = step.question.options[callback_data.o]
+    option = step.question.options[callback_data.option]
     result = chat.services.engines[record.flow].answer(record.flow_state, option.code)
     apply(chat, step, result)
 
@@ -353,14 +355,14 @@ async def cb_toggle(
     step = _current_step(chat)
     if (
         step is None
-        or not _is_current(chat, callback_data.f, callback_data.q)
+        or not _is_current(chat, callback_data.flow, callback_data.question)
         or step.question.kind != Kind.MULTI
-        or not 0 <= callback_data.o < len(step.question.options)
+        or not 0 <= callback_data.option < len(step.question.options)
         or not chat.is_screen(callback.message)
     ):
         stale(chat, callback_answer)
         return
-    option = step.question.options[callback_data.o]
+    option = step.question.options[callback_data.option]
     selected = [c for c in record.selected if c != option.code]
     if option.code not in record.selected:
         # Ticking an "only this" option clears the others, and the other way round.
@@ -373,7 +375,7 @@ async def cb_toggle(
     record.selected = [c for c in step.question.option_codes if c in selected]
     assert record.flow is not None
     markup = chat.services.keyboards.question(
-        record.flow, callback_data.q, record.lang, frozenset(record.selected)
+        record.flow, callback_data.question, record.lang, frozenset(record.selected)
     )
     # The tick is stored; if the old message cannot show it, the question is sent anew.
     chat.update_screen_keyboard(markup, question_text(chat.services, record, step))
@@ -382,17 +384,15 @@ async def cb_toggle(
 async def cb_nav(
     callback: CallbackQuery, callback_data: NavCb, chat: Chat, callback_answer: CallbackAnswer
 ) -> None:
-    if callback_data.action == "human":
+    if callback_data.action is NavAction.HUMAN:
         human(chat)
-    elif not _is_current(chat, callback_data.f, callback_data.q):
+    elif not _is_current(chat, callback_data.flow, callback_data.question):
         stale(chat, callback_answer)
-    elif callback_data.action in NAV_ACTIONS:
-        nav(chat, callback_data.action)
     else:
-        stale(chat, callback_answer)
+        nav(chat, callback_data.action)
 
 
-NAV_ACTIONS = ("back", "why", "done", "skip", "human")
+NAV_ACTIONS = tuple(NavAction)
 # Short words a person may type for a navigation button, besides the button's own label.
 NAV_WORDS = {
     "klaar": "done",
@@ -583,7 +583,7 @@ async def cb_summary(
 ) -> None:
     record = chat.record
     sent_already = record.flow is None and record.last_intake is not None
-    if callback_data.action == "ok" and (record.submitting is not None or sent_already):
+    if callback_data.action is SummaryAction.OK and (record.submitting is not None or sent_already):
         # A second tap on "Klopt" while the first was handled: the intake is (being) sent. Say
         # so, and leave the screen after it (the offer to delete the chat) as it is.
         if record.submitting is not None:
@@ -591,7 +591,7 @@ async def cb_summary(
         else:
             callback_answer.text = chat.render("already_sent", number=record.last_intake)
         return
-    right_flow = record.flow is not None and FLOW_CODES.get(record.flow) == callback_data.f
+    right_flow = record.flow is not None and FLOW_CODES.get(record.flow) == callback_data.flow
     if (
         not right_flow
         or not chat.is_screen(callback.message)
@@ -599,7 +599,7 @@ async def cb_summary(
     ):
         stale(chat, callback_answer)
     else:
-        summary_action(chat, callback_data.action, callback_data.q)
+        summary_action(chat, callback_data.action, callback_data.question)
 
 
 def summary_action(chat: Chat, action: str, index: int) -> None:

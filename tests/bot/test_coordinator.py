@@ -14,7 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bot.coordinator.keyboards import CardCb
+from bot.coordinator.keyboards import CardAction, CardCb
 from bot.handlers.coordinator import DETAILS_WAIT
 from flows.records import Intake, IntakeKind, Note, Status
 from tests.bot.coordinator_harness import (
@@ -208,7 +208,7 @@ async def test_details_go_privately_and_need_a_started_bot(coord: Coord) -> None
     intake = await coord.add_intake()
     await coord.deliver()
     card_id = await coord.card_id(intake.number)
-    details = CardCb(a="details", n=intake.number).pack()
+    details = CardCb(action=CardAction.DETAILS, number=intake.number).pack()
 
     coord.session.state.block(COORD)  # Telegram: the bot cannot start a chat with this user
     mark = coord.mark()
@@ -246,7 +246,9 @@ async def test_details_that_must_wait_are_answered_in_time_and_audited_once_sent
     coord.session.fail_next("sendMessage", BotApiError.retry_after_seconds(30))
     start = asyncio.get_running_loop().time()
     mark = coord.mark()
-    await coord.press(COORD, CardCb(a="details", n=intake.number).pack(), message_id=card_id)
+    await coord.press(
+        COORD, CardCb(action=CardAction.DETAILS, number=intake.number).pack(), message_id=card_id
+    )
     timed = list(zip(coord.session.requests, coord.session.times, strict=True))[mark:]
     [(alert, answered_at)] = [(r, t) for r, t in timed if r.name == "answerCallbackQuery"]
     assert "privégesprek" in alert.params["text"]
@@ -328,7 +330,9 @@ async def test_note_by_reply_to_the_prompt_in_the_private_chat(coord: Coord) -> 
     card_id = await coord.card_id(intake.number)
     card_before = coord.message(GROUP, card_id)["text"]
     mark = coord.mark()
-    await coord.press(COORD, CardCb(a="note", n=intake.number).pack(), message_id=card_id)
+    await coord.press(
+        COORD, CardCb(action=CardAction.NOTE, number=intake.number).pack(), message_id=card_id
+    )
     assert coord.alerts(mark) == [
         "Typ je notitie in je privégesprek met de bot, als antwoord op mijn bericht daar."
     ]
@@ -436,7 +440,9 @@ async def test_a_filter_on_target_group_only_in_the_private_chat(coord: Coord) -
     from bot.coordinator.keyboards import ListCb
 
     mark = coord.mark()
-    await coord.press(COORD, ListCb(f="wajong", p=0).pack(), message_id=line.result.message_id)
+    await coord.press(
+        COORD, ListCb(filter_token="wajong", page=0).pack(), message_id=line.result.message_id
+    )
     assert [r.name for r in coord.since(mark)] == ["answerCallbackQuery"]
 
     await coord.say(COORD, "/intakes wajong", chat_id=COORD)
@@ -474,11 +480,15 @@ async def test_names_and_notes_with_markup_characters_are_escaped(coord: Coord) 
     assert "Jan" not in coord.message(GROUP, card_id)["text"]
 
     mark = coord.mark()
-    await coord.press(COORD, CardCb(a="note", n=intake.number).pack(), message_id=card_id)
+    await coord.press(
+        COORD, CardCb(action=CardAction.NOTE, number=intake.number).pack(), message_id=card_id
+    )
     [prompt] = coord.sent_to(COORD, mark, "sendMessage")
     await coord.say(COORD, "a < b && c > d </b>", chat_id=COORD, reply_to=prompt.result.message_id)
     mark = coord.mark()
-    await coord.press(COORD, CardCb(a="details", n=intake.number).pack(), message_id=card_id)
+    await coord.press(
+        COORD, CardCb(action=CardAction.DETAILS, number=intake.number).pack(), message_id=card_id
+    )
     [view] = coord.sent_to(COORD, mark, "sendMessage")
     text = view.params["text"]
     assert "<b>Naam:</b> &lt;b&gt;Jan &amp; Piet&lt;/b&gt; &lt;script&gt;" in text
@@ -512,7 +522,7 @@ async def test_employer_card_and_english_person(coord: Coord) -> None:
     mark = coord.mark()
     await coord.press(
         COORD,
-        CardCb(a="claim", n=intake.number).pack(),
+        CardCb(action=CardAction.CLAIM, number=intake.number).pack(),
         message_id=await coord.card_id(intake.number),
     )
     await coord.deliver()
@@ -568,10 +578,14 @@ async def test_erasure_updates_the_card_to_a_tombstone(coord: Coord) -> None:
     intake = await coord.add_intake(name="Zoë Geheim")
     await coord.deliver()
     card_id = await coord.card_id(intake.number)
-    await coord.press(COORD, CardCb(a="claim", n=intake.number).pack(), message_id=card_id)
+    await coord.press(
+        COORD, CardCb(action=CardAction.CLAIM, number=intake.number).pack(), message_id=card_id
+    )
     await coord.deliver()
     mark = coord.mark()
-    await coord.press(COORD, CardCb(a="details", n=intake.number).pack(), message_id=card_id)
+    await coord.press(
+        COORD, CardCb(action=CardAction.DETAILS, number=intake.number).pack(), message_id=card_id
+    )
     [view] = coord.sent_to(COORD, mark, "sendMessage")
     erasure = await erase_person(coord.h.services, PERSON)
     # The private view held the person's data: the erasure finds it to delete it.
@@ -584,7 +598,9 @@ async def test_erasure_updates_the_card_to_a_tombstone(coord: Coord) -> None:
     assert "Zoë" not in card["text"]
     assert "reply_markup" not in card  # no buttons on a tombstone
     mark = coord.mark()
-    await coord.press(COORD, CardCb(a="details", n=intake.number).pack(), message_id=card_id)
+    await coord.press(
+        COORD, CardCb(action=CardAction.DETAILS, number=intake.number).pack(), message_id=card_id
+    )
     assert coord.alerts(mark) == ["Er zijn geen details (meer)."]
     assert coord.sent_to(COORD, mark) == []
 
@@ -637,8 +653,10 @@ async def test_coordinator_texts_in_english_when_that_is_the_default(tmp_path: P
     for command in (f"/intake {intake.number}", "/intakes", "/stats", "/wachtrij", "/zoek Bram"):
         await coord.say(COORD, command)
     await coord.say(COORD, "/zoek Bram", chat_id=COORD)
-    for data in ("claim", "note", "details"):
-        await coord.press(COORD, CardCb(a=data, n=intake.number).pack(), message_id=card_id)
+    for data in (CardAction.CLAIM, CardAction.NOTE, CardAction.DETAILS):
+        await coord.press(
+            COORD, CardCb(action=data, number=intake.number).pack(), message_id=card_id
+        )
     await coord.deliver()
     group = coord.texts_to(GROUP, mark)
     private = coord.texts_to(COORD, mark)
@@ -670,7 +688,7 @@ async def test_two_coordinators_claiming_at_once_tell_the_person_once(coord: Coo
     intake = await coord.add_intake()
     await coord.deliver()
     card_id = await coord.card_id(intake.number)
-    claim = CardCb(a="claim", n=intake.number).pack()
+    claim = CardCb(action=CardAction.CLAIM, number=intake.number).pack()
     mark = coord.mark()
     await asyncio.gather(
         coord.press(COORD, claim, message_id=card_id),

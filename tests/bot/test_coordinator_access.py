@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.coordinator.keyboards import CardCb, ListCb
+from bot.coordinator.keyboards import CardAction, CardCb, ListCb
 from flows.records import Intake, Status
 from tests.bot.coordinator_harness import (
     COORD,
@@ -47,10 +47,10 @@ def commands(number: str) -> list[str]:
 
 def buttons(number: str) -> list[str]:
     return [
-        CardCb(a="claim", n=number).pack(),
-        CardCb(a="status", n=number, s="afgesloten").pack(),
-        CardCb(a="note", n=number).pack(),
-        CardCb(a="details", n=number).pack(),
+        CardCb(action=CardAction.CLAIM, number=number).pack(),
+        CardCb(action=CardAction.STATUS, number=number, status=Status.AFGESLOTEN).pack(),
+        CardCb(action=CardAction.NOTE, number=number).pack(),
+        CardCb(action=CardAction.DETAILS, number=number).pack(),
     ]
 
 
@@ -95,7 +95,9 @@ async def _refused_everywhere(coord: Coord, user_id: int, name: str) -> None:
     button_mark = coord.mark()
     for data in buttons(number):
         await coord.press(user_id, data, message_id=card_id, first_name=name)
-    await coord.press(user_id, ListCb(f="", p=1).pack(), message_id=list_id, first_name=name)
+    await coord.press(
+        user_id, ListCb(filter_token="", page=1).pack(), message_id=list_id, first_name=name
+    )
     assert coord.alerts(button_mark) == [BUTTON_NOT_FOR_YOU] * (len(buttons(number)) + 1)
     await coord.deliver()
 
@@ -129,7 +131,7 @@ async def test_a_listed_coordinator_can_do_everything_in_the_group_and_in_privat
     for command in commands(number):
         await coord.say(COORD, command)
         await coord.say(COORD, command, chat_id=COORD)
-    await coord.press(COORD, ListCb(f="", p=1).pack(), message_id=list_id)
+    await coord.press(COORD, ListCb(filter_token="", page=1).pack(), message_id=list_id)
     for data in buttons(number):
         await coord.press(COORD, data, message_id=card_id)
     await coord.deliver()
@@ -176,7 +178,10 @@ async def test_membership_counts_only_when_opted_in(tmp_path: Path) -> None:
         await coord.say(MEMBER, "/wachtrij", first_name="Mo")
         await coord.say(MEMBER, "/intakes", first_name="Mo")
         await coord.press(
-            MEMBER, CardCb(a="claim", n=intake.number).pack(), message_id=card_id, first_name="Mo"
+            MEMBER,
+            CardCb(action=CardAction.CLAIM, number=intake.number).pack(),
+            message_id=card_id,
+            first_name="Mo",
         )
         texts = [r.params["text"] for r in coord.sent_to(GROUP, mark, "sendMessage")]
         assert len(texts) == 2
@@ -209,7 +214,9 @@ async def test_a_persons_message_that_cannot_reach_the_coordinator_is_announced_
     intake = await coord.add_intake()
     await coord.deliver()
     card_id = await coord.card_id(intake.number)
-    await coord.press(COORD, CardCb(a="claim", n=intake.number).pack(), message_id=card_id)
+    await coord.press(
+        COORD, CardCb(action=CardAction.CLAIM, number=intake.number).pack(), message_id=card_id
+    )
     await coord.say(COORD, f"/antwoord {intake.number} Wanneer kun je?")
     await coord.deliver()
     coord.session.state.block(COORD)  # Cora never pressed Start in a private chat
@@ -240,7 +247,9 @@ async def test_a_coordinator_taken_off_the_list_gets_no_messages_of_the_person(
         intake = await coord.add_intake()
         await coord.deliver()
         card_id = await coord.card_id(intake.number)
-        await coord.press(COORD, CardCb(a="claim", n=intake.number).pack(), message_id=card_id)
+        await coord.press(
+            COORD, CardCb(action=CardAction.CLAIM, number=intake.number).pack(), message_id=card_id
+        )
         await coord.say(COORD, f"/antwoord {intake.number} Hallo")
         await coord.deliver()
         coord.h.services.settings.COORDINATOR_IDS = frozenset({COORD2})

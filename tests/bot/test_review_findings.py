@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from bot.coordinator.keyboards import CardCb
+from bot.coordinator.keyboards import CardAction, CardCb
 from flows.model import Question
-from flows.records import IntakeKind
+from flows.records import IntakeKind, Status
 from tests.bot.coordinator_harness import (
     COORD,
     GROUP,
@@ -56,7 +56,9 @@ async def test_card_route_reasons_do_not_reveal_sensitive_answers(coord: Coord) 
     assert reasons
     assert all(reason not in card for reason in reasons)
     mark = coord.mark()
-    await coord.press(COORD, CardCb(a="details", n=intake.number).pack(), message_id=card_id)
+    await coord.press(
+        COORD, CardCb(action=CardAction.DETAILS, number=intake.number).pack(), message_id=card_id
+    )
     [details] = coord.sent_to(COORD, mark, "sendMessage")
     assert all(reason in visible_text(details.params["text"]) for reason in reasons)
 
@@ -191,12 +193,16 @@ async def test_an_employer_is_told_with_u_what_the_coordinators_do(coord: Coord)
     await coord.deliver()
     card_id = await coord.card_id(intake.number)
     mark = coord.mark()
-    await coord.press(COORD, CardCb(a="claim", n=intake.number).pack(), message_id=card_id)
+    await coord.press(
+        COORD, CardCb(action=CardAction.CLAIM, number=intake.number).pack(), message_id=card_id
+    )
     await coord.say(COORD, f"/antwoord {intake.number} Wanneer kunnen we bellen?")
     await coord.deliver()
     await coord.say(employer, "Morgen na tienen", chat_id=employer)
     await coord.press(
-        COORD, CardCb(a="status", n=intake.number, s="afgesloten").pack(), message_id=card_id
+        COORD,
+        CardCb(action=CardAction.STATUS, number=intake.number, status=Status.AFGESLOTEN).pack(),
+        message_id=card_id,
     )
     await coord.deliver()
     told = [r.params["text"] for r in coord.sent_to(employer, mark, "sendMessage")]

@@ -717,3 +717,36 @@ async def test_a_double_tap_on_an_answer_answers_once_and_the_second_tap_gets_on
     )
     _, data = await harness.conversation()
     assert data["flow_state"]["current"] != "filled_by"  # answered once and moved on
+
+
+async def test_a_second_tap_on_klopt_says_it_was_sent_and_keeps_the_delete_offer(
+    harness: Harness,
+) -> None:
+    # A double tap on "Klopt, versturen": the first sends the intake; the second must not say
+    # "deze knop werkt niet meer" and show the welcome as if nothing was sent, and must leave
+    # the offer to delete the chat (for a shared phone) usable.
+    await walk_candidate(harness)
+    driver = harness.driver()
+    summary = harness.session.state.last_keyboard_message(DEFAULT_USER_ID)
+    assert summary is not None
+    await confirm_summary(driver)
+    after = harness.session.state.last_keyboard_message(DEFAULT_USER_ID)
+    assert after is not None
+    assert "wissen" in after["text"]
+    ok = "s:ok:c:-1"
+    await driver.feed(callback_update(ok, message_id=summary["message_id"]))
+    assert driver.texts_since_last_action == []
+    assert "al verstuurd" in (driver.last_alert or "")
+    assert harness.session.state.last_keyboard_message(DEFAULT_USER_ID) == after
+    assert len(await harness.intakes()) == 1
+
+
+async def test_a_command_for_another_bot_in_a_group_gets_no_answer(harness: Harness) -> None:
+    # In a group with several bots, "/start@andere_bot" is not for us: answering it with "I only
+    # work in a private chat" is noise in somebody else's conversation.
+    mark = len(harness.session.requests)
+    await harness.driver().feed(group_message_update("/start@andere_bot"))
+    assert [r for r in harness.session.requests[mark:] if r.name == "sendMessage"] == []
+    # A command for this bot, or one without a name, still gets the kind answer.
+    await harness.driver().feed(group_message_update("/start@baanwijzer_bot"))
+    assert [r for r in harness.session.requests[mark:] if r.name == "sendMessage"]

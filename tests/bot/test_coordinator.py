@@ -32,6 +32,7 @@ from tests.bot.coordinator_harness import (
 )
 from tests.bot.intake_harness import confirm_summary, walk_candidate
 from tests.support.bot_api_state import BotApiError, visible_text
+from tests.support.updates import message_json, photo_update, update_of
 
 
 def sensitive(coord: Coord, intake: Intake) -> list[str]:
@@ -719,3 +720,86 @@ async def test_help_in_the_group_lists_the_commands_for_coordinators_only(coord:
     answers = [r.params["text"] for r in coord.sent_to(GROUP, mark, "sendMessage")]
     assert answers
     assert all("coördinatoren" not in text for text in answers)
+
+
+async def test_card_route_reasons_do_not_reveal_sensitive_answers(coord: Coord) -> None:
+    # "Veel hulp" is the answer to a sensitive question (guidance): the card in the group must
+    # not spell it out as the reason for the collective route.
+    intake = await coord.add_intake(answers={"guidance": "veel", "work_setting": "alleen"})
+    await coord.deliver()
+    card_id = await coord.card_id(intake.number)
+    card = visible_text(coord.message(GROUP, card_id)["text"], "HTML")
+    assert intake.routes
+    assert all(code in card for code in intake.routes)  # the routes are on the card
+    assert "veel hulp" not in card.casefold()
+    # No reason at all is on the card (issues 12 and 13); they are in the private details.
+    reasons = [
+        reason["nl"] for finding in intake.outcome["routes"] for reason in finding["reasons"]
+    ]
+    assert reasons
+    assert all(reason not in card for reason in reasons)
+    mark = coord.mark()
+    await coord.press(
+        COORD, CardCb(action=CardAction.DETAILS, number=intake.number).pack(), message_id=card_id
+    )
+    [details] = coord.sent_to(COORD, mark, "sendMessage")
+    assert all(reason in visible_text(details.params["text"]) for reason in reasons)
+
+
+async def test_after_a_photo_the_persons_text_still_reaches_the_coordinator(coord: Coord) -> None:
+    # A person a coordinator wrote to sends a photo (which the bot cannot read), then types an
+    # answer: that text is for the coordinator and must be relayed, not read as a role choice.
+    intake = await coord.add_intake()
+    await coord.deliver()
+    await coord.say(COORD, f"/antwoord {intake.number} Wanneer kun je langskomen?")
+    await coord.deliver()
+    person = coord.h.driver(PERSON)
+    await person.feed(photo_update(user_id=PERSON))
+    mark = coord.mark()
+    await coord.say(PERSON, "Maandag kan ik", chat_id=PERSON)
+    await coord.deliver()
+    [relayed] = coord.sent_to(COORD, mark, "sendMessage")  # who wrote to the person
+    assert "Maandag kan ik" in relayed.params["text"]
+
+
+async def test_a_coordinators_photo_reply_to_a_card_is_told_only_text_is_passed_on(
+    coord: Coord,
+) -> None:
+    # Replying to the card passes a text on to the person. A photo or file cannot be: the
+    # coordinator was told "Ik werk alleen in een privégesprek. Open @... en typ /start".
+    intake = await coord.add_intake()
+    await coord.deliver()
+    card_id = await coord.card_id(intake.number)
+    sizes = [{"file_id": "P1", "file_unique_id": "UP1", "width": 90, "height": 90}]
+    photo = message_json(
+        user_id=COORD,
+        chat_id=GROUP,
+        chat_type="supergroup",
+        message_id=coord.session.state.next_message_id(GROUP),
+        photo=sizes,
+        caption="Hier is de folder",
+        reply_to_message=coord.message(GROUP, card_id),
+    )
+    mark = coord.mark()
+    await coord.h.dp.feed_update(coord.h.bot, update_of("message", photo))
+    await coord.deliver()
+    [answer] = coord.sent_to(GROUP, mark, "sendMessage")
+    assert "privégesprek" not in answer.params["text"]
+    assert "alleen tekst" in answer.params["text"]
+    assert coord.sent_to(PERSON, mark) == []
+
+
+async def test_a_long_reply_with_quotes_still_reaches_the_coordinators(coord: Coord) -> None:
+    # The relay cut the person's text at 3000 characters before escaping; apostrophes and
+    # quotes grow fivefold when escaped, the message went over Telegram's limit, and the cut
+    # that keeps it valid dropped the whole text: the coordinators read only the header.
+    intake = await coord.add_intake()
+    await coord.deliver()
+    await coord.say(COORD, f"/antwoord {intake.number} Hoe gaat het?")
+    await coord.deliver()
+    mark = coord.mark()
+    await coord.say(PERSON, "Hallo, " + "'" * 1200 + " doei", chat_id=PERSON)
+    await coord.deliver()
+    [relayed] = coord.sent_to(COORD, mark, "sendMessage")
+    assert len(relayed.params["text"]) <= 4096
+    assert "Hallo, " in visible_text(relayed.params["text"], "HTML")

@@ -615,3 +615,35 @@ async def test_the_outcome_claims_nothing_that_only_uwv_or_the_gemeente_decides(
         assert claim not in shown, claim
     assert "uwv" in shown  # who decides is named
     assert "social return" in shown  # and that it does not always count
+
+
+async def test_the_outcome_keeps_the_capital_of_telegram(harness: Harness) -> None:
+    # The contact route is written in lower case inside a sentence, but "Telegram" is a name.
+    answers = {"contact_method": "telegram"}
+    await walk(harness, "candidate", {**CANDIDATE_ANSWERS, **answers})
+    driver = harness.driver()
+    await confirm_summary(driver)
+    outcome = joined(driver.texts_since_last_action)
+    assert "contact met je op (hier in Telegram)." in outcome
+
+
+async def test_a_multiple_choice_question_says_you_may_choose_more_than_one_once(
+    harness: Harness,
+) -> None:
+    # The questions' own text already says "Je mag meer dan één kiezen"; the hint under it
+    # said it a second time.
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="helpers")
+    question = harness.driver().last_text or ""
+    assert question.count("meer dan één") == 1
+    assert "Tik daarna op Klaar." in question
+
+
+async def test_the_english_outcome_says_what_you_said(harness: Harness) -> None:
+    # "What you told about the target-group register" is not English.
+    driver = harness.driver(language_code="en")
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, typed=True)
+    await driver.send("yes")
+    outcome = joined(driver.texts_since_last_action)
+    assert "Sent. Thank you!" in outcome
+    assert "What you said about the target group register" in outcome
+    assert "What you told" not in outcome

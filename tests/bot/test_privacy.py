@@ -6,6 +6,7 @@ Only the seams are fake (the Bot's session and the clock); the stores are the in
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot import handoff
-from bot.privacy import GroupMessage, group_message_detail, group_messages
+from bot.privacy import GroupMessage, erase_person, group_message_detail, group_messages
 from bot.screens import CONSENT_VERSION
 from flows.records import HistoryEntry, Intake, Status
 from tests.bot.intake_harness import (
@@ -561,3 +562,53 @@ async def test_a_failing_card_update_does_not_stop_the_erasure(
     assert "Gewist" in (driver.last_text or "")
     assert "RuntimeError" in caplog.text
     assert "cannot render" not in caplog.text
+
+
+async def test_an_old_delete_chat_offer_pressed_during_a_new_intake_deletes_nothing(
+    harness: Harness,
+) -> None:
+    await walk_candidate(harness)
+    driver = harness.driver()
+    await confirm_summary(driver)
+    offer = driver.last_keyboard
+    [delete_data] = [data for row in offer for text, data in row if "Wis dit gesprek" in text]
+    assert delete_data is not None
+    offer_message = harness.session.state.last_keyboard_message(DEFAULT_USER_ID)
+    assert offer_message is not None
+    # A new intake starts; the old offer message is still in the chat, and its button pressed.
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="age")
+    question_before = await harness.current_question()
+    await driver.feed(
+        callback_update(delete_data, DEFAULT_USER_ID, message_id=offer_message["message_id"])
+    )
+    assert harness.session.requests_of("deleteMessages") == []
+    assert harness.session.requests_of("deleteMessage") == []
+    assert driver.texts_since_last_action == []
+    assert driver.last_alert == (
+        "Deze knop hoort bij een oud bericht. Kijk bij het nieuwste bericht."
+    )
+    assert await harness.current_question() == question_before
+
+
+async def test_erasure_waits_for_a_coordinator_change_in_progress_and_wins(
+    harness: Harness,
+) -> None:
+    await walk_candidate(harness)
+    await confirm_summary(harness.driver())
+    [intake] = await harness.intakes()
+    lock = harness.services.coordinator.lock(intake.number)
+    await lock.acquire()  # a claim is being handled
+    erasure = asyncio.create_task(erase_person(harness.services, DEFAULT_USER_ID))
+    await asyncio.sleep(0.05)
+    assert not erasure.done()
+    await harness.services.intakes.update(
+        intake.number, "coordinator:1", "claim", status=Status.OPGEPAKT, assignee_id=1
+    )
+    lock.release()
+    await erasure
+    stored = await harness.services.intakes.get(intake.number)
+    assert stored is not None
+    assert stored.user_id == 0
+    assert stored.name == ""
+    assert stored.answers == {}
+    assert stored.status == Status.INGETROKKEN

@@ -28,6 +28,7 @@ from tests.bot.intake_harness import (
     typed_form,
     walk,
 )
+from tests.support.bot_api_state import BotApiError
 from tests.support.flood import Fault, FloodModel
 from tests.support.session import RecordingSession
 from tests.support.updates import DEFAULT_USER_ID, message_update
@@ -424,3 +425,20 @@ async def test_a_clean_shutdown_writes_off_every_sent_edit(tmp_path: Path) -> No
         assert data["outbox"] == []
     finally:
         await harness.close()
+
+
+async def test_a_refused_keyboard_edit_on_a_tick_sends_the_question_again_with_the_tick(
+    harness: Harness,
+) -> None:
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, until="helpers")
+    driver = harness.driver()
+    harness.session.fail_next(
+        "editMessageReplyMarkup", BotApiError.bad_request("message can't be edited")
+    )
+    await driver.click("⬜️ 1. De gemeente")
+    assert driver.texts_since_last_action, "the person must see the question again"
+    assert "Wie helpt je nu met werk zoeken?" in driver.texts_since_last_action[-1]
+    ticked = [text for row in driver.last_keyboard for text, _ in row if "De gemeente" in text]
+    assert ticked == ["☑️ 1. De gemeente"]
+    data = await harness.context().get_data()
+    assert data["selected"] == ["gemeente"]

@@ -417,3 +417,12 @@ def test_resume_of_another_flow_starts_afresh() -> None:
     employer = walk("employer", until="tasks").state
     state = engine_for("candidate").resume(employer)
     assert state == engine_for("candidate").start()
+
+
+def test_the_exclusive_choice_reason_names_the_option_in_the_readers_language() -> None:
+    at = walk("candidate", until="helpers")
+    assert at.state.current == "helpers"
+    result = engine_for("candidate").answer(at.state, ["gemeente", "niemand"])
+    assert isinstance(result, Rejected)
+    assert result.reason.text("en") == "'Nobody' cannot be chosen together with something else."
+    assert result.reason.text("nl") == "'Niemand' gaat niet samen met een andere keuze."

@@ -529,6 +529,14 @@ class _Writer:
             self.fd = None
 
 
+def write_snapshot(directory: Path, generation: int, records: Mapping[str, Any]) -> None:
+    """Write a snapshot of `records` (key hash -> record) as generation `generation` with an
+    empty journal: what the store writes, for seeding benchmarks and tests."""
+    snapshot = {"schema": SNAPSHOT_SCHEMA, "generation": generation, "conversations": records}
+    atomic_write_bytes(snapshot_path(directory, generation), _encode(snapshot).encode())
+    journal_path(directory, generation).write_bytes(b"")
+
+
 # -- loading -------------------------------------------------------------------------------------
 
 

@@ -647,3 +647,34 @@ async def test_the_english_outcome_says_what_you_said(harness: Harness) -> None:
     assert "Sent. Thank you!" in outcome
     assert "What you said about the target group register" in outcome
     assert "What you told" not in outcome
+
+
+async def test_people_at_the_same_question_read_the_same_screen_and_others_their_own(
+    harness: Harness,
+) -> None:
+    # Question screens are kept and handed to the next person at the same place (bot/render.py
+    # `render_shared`): a second person must read the very screen the first did, and a person
+    # at another question or in another language must still read their own.
+    first, second, later, english = 2001, 2002, 2003, 2004
+    harness.driver(english, language_code="en")
+    for user_id in (first, second):
+        await walk(harness, "candidate", CANDIDATE_ANSWERS, user_id=user_id, until="age")
+    # The English person types the options' numbers: the walk clicks Dutch labels.
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, user_id=english, until="age", typed=True)
+    await walk(harness, "candidate", CANDIDATE_ANSWERS, user_id=later, until="guidance")
+
+    screen = harness.driver(first).last_text or ""
+    assert screen.startswith("Vraag 3 · ")
+    assert "Hoe oud ben je?" in screen
+    assert harness.driver(second).last_text == screen
+    assert harness.driver(second).last_keyboard == harness.driver(first).last_keyboard
+
+    other = harness.driver(later).last_text or ""
+    assert re.match(r"Vraag \d+ · ", other)
+    assert not other.startswith("Vraag 3 · ")
+    assert "Hoe oud ben je?" not in other
+
+    in_english = harness.driver(english).last_text or ""
+    assert in_english.startswith("Question 3 · ")
+    assert "How old are you?" in in_english
+    assert "Hoe oud" not in in_english

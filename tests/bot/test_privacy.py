@@ -612,3 +612,46 @@ async def test_erasure_waits_for_a_coordinator_change_in_progress_and_wins(
     assert stored.name == ""
     assert stored.answers == {}
     assert stored.status == Status.INGETROKKEN
+
+
+async def test_nothing_a_person_typed_is_kept_to_be_shown_to_others(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Screens that read the same for everyone are kept by the renderer and handed to the next
+    # person (`render_shared`, bot/render.py). A screen with something a person typed on it (a
+    # name, a postcode, a previous answer) must never be one of them: it would be kept in the
+    # process for others, past /verwijder.
+    renderer = harness.services.renderer
+    render_shared = renderer.render_shared
+    kept: list[str] = []
+
+    def keeping(lang: Any, name: str, /, **context: Any) -> str:
+        text = render_shared(lang, name, **context)
+        kept.append(text)
+        return text
+
+    monkeypatch.setattr(renderer, "render_shared", keeping)
+    await walk_candidate(
+        harness, {"name": "Zwaantje", "work_other": "Bloemschikken", "postcode": "9999 ZZ"}
+    )
+    driver = harness.driver()
+    await driver.click("✏️ Wijzigen")
+    await driver.click("18. Hoe mogen we je noemen?")
+    assert "Je vorige antwoord: Zwaantje" in (driver.last_text or "")
+    # Someone else at the same screen reads their own answer, never the first person's.
+    other = 2002
+    await walk_candidate(harness, {"name": "Merel"}, user_id=other)
+    await harness.driver(other).click("✏️ Wijzigen")
+    await harness.driver(other).click("18. Hoe mogen we je noemen?")
+    assert "Je vorige antwoord: Merel" in (harness.driver(other).last_text or "")
+    seen_by_other = [
+        str(request.params.get("text"))
+        for request in harness.session.requests
+        if request.params.get("chat_id") == str(other)
+    ]
+    assert seen_by_other
+    assert not [text for text in seen_by_other if "Zwaantje" in text]
+
+    assert any("Hoe oud ben je?" in text for text in kept)  # question screens are kept ...
+    for typed in ("Zwaantje", "Bloemschikken", "9999", "Merel"):  # ... but nothing typed
+        assert not [text for text in kept if typed in text], typed

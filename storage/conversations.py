@@ -57,7 +57,7 @@ from storage.atomic import (
     remove_stale_temp_files,
 )
 from storage.base import ConversationStore, KeyedLocks, StorageError
-from storage.migrations import CONVERSATION_SCHEMA, upgrade
+from storage.migrations import CONVERSATION_SCHEMA, check_schema
 
 logger = logging.getLogger("baanwijzer.storage")
 
@@ -550,10 +550,10 @@ class _Loaded:
 
 
 def _parse_record(raw: Any) -> _Loaded:
-    """A stored record, migrated and checked; TypeError/ValueError/KeyError if it is not one."""
+    """A stored record of the current schema, checked; TypeError/ValueError/KeyError if not one."""
     if not isinstance(raw, dict):
         raise TypeError("not a JSON object")
-    data = upgrade("conversation", raw)
+    data = check_schema("conversation", raw)
     key = key_from_dict(data["key"])
     state = data.get("state")
     payload = data.get("data", {})

@@ -116,10 +116,14 @@ def entry_for(doc: dict[str, Any], part: str, order: int) -> IndexEntry:
 
 
 class IntakeIndex:
-    """Number -> entry, kept sorted by creation; the counters that hand out numbers."""
+    """Number -> entry, kept sorted by creation; the entries of each partition; the counters
+    that hand out numbers."""
 
     def __init__(self) -> None:
         self.entries: dict[str, IndexEntry] = {}
+        # partition -> number -> entry: what an index file of one partition holds, found
+        # without scanning every intake.
+        self.by_part: dict[str, dict[str, IndexEntry]] = {}
         self._sorted: list[tuple[str, int, str]] = []
         self.counters: dict[str, int] = {}
         self._order = 0
@@ -150,15 +154,19 @@ class IntakeIndex:
             if old.sort_key != entry.sort_key:
                 self._drop_key(old.sort_key)
                 bisect.insort(self._sorted, entry.sort_key)
+            if old.part != entry.part:
+                self._leave_part(old)
         else:
             bisect.insort(self._sorted, entry.sort_key)
         self.entries[entry.number] = entry
+        self.by_part.setdefault(entry.part, {})[entry.number] = entry
         self.note_number(entry.number)
 
     def load_many(self, entries: Iterable[IndexEntry]) -> None:
         """Fill an empty index at once (sorting once instead of inserting one by one)."""
         for entry in entries:
             self.entries[entry.number] = entry
+            self.by_part.setdefault(entry.part, {})[entry.number] = entry
             self.note_number(entry.number)
         self._sorted = sorted(e.sort_key for e in self.entries.values())
 
@@ -166,7 +174,19 @@ class IntakeIndex:
         old = self.entries.pop(number, None)
         if old is not None:
             self._drop_key(old.sort_key)
+            self._leave_part(old)
         return old
+
+    def _leave_part(self, entry: IndexEntry) -> None:
+        members = self.by_part.get(entry.part)
+        if members is not None:
+            members.pop(entry.number, None)
+            if not members:
+                del self.by_part[entry.part]
+
+    def in_part(self, part: str) -> list[IndexEntry]:
+        """The entries of one partition, in index order."""
+        return sorted(self.by_part.get(part, {}).values(), key=lambda e: e.order)
 
     def _drop_key(self, key: tuple[str, int, str]) -> None:
         at = bisect.bisect_left(self._sorted, key)

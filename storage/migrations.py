@@ -1,80 +1,24 @@
-"""Schema versions and the migrations applied when an old record is read.
+"""Schema versions of the stored records, and the check that refuses one this bot does not know.
 
-Every stored record carries `schema`. When a record with an older version is read, the functions
-registered here are applied one step at a time (`v0 -> v1 -> v2 ...`); the record is written back
-in the new shape the next time its file is written. To change a record's shape: bump the version
-constant in `flows/records.py` (or `CONVERSATION_SCHEMA` here), add `migrate_<kind>_vN_to_vN1`
-and register it in `MIGRATIONS`, and add a fixture of the old shape to tests/storage.
+Every stored record carries `schema`. No layout before the current one ever shipped, so there is
+nothing to migrate: a record of another version is refused (the caller treats its file as
+unreadable and says why). A record written by a newer version of the bot than this one is
+refused with `FutureSchemaError`, whose message says so. When a record's shape changes after the
+first release: bump its version constant (in `flows/records.py`, or `CONVERSATION_SCHEMA` here)
+and add the step from the old shape to the new one here, applied on read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from flows.records import INTAKE_SCHEMA, OUTBOX_SCHEMA, utc_iso
+from flows.records import INTAKE_SCHEMA, OUTBOX_SCHEMA
 
 CONVERSATION_SCHEMA = 1
-# 2: each entry also holds when the intake was closed and whether it may be kept longer.
-INDEX_SCHEMA = 2
+# 3: one index file per partition (`intakes/index/<partition>.json`), not one `index.json`.
+INDEX_SCHEMA = 3
 
 Record = dict[str, Any]
-Migration = Callable[[Record], Record]
-
-
-class FutureSchemaError(ValueError):
-    """A record written by a newer version of the bot than this one."""
-
-
-def _iso(value: Any) -> str:
-    """A v0 timestamp (may be naive, meaning UTC) as UTC ISO-8601."""
-    if not value:
-        return ""
-    moment = datetime.fromisoformat(str(value))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return utc_iso(moment)
-
-
-def migrate_intake_v0_to_v1(data: Record) -> Record:
-    """v0 (the prototype) kept one target group and one route, `created` without a time zone.
-
-    v1 keeps lists (`target_groups`, `routes`), `created_at`/`updated_at` in UTC ISO-8601.
-    """
-    out = dict(data)
-    created = out.pop("created", None)
-    if "created_at" not in out:
-        out["created_at"] = _iso(created)
-    group = out.pop("target_group", None)
-    out.setdefault("target_groups", [group] if group else [])
-    route = out.pop("route", None)
-    out.setdefault("routes", [route] if route else [])
-    out.setdefault("updated_at", out["created_at"])
-    out.setdefault("answers", {})
-    out.setdefault("outcome", {})
-    out.setdefault("language", "nl")
-    out.setdefault("flow_version", "")
-    out["schema"] = 1
-    return out
-
-
-def migrate_delivery_v0_to_v1(data: Record) -> Record:
-    """v0 deliveries had `text` instead of a Bot API call (`method` + `payload`)."""
-    out = dict(data)
-    if "method" not in out:
-        out["method"] = "sendMessage"
-        out["payload"] = {"chat_id": out.get("chat_id"), "text": out.pop("text", "")}
-    out.setdefault("next_attempt_at", out.get("created_at", ""))
-    out["schema"] = 1
-    return out
-
-
-MIGRATIONS: dict[str, dict[int, Migration]] = {
-    "intake": {0: migrate_intake_v0_to_v1},
-    "delivery": {0: migrate_delivery_v0_to_v1},
-    "conversation": {},
-}
 
 CURRENT: dict[str, int] = {
     "intake": INTAKE_SCHEMA,
@@ -83,15 +27,22 @@ CURRENT: dict[str, int] = {
 }
 
 
-def upgrade(kind: str, data: Record) -> Record:
-    """`data` migrated to the current schema of `kind` (returned as is when already current)."""
-    version = int(data.get("schema", 0))
+class FutureSchemaError(ValueError):
+    """A record written by a newer version of the bot than this one."""
+
+
+def check_schema(kind: str, data: Record) -> Record:
+    """`data` itself when it has the current schema of `kind`.
+
+    FutureSchemaError for a newer schema, ValueError for any other (an older or missing one).
+    """
+    version = data.get("schema")
     target = CURRENT[kind]
-    if version > target:
-        raise FutureSchemaError(f"{kind} schema {version} is newer than {target}")
-    steps = MIGRATIONS[kind]
-    while version < target:
-        data = steps[version](data)
-        version += 1
-        data["schema"] = version
-    return data
+    if version == target:
+        return data
+    if isinstance(version, int) and not isinstance(version, bool) and version > target:
+        raise FutureSchemaError(
+            f"{kind} schema {version} was written by a newer version of the bot"
+            f" (this one knows {target})"
+        )
+    raise ValueError(f"{kind} schema {version!r} is not {target}")

@@ -18,10 +18,6 @@ a crash in between leaves the delivery pending and delivered, which `open` resol
 (it deletes the pending file). A crash during an append can leave a last line without its
 newline: that append was never acknowledged (the pending file still exists), so `open` cuts it
 off. Any other unreadable file is reported and moved aside.
-
-Older versions kept the queue in one TinyDB file, `pending.json`, and each day's delivered
-deliveries in `delivered-<day>.json`; `open` converts both into this layout (idempotently, so a
-crash during the conversion is finished by the next open) and deletes the old files.
 """
 
 from __future__ import annotations
@@ -54,7 +50,7 @@ from storage.atomic import (
 )
 from storage.base import StorageError
 from storage.intake_index import json_copy
-from storage.migrations import upgrade
+from storage.migrations import FutureSchemaError, check_schema
 
 logger = logging.getLogger("baanwijzer.storage")
 
@@ -62,8 +58,6 @@ T = TypeVar("T")
 PENDING_DIR = "pending"
 PENDING_NAME_RE = re.compile(r"^[0-9a-f]{32}\.json$")
 DELIVERED_RE = re.compile(r"^delivered-(\d{4}-\d{2}-\d{2})\.jsonl$")
-LEGACY_PENDING_FILE = "pending.json"
-LEGACY_DELIVERED_RE = re.compile(r"^delivered-(\d{4}-\d{2}-\d{2})\.json$")
 MAX_ERROR = 300
 
 
@@ -111,12 +105,15 @@ def pending_file_name(delivery_id: str) -> str:
 
 
 def checked_delivery(path: Path, raw: Any) -> dict[str, Any]:
-    """A stored delivery record migrated to the current schema; CorruptFileError if malformed."""
+    """A stored delivery record of the current schema; CorruptFileError if malformed, or if it
+    was written by a newer version of the bot (the reason says so)."""
     if not isinstance(raw, dict):
         raise CorruptFileError(path, "a record is not an object")
     try:
-        record = upgrade("delivery", dict(raw))
+        record = check_schema("delivery", dict(raw))
         Delivery.from_dict(record)
+    except FutureSchemaError as exc:
+        raise CorruptFileError(path, str(exc)) from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptFileError(path, "a delivery is malformed") from exc
     if not isinstance(record.get("id"), str):
@@ -244,7 +241,6 @@ class FileOutbox:
                 folder.mkdir(parents=True, exist_ok=True)
                 fsync_dir(folder.parent)
         remove_stale_temp_files(self._dir)
-        self._migrate_legacy_days()
         delivered: set[str] = set()
         for path in sorted(self._dir.iterdir()):
             match = DELIVERED_RE.match(path.name)
@@ -254,7 +250,6 @@ class FileOutbox:
             records = self._read_day(match.group(1))
             delivered.update(str(r["id"]) for r in records or [])
         found = self._read_pending_files()
-        self._migrate_legacy_pending(found, delivered)
         resolved = [i for i in found if i in delivered]
         for delivery_id in resolved:  # a crash cut off mark_delivered: it is delivered
             with contextlib.suppress(FileNotFoundError):
@@ -289,67 +284,6 @@ class FileOutbox:
                 continue
             found[record["id"]] = (seq, record)
         return found
-
-    def _migrate_legacy_days(self) -> None:
-        """`delivered-<day>.json` (TinyDB) -> lines in `delivered-<day>.jsonl`, then delete it."""
-        for path in sorted(self._dir.iterdir()):
-            match = LEGACY_DELIVERED_RE.match(path.name)
-            if match is None:
-                continue
-            try:
-                table = (read_json_object(path) or {}).get("delivered", {})
-                if not isinstance(table, dict):
-                    raise CorruptFileError(path, "table 'delivered' is not an object")
-                old = [checked_delivery(path, doc) for _, doc in sorted(table.items(), key=_doc)]
-            except CorruptFileError as exc:
-                self._quarantine(exc)
-                continue
-            day = match.group(1)
-            current = self._read_day(day) if self._day_path(day).exists() else []
-            if current is None:  # the new file was corrupt and is moved aside
-                current = []
-            have = {r["id"] for r in current}
-            merged = [r for r in old if r["id"] not in have] + current
-            write_lines(self._day_path(day), merged)
-            remove_durably(path)
-            logger.info("outbox: converted %s (%d delivered)", path.name, len(old))
-
-    def _migrate_legacy_pending(
-        self, found: dict[str, tuple[int, dict[str, Any]]], delivered: set[str]
-    ) -> None:
-        """`pending.json` (TinyDB, document id = put order) -> one file per delivery.
-
-        Written with `seq` = the document id, skipping what is already delivered or already has
-        its file (a conversion that a crash cut off), then the old file is deleted."""
-        path = self._dir / LEGACY_PENDING_FILE
-        try:
-            data = read_json_object(path)
-            if data is None:
-                return
-            table = data.get("pending", {})
-            if not isinstance(table, dict):
-                raise CorruptFileError(path, "table 'pending' is not an object")
-            docs = []
-            for doc_id, doc in table.items():
-                if not doc_id.isdigit():
-                    raise CorruptFileError(path, f"document {doc_id!r} has no number")
-                docs.append((int(doc_id), checked_delivery(path, doc)))
-        except CorruptFileError as exc:
-            self._quarantine(exc)
-            return
-        written = 0
-        for seq, record in sorted(docs, key=lambda pair: pair[0]):
-            delivery_id = record["id"]
-            if delivery_id in delivered or delivery_id in found:
-                continue
-            atomic_write_bytes(
-                self._pending_path(delivery_id), dumps({"seq": seq, **record}), sync_dir=False
-            )
-            found[delivery_id] = (seq, record)
-            written += 1
-        fsync_dir(self._pending_dir)
-        remove_durably(path)
-        logger.info("outbox: converted %s (%d pending)", LEGACY_PENDING_FILE, written)
 
     def _deliveries(self) -> Iterator[Delivery]:
         for _, record in list(self._pending.values()):
@@ -499,9 +433,3 @@ class FileOutbox:
         await self._call(self._pending.clear)
         self._closed = True
         self._executor.shutdown(wait=True)
-
-
-def _doc(item: tuple[str, Any]) -> tuple[int, str]:
-    """Sort key of a TinyDB document: its number."""
-    key = item[0]
-    return (int(key), key) if key.isdigit() else (0, key)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,7 +54,7 @@ async def test_numbers_survive_deleting_every_file_that_held_them(tmp_path: Path
     assert len(await stores.intakes.delete_user(9)) == 4
     await stores.close()
     assert list((data / "intakes").glob("2026-*.json")) == []
-    (data / "intakes" / "index.json").unlink()  # only counters.json is left to remember
+    shutil.rmtree(data / "intakes" / "index")  # only counters.json is left to remember
     stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
     assert (await stores.intakes.add(make_intake("Next"))).number == "K-2026-0004"
     await stores.close()
@@ -96,19 +98,34 @@ async def test_open_reads_only_partitions_changed_since_the_snapshot(
     await stores.close()
 
 
-async def test_index_snapshot_keeps_no_erased_names(tmp_path: Path) -> None:
+def age_partitions(data: Path) -> None:
+    """Make every partition look written an hour ago: a checkpoint writes index files only for
+    partitions older than a moment (see FRESH_NS)."""
+    an_hour_ago = time.time() - 3600
+    for part in (data / "intakes").glob("2026-*.json"):
+        os.utime(part, (an_hour_ago, an_hour_ago))
+
+
+def index_text(data: Path) -> str:
+    return "".join(p.read_text() for p in sorted((data / "intakes" / "index").iterdir()))
+
+
+async def test_index_files_keep_no_erased_names(tmp_path: Path) -> None:
     clock = FakeClock()
     data = tmp_path / "data"
     stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
     await stores.intakes.add(make_intake("Wilhelmina Zoekmij", user_id=55))
     await stores.intakes.add(make_intake("Blijft Staan", user_id=56))
+    age_partitions(data)
     await stores.close()
-    index = data / "intakes" / "index.json"
-    assert "zoekmij" in index.read_text()
+    assert "zoekmij" in index_text(data)
     stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
     await stores.erase_user(55)
-    assert "zoekmij" not in index.read_text()
-    assert "blijft staan" in index.read_text()
+    assert "zoekmij" not in index_text(data)
+    age_partitions(data)
+    await stores.intakes.checkpoint()
+    assert "zoekmij" not in index_text(data)
+    assert "blijft staan" in index_text(data)
     await stores.close()
 
 
@@ -118,10 +135,11 @@ async def test_corrupt_index_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
     stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
     added = await stores.intakes.add(make_intake("Eén"))
     await stores.close()
-    (data / "intakes" / "index.json").write_text('{"schema": 1, "entries": [[1, 2]]')
+    index_file = data / "intakes" / "index" / "2026-11-001.json"
+    index_file.write_text('{"schema": 3, "entries": [[1, 2]]')
     stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
     assert len(stores.problems) == 1
-    assert "index.json" in stores.problems[0]
+    assert str(index_file) in stores.problems[0]
     assert await stores.intakes.get(added.number) is not None
     await stores.close()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -123,7 +124,7 @@ async def test_an_intake_closed_before_closed_at_was_kept_counts_from_its_last_c
         for record in doc["intakes"].values():
             record.pop("closed_at", None)
         part.write_text(json.dumps(doc), encoding="utf-8")
-    (data / "intakes" / "index.json").unlink()
+    shutil.rmtree(data / "intakes" / "index")
 
     stores = await open_stores(data, clock, retention_days=365, conversation_days=7)
     try:
@@ -147,13 +148,14 @@ async def test_the_index_snapshot_carries_closing_and_consent(tmp_path: Path) ->
     for part in (data / "intakes").glob("2026-11-*.json"):
         os.utime(part, (an_hour_ago, an_hour_ago))
     await stores.close()
-    index = data / "intakes" / "index.json"
+    index = data / "intakes" / "index" / "2026-11-001.json"
     snapshot = json.loads(index.read_text(encoding="utf-8"))
     [row] = snapshot["entries"]
-    assert row[-2:] == [utc_iso(T0), True]
-    assert snapshot["parts"]  # the partition's signature is in it: it will not be read
+    fields = snapshot["fields"]
+    assert [row[fields.index("closed")], row[fields.index("keep")]] == [utc_iso(T0), True]
+    assert snapshot["signature"]  # the partition's signature is in it: it will not be read
     # Proof that the snapshot's fields are what retention reads: say "no consent" there only.
-    row[-1] = False
+    row[fields.index("keep")] = False
     index.write_text(json.dumps(snapshot), encoding="utf-8")
     stores = await open_stores(data, clock, retention_days=365, conversation_days=7)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 
 from bot import handoff
 from bot.privacy import GroupMessage, erase_person, group_message_detail, group_messages
-from bot.screens import CONSENT_VERSION
+from bot.screens import CONSENT_VERSION, consent_hash
 from flows.records import HistoryEntry, Intake, Status
 from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
@@ -96,11 +97,15 @@ async def test_both_consents_are_stored_with_version_hash_and_time(harness: Harn
     for consent in intake.consents:
         assert consent.given
         assert consent.version == CONSENT_VERSION
-        assert len(consent.text_hash) == 16
-        assert int(consent.text_hash, 16) >= 0
+        assert re.fullmatch("[0-9a-f]{16}", consent.text_hash)
         assert consent.at == "2026-11-29T09:00:00+00:00"
     # The two texts differ, so their hashes do.
     assert scopes["general"].text_hash != scopes["sensitive"].text_hash
+    # Each is the hash of the very text the person agreed to.
+    flow = harness.services.engines["candidate"].flow
+    for scope, question in (("general", "consent"), ("sensitive", "sensitive_consent")):
+        shown = flow.question(question).text.nl
+        assert scopes[scope].text_hash == consent_hash(harness.services, "nl", shown, "candidate")
 
 
 async def test_skipping_the_sensitive_questions_goes_on_without_them(harness: Harness) -> None:

@@ -232,12 +232,31 @@ def test_reasons_make_no_claims(name: str) -> None:
             assert rule.reason.en.startswith("You said"), rule.id
 
 
-def test_social_return_reasons_say_it_may_not_count() -> None:
-    for name in ("candidate", "employer"):
-        for rule in engine_for(name).flow.route_rules:
-            if rule.code == "social-return":
-                assert "niet altijd mee" in rule.reason.nl
-                assert "does not always count" in rule.reason.en
+@pytest.mark.parametrize("name", ["candidate", "employer"])
+def test_social_return_reasons_say_it_may_not_count(name: str) -> None:
+    rules = [rule for rule in engine_for(name).flow.route_rules if rule.code == "social-return"]
+    assert rules, f"{name} has no social-return route rule left to check"
+    for rule in rules:
+        assert "niet altijd mee" in rule.reason.nl
+        assert "does not always count" in rule.reason.en
+
+
+@pytest.mark.parametrize(
+    "answers", [{"org_kind": "leverancier"}, {"org_kind": "rijk", "offer": ["social-return"]}]
+)
+def test_an_employer_routed_to_social_return_is_told_it_may_not_count(
+    answers: dict[str, AnswerValue],
+) -> None:
+    done = walk("employer", answers)
+    [finding] = [
+        finding
+        for finding in engine_for("employer").outcome(done.state).routes
+        if finding.code == "social-return"
+    ]
+    assert finding.reasons
+    for reason in finding.reasons:
+        assert "niet altijd mee" in reason.nl
+        assert "does not always count" in reason.en
 
 
 _CODE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -53,7 +53,7 @@ from bot.outgoing import (
 from bot.sender import Sender
 from bot.services import Services
 from flows.model import Language
-from flows.records import HistoryEntry, utc_iso
+from flows.records import HistoryAction, HistoryEntry
 from storage.base import ConversationStore
 
 log = logging.getLogger(__name__)
@@ -385,9 +385,11 @@ class ChatOutbox:
         if intake is None or intake.user_id != key.user_id:
             return
         services = self.services
-        at = utc_iso(services.clock.now())
         await services.intakes.record(
-            intake.number, HistoryEntry(at, "bot", "niet-bezorgd", "TelegramForbiddenError")
+            intake.number,
+            HistoryEntry.new(
+                services.clock.now(), HistoryAction.NOT_DELIVERED, "TelegramForbiddenError"
+            ),
         )
         text = services.renderer.render(
             services.settings.DEFAULT_LANGUAGE, "coord_undeliverable", number=intake.number

@@ -12,16 +12,15 @@ becomes and what its result means:
 - Durable. A transient failure is written back (`mark_failed` with the next attempt), so
   /wachtrij shows it and a restart waits for it; nothing is dropped until it is delivered.
 - Permanent errors (403: blocked, or the bot is not in the chat; 400: chat not found, message to
-  edit gone; a card edit whose card was never delivered) get a `last_error` that starts with
-  "permanent:" and a next attempt in the year 9999, so they are never tried again and show in
-  /wachtrij as failed. A message to a person that cannot be delivered is reported to the
-  coordinators under the card, and so is a person's message that cannot reach a coordinator's
-  private chat.
+  edit gone; a card edit whose card was never delivered) mark the delivery failed for good
+  (`DeliveryStatus.FAILED`): it is never tried again and shows in /wachtrij as failed. A
+  message to a person that cannot be delivered is reported to the coordinators under the card,
+  and so is a person's message that cannot reach a coordinator's private chat.
 - A card edit renders the whole card, so a later edit of the same card replaces one that has
   not left yet (`supersedes`); the replaced one counts as delivered.
 
-It reads `pending()` rather than `due()`: a permanently failed delivery must not block the rest
-of its chat, and `due()` would block that chat forever.
+It reads `pending()` rather than `due()`: it skips a delivery that failed for good itself,
+so that one never blocks the rest of its chat, and keeps the order per chat as `due()` does.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram.methods import (
@@ -48,7 +47,14 @@ from bot.coordinator import relay
 from bot.logging_setup import pseudonym
 from bot.sender import Sender, Undeliverable, is_group
 from bot.services import Services
-from flows.records import Delivery, HistoryEntry, parse_iso, utc_iso
+from flows.records import (
+    Delivery,
+    HistoryAction,
+    HistoryEntry,
+    MessageRef,
+    parse_iso,
+    utc_iso,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +64,17 @@ METHODS: dict[str, type[TelegramMethod[Any]]] = {
     "editMessageReplyMarkup": EditMessageReplyMarkup,
     "deleteMessage": DeleteMessage,
 }
-PERMANENT = "permanent:"
-NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 # The outbox is read again at least this often, besides whenever `coordinator.wake` is set.
 IDLE_POLL = 30.0
 ERROR_PAUSE = 5.0
 
 
 def is_permanent(delivery: Delivery) -> bool:
-    return delivery.last_error.startswith(PERMANENT)
+    return delivery.failed_for_good
 
 
 def error_type(last_error: str) -> str:
-    return last_error.removeprefix(PERMANENT).strip().split(":", 1)[0] or "-"
+    return last_error.strip().split(":", 1)[0] or "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,23 +257,27 @@ class DeliveryOutbox:
     ) -> None:
         intakes = self.services.intakes
         chat_id, message_id = result.chat.id, result.message_id
+        sent = [MessageRef(chat_id, message_id)]
         if delivery.purpose == handoff.CARD:
             await intakes.update(
-                number, "bot", "kaart-geplaatst", f"kaart {message_id}", card=(chat_id, message_id)
+                number,
+                "bot",
+                HistoryAction.CARD_PLACED,
+                f"kaart {message_id}",
+                card=(chat_id, message_id),
+                messages=sent,
             )
-        elif delivery.purpose == handoff.TO_PERSON:
-            await intakes.record(
-                number, HistoryEntry(at, "bot", "bericht-bezorgd", str(message_id))
-            )
-        elif delivery.purpose == handoff.RELAY:
-            # `msg:<chat>:<id>` lets erasure find and delete this message (bot/privacy.py).
-            await intakes.record(
-                number, HistoryEntry(at, "bot", "doorgestuurd", f"msg:{chat_id}:{message_id}")
-            )
-        elif delivery.purpose == handoff.NOTE_PROMPT:
-            await intakes.record(
-                number, HistoryEntry(at, "bot", "notitie-gevraagd", str(message_id))
-            )
+            return
+        # The person's reply to a delivered message, a coordinator's to a relayed message or
+        # a note prompt, is found by these messages (IntakeRepository.by_message); erasure
+        # deletes a relayed message (bot/privacy.py).
+        action = {
+            handoff.TO_PERSON: HistoryAction.DELIVERED,
+            handoff.RELAY: HistoryAction.RELAYED,
+            handoff.NOTE_PROMPT: HistoryAction.NOTE_ASKED,
+        }.get(delivery.purpose)
+        if action is not None:
+            await intakes.record(number, HistoryEntry(at, "bot", action, messages=sent))
 
     async def retrying(
         self, delivery: Delivery, error: BaseException, attempts: int, delay: float
@@ -287,7 +295,7 @@ class DeliveryOutbox:
     async def give_up(self, delivery: Delivery, error: BaseException) -> None:
         services = self.services
         await services.outbox.mark_failed(
-            delivery.id, f"{PERMANENT} {type(error).__name__}: {_brief(error)}", NEVER
+            delivery.id, f"{type(error).__name__}: {_brief(error)}", None
         )
         log.warning(
             "delivery %s (%s to %s, %s) failed for good: %s",
@@ -299,8 +307,8 @@ class DeliveryOutbox:
             if intake is not None:
                 await services.intakes.record(
                     intake.number,
-                    HistoryEntry(
-                        utc_iso(services.clock.now()), "bot", "niet-bezorgd", type(error).__name__
+                    HistoryEntry.new(
+                        services.clock.now(), HistoryAction.NOT_DELIVERED, type(error).__name__
                     ),
                 )
                 lang = services.settings.DEFAULT_LANGUAGE

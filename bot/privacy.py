@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,30 +21,26 @@ from bot.services import Services
 from flows.engine import Engine, FlowState, Phase
 from flows.model import AnswerValue, ConsentScope, Flow, Question
 from flows.outcome import compute_outcome
-from flows.records import ConsentRecord, HistoryEntry, Intake, Status, utc_iso
+from flows.records import (
+    ConsentRecord,
+    HistoryAction,
+    HistoryEntry,
+    Intake,
+    MessageRef,
+    Status,
+    sent_personal_data,
+    utc_iso,
+)
 
 log = logging.getLogger(__name__)
 
 # Who a history line is by when the person did it (see `finish` in handlers/intake.py).
 PERSON = "person"
-ERASED = "gewist"
-WITHDRAWN = "toestemming-ingetrokken"
-# A history entry that names a message the bot posted with this person's data in it (an export
-# in the group or in a coordinator's private chat, a relayed message) carries
-# `msg:<chat_id>:<message_id>` in its detail. On erasure those messages are deleted, best effort
-# (Telegram allows a bot that for 48 hours, or longer as a group admin).
-_GROUP_MESSAGE = re.compile(r"msg:(-?\d+):(\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class GroupMessage:
-    chat_id: int
-    message_id: int
-
-
-def group_message_detail(chat_id: int, message_id: int) -> str:
-    """The part of a history entry's detail that lets erasure find a group message again."""
-    return f"msg:{chat_id}:{message_id}"
+# A history entry names the messages it sent (`HistoryEntry.messages`). Those that hold this
+# person's data (a view or an export in a coordinator's private chat, a relayed message:
+# `flows.records.sent_personal_data`) are deleted on erasure, best effort (Telegram allows a
+# bot that for 48 hours, or longer as a group admin).
+GroupMessage = MessageRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +103,12 @@ def is_empty(data: dict[str, Any]) -> bool:
 
 
 def group_messages(intake: Intake) -> list[GroupMessage]:
-    """Group messages the audit trail says the bot posted with this person's data."""
+    """Messages the audit trail says the bot sent elsewhere with this person's data."""
     found: list[GroupMessage] = []
     for entry in intake.history:
-        for chat, message in _GROUP_MESSAGE.findall(entry.detail):
-            item = GroupMessage(int(chat), int(message))
+        if not sent_personal_data(entry.action):
+            continue
+        for item in entry.messages:
             if item not in found:
                 found.append(item)
     return found
@@ -134,8 +130,15 @@ def _empty_outcome(intake: Intake) -> dict[str, Any]:
 def tombstone(intake: Intake, at: str) -> Intake:
     """The intake with every personal field removed; what stays says it existed and was erased."""
     # Who did what, when, stays; the details (free text, names, message ids) go.
-    history = [HistoryEntry(at=h.at, by=h.by, action=h.action) for h in intake.history]
-    history.append(HistoryEntry(at=at, by=PERSON, action=ERASED, detail=f"gewist op {at[:10]}"))
+    history = [
+        HistoryEntry(
+            at=h.at, by=h.by, action=h.action, actor_id=h.actor_id, actor_name=h.actor_name
+        )
+        for h in intake.history
+    ]
+    history.append(
+        HistoryEntry(at=at, by=PERSON, action=HistoryAction.ERASED, detail=f"gewist op {at[:10]}")
+    )
     return Intake(
         number=intake.number,
         kind=intake.kind,
@@ -293,7 +296,10 @@ def without_sensitive(intake: Intake, engine: Engine, at: str) -> tuple[Intake, 
     changed.updated_at = at
     changed.history.append(
         HistoryEntry(
-            at=at, by=PERSON, action=WITHDRAWN, detail=f"gevoelige antwoorden gewist op {at[:10]}"
+            at=at,
+            by=PERSON,
+            action=HistoryAction.WITHDRAWN,
+            detail=f"gevoelige antwoorden gewist op {at[:10]}",
         )
     )
     return changed, dropped

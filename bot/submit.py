@@ -32,7 +32,15 @@ from bot.sender import backoff
 from bot.services import Services
 from flows.engine import Engine, FlowState
 from flows.model import ConsentScope
-from flows.records import ConsentRecord, FilledInBy, HistoryEntry, Intake, IntakeKind, utc_iso
+from flows.records import (
+    ConsentRecord,
+    FilledInBy,
+    HistoryAction,
+    HistoryEntry,
+    Intake,
+    IntakeKind,
+    utc_iso,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +96,7 @@ async def submit(chat: Chat) -> Intake:
     answers = _answers_so_far(chat)
     stored = await _stored(chat, submit_id)
     if stored is None:
-        intake = _new_intake(chat, answers, submit_id, action="submitted")
+        intake = _new_intake(chat, answers, submit_id, action=HistoryAction.SUBMITTED)
         intake.outcome = outcome.to_dict()
         intake.target_groups = outcome.target_group_codes
         intake.routes = outcome.route_codes
@@ -128,7 +136,9 @@ async def request_contact(chat: Chat, request_id: str) -> Intake:
     services = chat.services
     stored = await _stored(chat, request_id)
     if stored is None:
-        intake = _new_intake(chat, _answers_so_far(chat), request_id, action="contact-request")
+        intake = _new_intake(
+            chat, _answers_so_far(chat), request_id, action=HistoryAction.CONTACT_REQUEST
+        )
         intake.request = "contact"
         stored = await services.intakes.add(intake)
         chat.count(f"{chat.record.flow}:contact-request")
@@ -155,7 +165,9 @@ async def _stored(chat: Chat, submit_id: str) -> Intake | None:
     return next((i for i in mine if i.submit_id == submit_id), None)
 
 
-def _new_intake(chat: Chat, answers: dict[str, Any], submit_id: str, *, action: str) -> Intake:
+def _new_intake(
+    chat: Chat, answers: dict[str, Any], submit_id: str, *, action: HistoryAction
+) -> Intake:
     """An intake of the conversation in `chat`, not stored yet, with no outcome."""
     services = chat.services
     record = chat.record

@@ -7,12 +7,22 @@ clock. Methods are async because the real adapters move file I/O off the event l
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from flows.records import Delivery, HistoryEntry, Intake, IntakeKind, Note, Status
+from flows.records import (
+    Actor,
+    Delivery,
+    HistoryEntry,
+    Intake,
+    IntakeKind,
+    MessageRef,
+    Note,
+    Status,
+)
 
 
 class Clock(Protocol):
@@ -31,6 +41,14 @@ class IntakeFilter:
     route: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentAbout:
+    """Which intake a message the bot sent is about, and the history action that sent it."""
+
+    number: str
+    action: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +92,12 @@ class IntakeRepository(Protocol):
         assignee_name: str | None = None,
         note: Note | None = None,
         card: tuple[int, int] | None = None,
+        actor: Actor | None = None,
+        messages: Sequence[MessageRef] = (),
     ) -> Intake | None:
-        """Change an intake and append a history entry (who, what, when) in one durable write."""
+        """Change an intake and append a history entry (who, what, when) in one durable write.
+        `action` is a `HistoryAction`; `actor` is the coordinator who did it (then `by` is
+        `actor.label`), `messages` what the action sent."""
         ...
 
     async def record(self, number: str, entry: HistoryEntry) -> None:
@@ -84,6 +106,22 @@ class IntakeRepository(Protocol):
 
     async def replace(self, intake: Intake) -> None:
         """Write an intake back whole (used by erasure of the sensitive answers)."""
+        ...
+
+    async def by_message(self, chat_id: int, message_id: int) -> SentAbout | None:
+        """The intake a message the bot sent is about, from the history's `messages` of a
+        relayed message, a note prompt or a message delivered to the person; None for any
+        other message. An index lookup: no history is read."""
+        ...
+
+    async def last_written_to(self, user_id: int, since: datetime) -> str | None:
+        """The number of this user's intake that a coordinator wrote to last (a
+        `HistoryAction.TO_PERSON` line), if that was at or after `since`."""
+        ...
+
+    async def checkpoint(self) -> None:
+        """Write now what is kept in memory and in derived files (the index snapshot): after
+        an erasure no copy of the erased data may wait for the next periodic write."""
         ...
 
     # builtins.list: inside this class, `list` is the method above.
@@ -119,15 +157,38 @@ class Outbox(Protocol):
 
     async def mark_delivered(self, delivery_id: str, at: datetime) -> None: ...
 
-    async def mark_failed(self, delivery_id: str, error: str, next_attempt_at: datetime) -> None:
-        """Count a failed attempt and set when to try again."""
+    async def mark_failed(
+        self, delivery_id: str, error: str, next_attempt_at: datetime | None
+    ) -> None:
+        """Count a failed attempt and set when to try again; with None it failed for good
+        (`DeliveryStatus.FAILED`): never tried again, still listed by `pending`."""
         ...
 
     async def delete_user(self, user_id: int) -> int:
         """Remove every delivery about one user; returns how many."""
         ...
 
+    async def delete_intakes(self, numbers: Collection[str]) -> int:
+        """Remove every delivery about these intakes (a card queued by someone else carries
+        no user id); returns how many."""
+        ...
+
     async def purge_delivered_before(self, cutoff: datetime) -> int: ...
+
+
+class Conversations(Protocol):
+    """The conversation store, as far as erasure needs it (storage.ConversationStore)."""
+
+    async def delete_user(self, user_id: int) -> int:
+        """Forget every conversation of one user; returns how many."""
+        ...
+
+
+class IntakeLocks(Protocol):
+    """One change at a time per intake (two coordinators pressing together; an erasure while
+    a coordinator changes the intake)."""
+
+    def lock(self, number: str) -> AbstractAsyncContextManager[Any]: ...
 
 
 class Funnel(Protocol):

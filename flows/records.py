@@ -66,14 +66,145 @@ _NEXT_STATUSES: dict[Status, tuple[Status, ...]] = {
 }
 
 
+class HistoryAction(StrEnum):
+    """What a line of an intake's history records. The values are what coordinators read in
+    the history of an intake, so they stay Dutch."""
+
+    SUBMITTED = "submitted"  # by the person, at the end of the intake
+    CONTACT_REQUEST = "contact-request"  # by the person, /mens during the intake
+    CARD_PLACED = "kaart-geplaatst"  # the card reached the group (its message in `messages`)
+    CLAIMED = "opgepakt"
+    STATUS = "status"
+    NOTE = "notitie"
+    NOTE_ASKED = "notitie-gevraagd"  # the note prompt left (its message in `messages`)
+    PERSON_TOLD = "persoon-ingelicht"  # the person was told of a status change
+    TO_PERSON = "bericht-aan-persoon"  # a coordinator wrote to the person
+    DELIVERED = "bericht-bezorgd"  # that message reached the person (its message in `messages`)
+    NOT_DELIVERED = "niet-bezorgd"
+    FROM_PERSON = "bericht-van-persoon"  # the person wrote back (the text is the detail)
+    RELAYED = "doorgestuurd"  # the person's text reached a coordinator's private chat
+    # Who saw personal data: the whole intake in a private chat (/intake, the card's button),
+    # a name in a private list, a hit of /zoek, an export.
+    VIEWED = "bekeken"
+    DETAILS = "details-bekeken"
+    LISTED = "bekeken-in-lijst"
+    FOUND = "gevonden-bij-zoeken"
+    EXPORTED = "export"
+    WITHDRAWN = "toestemming-ingetrokken"
+    ERASED = "gewist"
+
+
+# The actions whose messages hold no personal data outside the person's own chat: the card and
+# the note prompt say nothing about the person, a delivered message is in the person's chat.
+_NO_PERSONAL_DATA = frozenset(
+    {HistoryAction.CARD_PLACED, HistoryAction.NOTE_ASKED, HistoryAction.DELIVERED}
+)
+
+
+def sent_personal_data(action: str) -> bool:
+    """Whether the messages of a history line of this action hold the person's data elsewhere,
+    so that erasure deletes them (a view, an export, a relayed message)."""
+    return action not in _NO_PERSONAL_DATA
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A message the bot sent: the chat it is in and its id there."""
+
+    chat_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A coordinator in the audit trail."""
+
+    id: int
+    name: str
+
+    @property
+    def label(self) -> str:
+        """How the history shows them: name and id, so two Annas differ."""
+        text = " ".join(self.name.split())
+        if len(text) > ACTOR_NAME_LIMIT:
+            text = text[: ACTOR_NAME_LIMIT - 1].rstrip() + "…"
+        return f"{text} [{self.id}]"
+
+
+ACTOR_NAME_LIMIT = 60
+
+
 @dataclass(slots=True)
 class HistoryEntry:
-    """One line of an intake's history and audit trail: who did what, when."""
+    """One line of an intake's history and audit trail: who did what, when.
+
+    `by` is how the history shows who did it ("person", "bot", or a coordinator's name and
+    id). A coordinator is also in `actor_id` and `actor_name`, and the messages the action sent
+    are in `messages`: code reads those, never the text. `action` is a `HistoryAction` value,
+    typed as text so that a line of an action this version does not know still loads.
+    """
 
     at: str
     by: str
     action: str
     detail: str = ""
+    actor_id: int | None = None
+    actor_name: str = ""
+    messages: list[MessageRef] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "at": self.at,
+            "by": self.by,
+            "action": str(self.action),
+            "detail": self.detail,
+        }
+        # Only when set: most lines have none, and every intake carries its whole history.
+        if self.actor_id is not None:
+            data["actor_id"] = self.actor_id
+            data["actor_name"] = self.actor_name
+        if self.messages:
+            data["messages"] = [[m.chat_id, m.message_id] for m in self.messages]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HistoryEntry:
+        actor_id = data.get("actor_id")
+        return cls(
+            at=str(data["at"]),
+            by=str(data["by"]),
+            action=str(data["action"]),
+            detail=str(data.get("detail", "")),
+            actor_id=int(actor_id) if actor_id is not None else None,
+            actor_name=str(data.get("actor_name", "")),
+            messages=[MessageRef(int(c), int(m)) for c, m in data.get("messages", ())],
+        )
+
+    @classmethod
+    def new(
+        cls,
+        at: datetime,
+        action: HistoryAction,
+        detail: str = "",
+        *,
+        by: str | Actor = "bot",
+        messages: list[MessageRef] | None = None,
+    ) -> HistoryEntry:
+        """A line made now: by "bot", "person" or a coordinator (`Actor`)."""
+        actor = by if isinstance(by, Actor) else None
+        return cls(
+            at=utc_iso(at),
+            by=actor.label if actor is not None else str(by),
+            action=str(action),
+            detail=detail,
+            actor_id=actor.id if actor is not None else None,
+            actor_name=actor.name if actor is not None else "",
+            messages=list(messages or ()),
+        )
+
+    @property
+    def actor(self) -> Actor | None:
+        return Actor(self.actor_id, self.actor_name) if self.actor_id is not None else None
 
 
 @dataclass(slots=True)
@@ -149,6 +280,7 @@ class Intake:
         data = asdict(self)
         data["kind"] = str(self.kind)
         data["status"] = str(self.status)
+        data["history"] = [h.to_dict() for h in self.history]
         return data
 
     @classmethod
@@ -158,11 +290,19 @@ class Intake:
         values["status"] = Status(values.get("status", Status.NIEUW))
         values["consents"] = [ConsentRecord(**c) for c in values.get("consents", [])]
         values["notes"] = [Note(**n) for n in values.get("notes", [])]
-        values["history"] = [HistoryEntry(**h) for h in values.get("history", [])]
+        values["history"] = [HistoryEntry.from_dict(h) for h in values.get("history", [])]
         helper = values.get("filled_in_by")
         values["filled_in_by"] = FilledInBy(**helper) if isinstance(helper, dict) else None
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its first or next attempt
+    DELIVERED = "delivered"
+    # Telegram refused it for good (blocked, chat not found, ...): never tried again, shown to
+    # the coordinators in /wachtrij as failed.
+    FAILED = "failed"
 
 
 @dataclass(slots=True)
@@ -187,15 +327,24 @@ class Delivery:
     user_id: int | None = None
     # What to do with the result, for example "card" to remember the card's message id.
     purpose: str = ""
+    status: DeliveryStatus = DeliveryStatus.PENDING
     schema: int = OUTBOX_SCHEMA
 
+    @property
+    def failed_for_good(self) -> bool:
+        return self.status is DeliveryStatus.FAILED
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["status"] = str(self.status)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Delivery:
         known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values["status"] = DeliveryStatus(values.get("status", DeliveryStatus.PENDING))
+        return cls(**values)
 
 
 def now_utc() -> datetime:

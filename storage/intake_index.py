@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flows.ports import IntakeFilter
+from flows.ports import IntakeFilter, SentAbout
 from flows.records import (
     INTAKE_SCHEMA,
+    Actor,
+    HistoryAction,
     HistoryEntry,
     Intake,
     IntakeKind,
+    MessageRef,
     Note,
     Status,
     parse_iso,
@@ -23,6 +26,9 @@ from flows.records import (
 )
 
 NUMBER_PREFIX = {IntakeKind.CANDIDATE: "K", IntakeKind.EMPLOYER: "W"}
+# The history actions whose messages `IntakeIndex.about` finds: a coordinator's reply to a
+# relayed message or a note prompt, a person's reply to a message from a coordinator.
+LOOKED_UP = frozenset({HistoryAction.RELAYED, HistoryAction.NOTE_ASKED, HistoryAction.DELIVERED})
 RETENTION_SCOPE = "retention"  # flows.model.ConsentScope.RETENTION
 
 
@@ -61,6 +67,10 @@ class IndexEntry:
     # to keep it longer (a given "retention" consent): what retention needs, kept in memory.
     closed: str = ""
     keep: bool = False
+    # The messages of its `LOOKED_UP` history lines, as (chat id, message id, action), and
+    # when a coordinator last wrote to the person (""): what the relay looks up.
+    sent: tuple[tuple[int, int, str], ...] = ()
+    written_to: str = ""
 
     @property
     def sort_key(self) -> tuple[str, int, str]:
@@ -98,6 +108,28 @@ def keeps_longer(doc: dict[str, Any]) -> bool:
     )
 
 
+def sent_messages(doc: dict[str, Any]) -> tuple[tuple[int, int, str], ...]:
+    found: list[tuple[int, int, str]] = []
+    for line in doc.get("history", ()):
+        action = line.get("action")
+        if action in LOOKED_UP:
+            found.extend(
+                (int(chat), int(message), str(action)) for chat, message in line.get("messages", ())
+            )
+    return tuple(found)
+
+
+def written_to(doc: dict[str, Any]) -> str:
+    return max(
+        (
+            str(h["at"])
+            for h in doc.get("history", ())
+            if h.get("action") == HistoryAction.TO_PERSON
+        ),
+        default="",
+    )
+
+
 def entry_for(doc: dict[str, Any], part: str, order: int) -> IndexEntry:
     return IndexEntry(
         number=str(doc["number"]),
@@ -112,6 +144,8 @@ def entry_for(doc: dict[str, Any], part: str, order: int) -> IndexEntry:
         order=order,
         closed=closed_at(doc),
         keep=keeps_longer(doc),
+        sent=sent_messages(doc),
+        written_to=normalize_iso(written_to(doc)),
     )
 
 
@@ -125,6 +159,8 @@ class IntakeIndex:
         # without scanning every intake.
         self.by_part: dict[str, dict[str, IndexEntry]] = {}
         self._sorted: list[tuple[str, int, str]] = []
+        # (chat id, message id) -> the intake and action: the relay's lookup (`about`).
+        self._sent: dict[tuple[int, int], SentAbout] = {}
         self.counters: dict[str, int] = {}
         self._order = 0
 
@@ -158,6 +194,9 @@ class IntakeIndex:
                 self._leave_part(old)
         else:
             bisect.insort(self._sorted, entry.sort_key)
+        if old is not None:
+            self._forget_sent(old)
+        self._remember_sent(entry)
         self.entries[entry.number] = entry
         self.by_part.setdefault(entry.part, {})[entry.number] = entry
         self.note_number(entry.number)
@@ -166,6 +205,7 @@ class IntakeIndex:
         """Fill an empty index at once (sorting once instead of inserting one by one)."""
         for entry in entries:
             self.entries[entry.number] = entry
+            self._remember_sent(entry)
             self.by_part.setdefault(entry.part, {})[entry.number] = entry
             self.note_number(entry.number)
         self._sorted = sorted(e.sort_key for e in self.entries.values())
@@ -175,6 +215,7 @@ class IntakeIndex:
         if old is not None:
             self._drop_key(old.sort_key)
             self._leave_part(old)
+            self._forget_sent(old)
         return old
 
     def _leave_part(self, entry: IndexEntry) -> None:
@@ -187,6 +228,29 @@ class IntakeIndex:
     def in_part(self, part: str) -> list[IndexEntry]:
         """The entries of one partition, in index order."""
         return sorted(self.by_part.get(part, {}).values(), key=lambda e: e.order)
+
+    def _remember_sent(self, entry: IndexEntry) -> None:
+        for chat_id, message_id, action in entry.sent:
+            self._sent[(chat_id, message_id)] = SentAbout(entry.number, action)
+
+    def _forget_sent(self, entry: IndexEntry) -> None:
+        for chat_id, message_id, _ in entry.sent:
+            found = self._sent.get((chat_id, message_id))
+            if found is not None and found.number == entry.number:
+                del self._sent[(chat_id, message_id)]
+
+    def about(self, chat_id: int, message_id: int) -> SentAbout | None:
+        """Which intake a message the bot sent is about (see `LOOKED_UP`)."""
+        return self._sent.get((chat_id, message_id))
+
+    def last_written_to(self, user_id: int, since: datetime) -> str | None:
+        """The user's intake a coordinator wrote to last, at or after `since`."""
+        stamp = utc_iso(since)
+        best: IndexEntry | None = None
+        for entry in self.for_user(user_id):
+            if entry.written_to >= stamp and (best is None or entry.written_to > best.written_to):
+                best = entry
+        return best.number if best is not None else None
 
     def _drop_key(self, key: tuple[str, int, str]) -> None:
         at = bisect.bisect_left(self._sorted, key)
@@ -275,6 +339,8 @@ def apply_update(
     assignee_name: str | None,
     note: Note | None,
     card: tuple[int, int] | None,
+    actor: Actor | None = None,
+    messages: Sequence[MessageRef] = (),
 ) -> None:
     """Change an intake in place and append the history entry (who, what, when)."""
     stamp = utc_iso(at)
@@ -294,4 +360,14 @@ def apply_update(
     if card is not None:
         intake.card_chat_id, intake.card_message_id = card
     intake.updated_at = stamp
-    intake.history.append(HistoryEntry(at=stamp, by=by, action=action, detail=detail))
+    intake.history.append(
+        HistoryEntry(
+            at=stamp,
+            by=by,
+            action=action,
+            detail=detail,
+            actor_id=actor.id if actor is not None else None,
+            actor_name=actor.name if actor is not None else "",
+            messages=list(messages),
+        )
+    )

@@ -44,8 +44,8 @@ from typing import Any, TypeVar
 from tinydb import TinyDB
 from tinydb.table import Table
 
-from flows.ports import Clock, IntakeFilter, IntakePage
-from flows.records import HistoryEntry, Intake, Note, Status
+from flows.ports import Clock, IntakeFilter, IntakePage, SentAbout
+from flows.records import Actor, HistoryEntry, Intake, MessageRef, Note, Status
 from storage.atomic import (
     AtomicJSONStorage,
     CorruptFileError,
@@ -589,6 +589,8 @@ class TinyIntakeRepository:
         assignee_name: str | None = None,
         note: Note | None = None,
         card: tuple[int, int] | None = None,
+        actor: Actor | None = None,
+        messages: Sequence[MessageRef] = (),
     ) -> Intake | None:
         def run() -> Intake | None:
             entry = self._index.entries.get(number)
@@ -606,6 +608,8 @@ class TinyIntakeRepository:
                 assignee_name=assignee_name,
                 note=note,
                 card=card,
+                actor=actor,
+                messages=messages,
             )
             return self._write_back(intake)
 
@@ -667,6 +671,13 @@ class TinyIntakeRepository:
             return removed
 
         return await self._call(run)
+
+    async def by_message(self, chat_id: int, message_id: int) -> SentAbout | None:
+        # One dict lookup: safe on the event loop while the writer thread changes the index.
+        return self._index.about(chat_id, message_id)
+
+    async def last_written_to(self, user_id: int, since: datetime) -> str | None:
+        return await self._call(self._index.last_written_to, user_id, since)
 
     async def all(self) -> Sequence[Intake]:
         return await self._call(lambda: self._load_many(self._index.oldest_first()))

@@ -13,8 +13,17 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from flows.ports import Clock, IntakeFilter, IntakePage
-from flows.records import Delivery, HistoryEntry, Intake, Note, Status, utc_iso
+from flows.ports import Clock, IntakeFilter, IntakePage, SentAbout
+from flows.records import (
+    Actor,
+    Delivery,
+    HistoryEntry,
+    Intake,
+    MessageRef,
+    Note,
+    Status,
+    utc_iso,
+)
 from storage.conversations import MemoryConversationStorage
 from storage.intake_index import (
     IndexEntry,
@@ -74,6 +83,8 @@ class MemoryIntakeRepository:
         assignee_name: str | None = None,
         note: Note | None = None,
         card: tuple[int, int] | None = None,
+        actor: Actor | None = None,
+        messages: Sequence[MessageRef] = (),
     ) -> Intake | None:
         async with self._lock:
             intake = await self.get(number)
@@ -90,6 +101,8 @@ class MemoryIntakeRepository:
                 assignee_name=assignee_name,
                 note=note,
                 card=card,
+                actor=actor,
+                messages=messages,
             )
             return self._write_back(intake)
 
@@ -137,6 +150,12 @@ class MemoryIntakeRepository:
         async with self._lock:
             return self._remove(self._index.expired(created_cutoff, closed_cutoff))
 
+    async def by_message(self, chat_id: int, message_id: int) -> SentAbout | None:
+        return self._index.about(chat_id, message_id)
+
+    async def last_written_to(self, user_id: int, since: datetime) -> str | None:
+        return self._index.last_written_to(user_id, since)
+
     async def all(self) -> Sequence[Intake]:
         return self._load(list(self._index.oldest_first()))
 
@@ -178,7 +197,9 @@ class MemoryOutbox:
         if doc is not None:
             self._delivered.append(delivered_record(Delivery.from_dict(doc), at))
 
-    async def mark_failed(self, delivery_id: str, error: str, next_attempt_at: datetime) -> None:
+    async def mark_failed(
+        self, delivery_id: str, error: str, next_attempt_at: datetime | None
+    ) -> None:
         doc = self._pending.get(delivery_id)
         if doc is not None:
             delivery = failed(Delivery.from_dict(json_copy(doc)), error, next_attempt_at)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flows.ports import Clock
-from flows.records import Delivery, parse_iso, utc_iso
+from flows.records import Delivery, DeliveryStatus, parse_iso, utc_iso
 from storage.atomic import (
     CorruptFileError,
     atomic_write_bytes,
@@ -72,7 +72,7 @@ def select_due(pending: Iterable[Delivery], now: datetime, limit: int) -> list[D
     blocked: set[int] = set()
     due: list[Delivery] = []
     for delivery in pending:
-        if delivery.chat_id in blocked:
+        if delivery.chat_id in blocked or delivery.failed_for_good:
             continue
         if delivery.next_attempt_at and utc_iso(parse_iso(delivery.next_attempt_at)) > stamp:
             blocked.add(delivery.chat_id)
@@ -89,13 +89,18 @@ def delivered_record(delivery: Delivery, at: datetime) -> dict[str, Any]:
     data["payload"] = {}
     data["last_error"] = ""
     data["delivered_at"] = utc_iso(at)
+    data["status"] = str(DeliveryStatus.DELIVERED)
     return data
 
 
-def failed(delivery: Delivery, error: str, next_attempt_at: datetime) -> Delivery:
+def failed(delivery: Delivery, error: str, next_attempt_at: datetime | None) -> Delivery:
+    """Count a failed attempt; without a next attempt it failed for good."""
     delivery.attempts += 1
     delivery.last_error = error[:MAX_ERROR]
-    delivery.next_attempt_at = utc_iso(next_attempt_at)
+    if next_attempt_at is None:
+        delivery.status = DeliveryStatus.FAILED
+    else:
+        delivery.next_attempt_at = utc_iso(next_attempt_at)
     return delivery
 
 
@@ -358,7 +363,9 @@ class FileOutbox:
 
         await self._call(run)
 
-    async def mark_failed(self, delivery_id: str, error: str, next_attempt_at: datetime) -> None:
+    async def mark_failed(
+        self, delivery_id: str, error: str, next_attempt_at: datetime | None
+    ) -> None:
         def run() -> None:
             entry = self._pending.get(delivery_id)
             if entry is None:

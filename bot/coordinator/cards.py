@@ -20,13 +20,12 @@ from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.coordinator.audit import FROM_PERSON
 from bot.coordinator.keyboards import card_keyboard
 from bot.i18n import label
 from bot.services import Services
 from flows.engine import Engine
 from flows.model import LANGUAGES, Language, Question
-from flows.records import HistoryEntry, Intake, Status, parse_iso
+from flows.records import HistoryAction, HistoryEntry, Intake, Status, parse_iso
 
 LOCAL = ZoneInfo("Europe/Amsterdam")
 NUMBER = re.compile(r"\b([KW]-\d{4}-\d{3,})\b")
@@ -189,7 +188,7 @@ def _person_messages(intake: Intake) -> list[dict[str, str]]:
     return [
         {"at": local_time(h.at), "text": short(h.detail, MAX_PERSON_MESSAGE)}
         for h in intake.history
-        if h.action == FROM_PERSON and h.detail
+        if h.action == HistoryAction.FROM_PERSON and h.detail
     ][-PERSON_MESSAGES_SHOWN:]
 
 

@@ -6,8 +6,8 @@ a coordinator. Telegram refuses that (403, "chat not found") until the coordinat
 private chat with the bot and pressed Start: then the group is told so, or the button's toast
 says it.
 
-What left is written to the audit trail once it left (`on_sent`), with a reference to the
-message, so that an erasure deletes it again (bot/privacy.py).
+What left is written to the audit trail once it left (`on_sent`), with the message it made
+(`HistoryEntry.messages`), so that an erasure deletes it again (bot/privacy.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bot.coordinator.cards import coordinator_lang, view_context
 from bot.logging_setup import pseudonym
 from bot.sender import Sender, VolatileCall
 from bot.services import Services
-from flows.records import Intake
+from flows.records import HistoryAction, Intake, MessageRef
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,11 @@ def cannot_reach(error: BaseException) -> bool:
     return isinstance(error, TelegramBadRequest) and "chat not found" in error.message.lower()
 
 
-def sent_ref(result: Any) -> str:
-    """The message a call made, for the audit trail; "" when Telegram returned none."""
+def sent_ref(result: Any) -> list[MessageRef]:
+    """The message a call made, for the audit trail; none when Telegram returned none."""
     if isinstance(result, Message):
-        return audit.message_ref(result.chat.id, result.message_id)
-    return ""
+        return [MessageRef(result.chat.id, result.message_id)]
+    return []
 
 
 def group_line(
@@ -125,7 +125,7 @@ def show_intake(
     intake: Intake,
     user: User,
     *,
-    action: str,
+    action: HistoryAction,
     group_chat: int | None = None,
     reply_to: int | None = None,
 ) -> asyncio.Future[bool]:
@@ -134,11 +134,10 @@ def show_intake(
     text = services.renderer.render(
         coordinator_lang(services), "coord_intake", **view_context(services, intake)
     )
-    by = audit.who(user.id, user.full_name)
+    by = audit.actor(user)
 
     async def sent(result: Any) -> None:
-        detail = f"{audit.PRIVATE} {sent_ref(result)}".strip()
-        await audit.record(services, [intake.number], by, action, detail)
+        await audit.record(services, [intake.number], by, action, audit.PRIVATE, sent_ref(result))
         if group_chat is not None:
             group_line(
                 services, sender, group_chat, reply_to, key="view_sent", number=intake.number
@@ -160,12 +159,13 @@ def ask_note(
     text = services.renderer.render(
         coordinator_lang(services), "coord_note_prompt", number=intake.number
     )
-    by = audit.who(user.id, user.full_name)
+    by = audit.actor(user)
 
     async def sent(result: Any) -> None:
         ref = sent_ref(result)
         if ref:
-            await audit.record(services, [intake.number], by, audit.NOTE_ASKED, ref)
+            # The reply to this prompt is found by this message (IntakeRepository.by_message).
+            await audit.record(services, [intake.number], by, HistoryAction.NOTE_ASKED, "", ref)
 
     return to_coordinator(sender, user.id, text, on_sent=sent)
 
@@ -194,12 +194,12 @@ class Export:
         self.services = services
         self.sender = sender
         self.numbers = numbers
-        self.by = audit.who(user.id, user.full_name)
+        self.by = audit.actor(user)
         self.chat_id = user.id
         self.group_chat = group_chat
         self.reply_to = reply_to
         self._left = files
-        self._sent: list[str] = []
+        self._sent: list[MessageRef] = []
         self._errors: list[BaseException] = []
 
     def call(self, method: Any) -> VolatileCall:
@@ -208,9 +208,7 @@ class Export:
         )
 
     async def _sent_one(self, result: Any) -> None:
-        ref = sent_ref(result)
-        if ref:
-            self._sent.append(ref)
+        self._sent.extend(sent_ref(result))
         await self._settled()
 
     async def _failed_one(self, error: BaseException) -> None:
@@ -223,9 +221,15 @@ class Export:
         if self._left:
             return
         if self._sent:
-            detail = f"{audit.PRIVATE} {' '.join(self._sent)}"
             try:
-                await audit.record(self.services, self.numbers, self.by, audit.EXPORTED, detail)
+                await audit.record(
+                    self.services,
+                    self.numbers,
+                    self.by,
+                    HistoryAction.EXPORTED,
+                    audit.PRIVATE,
+                    self._sent,
+                )
             except Exception:
                 # Raising here would make the sender send the file a second time.
                 log.exception("the audit of an export failed")

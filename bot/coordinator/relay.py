@@ -17,10 +17,9 @@ import logging
 from markupsafe import Markup
 
 from bot import handoff
-from bot.coordinator import audit
 from bot.coordinator.cards import MAX_PERSON_MESSAGE, coordinator_lang, person_lang, short
 from bot.services import Services
-from flows.records import Delivery, Intake
+from flows.records import Delivery, HistoryAction, Intake
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +36,9 @@ def recipient(services: Services, intake: Intake) -> tuple[int, str] | None:
     if intake.assignee_id and _allowed(services, intake.assignee_id):
         return intake.assignee_id, intake.assignee_name
     for entry in reversed(intake.history):
-        actor = audit.actor_of(entry.by) if entry.action == audit.TO_PERSON else None
-        if actor is not None and _allowed(services, actor[1]):
-            return actor[1], actor[0]
+        actor = entry.actor if entry.action == HistoryAction.TO_PERSON else None
+        if actor is not None and _allowed(services, actor.id):
+            return actor.id, actor.name
     return None
 
 
@@ -47,9 +46,9 @@ def _name_of(intake: Intake, user_id: int) -> str:
     if intake.assignee_id == user_id and intake.assignee_name:
         return intake.assignee_name
     for entry in reversed(intake.history):
-        actor = audit.actor_of(entry.by)
-        if actor is not None and actor[1] == user_id:
-            return actor[0]
+        actor = entry.actor
+        if actor is not None and actor.id == user_id:
+            return actor.name
     return ""
 
 
@@ -78,7 +77,7 @@ async def from_person(services: Services, intake: Intake, text: str) -> None:
     target = recipient(services, intake)
     # Kept for the coordinators (the private /intake shows it) and as the audit line.
     await services.intakes.update(
-        intake.number, "person", audit.FROM_PERSON, short(text, MAX_PERSON_MESSAGE)
+        intake.number, "person", HistoryAction.FROM_PERSON, short(text, MAX_PERSON_MESSAGE)
     )
     if target is not None:
         coordinator_id, name = target

@@ -77,7 +77,16 @@ from bot.sender import Sender
 from bot.services import Services
 from flows.model import ROUTE_CODES, TARGET_GROUP_CODES
 from flows.ports import IntakeFilter
-from flows.records import HistoryEntry, Intake, IntakeKind, Note, Status, utc_iso
+from flows.records import (
+    Actor,
+    HistoryAction,
+    HistoryEntry,
+    Intake,
+    IntakeKind,
+    Note,
+    Status,
+    utc_iso,
+)
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +155,8 @@ def _react(sender: Sender, message: Message) -> None:
     sender.send_volatile(reaction, message.chat.id)
 
 
-def _actor(user: User) -> str:
-    return audit.who(user.id, user.full_name)
+def _actor(user: User) -> Actor:
+    return audit.actor(user)
 
 
 def _group_line(services: Services, sender: Sender, message: Message, **context: Any) -> None:
@@ -194,7 +203,7 @@ async def _list_page(
     )
     if private_chat:
         numbers = [i.number for i in result.items]
-        await audit.record(services, numbers, _actor(user), audit.LISTED, audit.PRIVATE)
+        await audit.record(services, numbers, _actor(user), HistoryAction.LISTED, audit.PRIVATE)
     return text, page_keyboard(token, page, pages, lang)
 
 
@@ -263,7 +272,7 @@ async def cmd_intake(
         sender,
         intake,
         message.from_user,
-        action=audit.VIEWED,
+        action=HistoryAction.VIEWED,
         group_chat=None if in_private(message) else message.chat.id,
         reply_to=message.message_id,
     )
@@ -297,7 +306,8 @@ async def cmd_search(
         private=True,
     )
     numbers = [i.number for i in found]
-    await audit.record(services, numbers, _actor(message.from_user), audit.FOUND, audit.PRIVATE)
+    by = _actor(message.from_user)
+    await audit.record(services, numbers, by, HistoryAction.FOUND, audit.PRIVATE)
     _answer(sender, message.chat.id, text)
 
 
@@ -396,7 +406,10 @@ async def _message_person(services: Services, intake: Intake, text: str, user: U
         flow=str(intake.kind),
     )
     await handoff.queue_to_person(services, intake, body)
-    await services.intakes.update(intake.number, _actor(user), audit.TO_PERSON, short(text, 200))
+    by = _actor(user)
+    await services.intakes.update(
+        intake.number, by.label, HistoryAction.TO_PERSON, short(text, 200), actor=by
+    )
 
 
 @handlers.message(Command("help", "hulp", "start"), InCoordinatorGroup(), Coordinator())
@@ -468,7 +481,7 @@ async def _card_action(
     if data.action is CardAction.DETAILS:
         if is_erased(intake):
             return "no_details"
-        return private.show_intake(services, sender, intake, user, action=audit.DETAILS)
+        return private.show_intake(services, sender, intake, user, action=HistoryAction.DETAILS)
     return "gone"
 
 
@@ -479,11 +492,13 @@ async def _claim(services: Services, intake: Intake, user: User) -> str:
         return "mine"
     first = intake.status is Status.NIEUW
     detail = f"was {intake.assignee_name}" if intake.assignee_name else ""
+    by = _actor(user)
     updated = await services.intakes.update(
         intake.number,
-        _actor(user),
-        "opgepakt",
+        by.label,
+        HistoryAction.CLAIMED,
         detail,
+        actor=by,
         status=Status.OPGEPAKT if first else None,
         assignee_id=user.id,
         assignee_name=user.full_name,
@@ -495,7 +510,7 @@ async def _claim(services: Services, intake: Intake, user: User) -> str:
         await handoff.tell_person_status(services, updated, "person_picked_up")
         await services.intakes.record(
             updated.number,
-            HistoryEntry(utc_iso(services.clock.now()), "bot", "persoon-ingelicht", "opgepakt"),
+            HistoryEntry.new(services.clock.now(), HistoryAction.PERSON_TOLD, "opgepakt"),
         )
     return "claimed"
 
@@ -503,8 +518,14 @@ async def _claim(services: Services, intake: Intake, user: User) -> str:
 async def _move(services: Services, intake: Intake, new: Status | None, user: User) -> str:
     if new is None or new not in intake.status.next_statuses:
         return "same"
+    by = _actor(user)
     updated = await services.intakes.update(
-        intake.number, _actor(user), "status", f"{intake.status.value} -> {new.value}", status=new
+        intake.number,
+        by.label,
+        HistoryAction.STATUS,
+        f"{intake.status.value} -> {new.value}",
+        status=new,
+        actor=by,
     )
     if updated is None:
         return "gone"
@@ -513,7 +534,7 @@ async def _move(services: Services, intake: Intake, new: Status | None, user: Us
         await handoff.tell_person_status(services, updated, "person_closed")
         await services.intakes.record(
             updated.number,
-            HistoryEntry(utc_iso(services.clock.now()), "bot", "persoon-ingelicht", "afgesloten"),
+            HistoryEntry.new(services.clock.now(), HistoryAction.PERSON_TOLD, "afgesloten"),
         )
     return "status"
 
@@ -556,8 +577,9 @@ async def _add_note(services: Services, sender: Sender, intake: Intake, message:
         by=message.from_user.full_name,
         text=(message.text or "").strip(),
     )
+    by = _actor(message.from_user)
     await services.intakes.update(
-        intake.number, _actor(message.from_user), "notitie", "", note=note
+        intake.number, by.label, HistoryAction.NOTE, "", note=note, actor=by
     )
     _react(sender, message)
 
@@ -570,13 +592,12 @@ async def group_reply(message: Message, services: Services, sender: Sender) -> N
     intake = await _replied_intake(services, message)
     if intake is None:
         return  # a reply to a list or a figure: ordinary talk in the group
-    replied = (message.chat.id, message.reply_to_message.message_id)
-    group = intake.card_chat_id or message.chat.id
-    if replied in audit.references(intake, audit.NOTE_ASKED, group):
+    replied = message.reply_to_message.message_id
+    sent = await services.intakes.by_message(message.chat.id, replied)
+    about = sent.action if sent is not None and sent.number == intake.number else None
+    if about == HistoryAction.NOTE_ASKED:
         await _add_note(services, sender, intake, message)
-    elif replied[1] == intake.card_message_id or replied in audit.references(
-        intake, audit.RELAYED, group
-    ):
+    elif replied == intake.card_message_id or about == HistoryAction.RELAYED:
         if not intake.chat_id:
             text = _render(services, "coord_not_found", number=intake.number)
             _answer(sender, message.chat.id, text)
@@ -618,15 +639,15 @@ class PrivateReplyTarget(Filter):
     async def __call__(self, message: Message, services: Services) -> bool | dict[str, Any]:
         if message.reply_to_message is None:
             return False
-        intake = await _replied_intake(services, message)
+        sent = await services.intakes.by_message(
+            message.chat.id, message.reply_to_message.message_id
+        )
+        if sent is None or sent.action not in (HistoryAction.NOTE_ASKED, HistoryAction.RELAYED):
+            return False
+        intake = await services.intakes.get(sent.number)
         if intake is None:
             return False
-        replied = (message.chat.id, message.reply_to_message.message_id)
-        if replied in audit.references(intake, audit.NOTE_ASKED, None):
-            return {"reply_intake": intake, "reply_to_note": True}
-        if replied in audit.references(intake, audit.RELAYED, None):
-            return {"reply_intake": intake, "reply_to_note": False}
-        return False
+        return {"reply_intake": intake, "reply_to_note": sent.action == HistoryAction.NOTE_ASKED}
 
 
 @handlers.message(PrivateChat(), ReplyToBot(), Coordinator(), PrivateReplyTarget())
@@ -672,27 +693,23 @@ class PersonRelay(Filter):
         )
         if raw_state is not None and not replied_bot:
             return False  # an intake is in progress: this text is an answer to it
-        intakes = [i for i in await services.intakes.for_user(message.from_user.id) if i.chat_id]
-        if not intakes:
-            return False
+        intakes = services.intakes
+        user_id = message.from_user.id
         if replied_bot and reply is not None:
-            for intake in intakes:
-                delivered = audit.references(intake, audit.DELIVERED, intake.chat_id)
-                if (message.chat.id, reply.message_id) in delivered:
+            # Looked up in the index: no intake's history is read for a text.
+            sent = await intakes.by_message(message.chat.id, reply.message_id)
+            if sent is not None and sent.action == HistoryAction.DELIVERED:
+                intake = await intakes.get(sent.number)
+                if intake is not None and intake.user_id == user_id and intake.chat_id:
                     return {"relay_intake": intake}
             if raw_state is not None:
                 return False
-        cutoff = utc_iso(services.clock.now() - timedelta(days=RELAY_DAYS))
-        best: tuple[str, Intake] | None = None
-        for intake in intakes:
-            for entry in intake.history:
-                if (
-                    entry.action == audit.TO_PERSON
-                    and entry.at >= cutoff
-                    and (best is None or entry.at > best[0])
-                ):
-                    best = (entry.at, intake)
-        return {"relay_intake": best[1]} if best is not None else False
+        since = services.clock.now() - timedelta(days=RELAY_DAYS)
+        number = await intakes.last_written_to(user_id, since)
+        intake = await intakes.get(number) if number is not None else None
+        if intake is None or not intake.chat_id:
+            return False
+        return {"relay_intake": intake}
 
 
 @handlers.message(PersonRelay())

@@ -16,7 +16,7 @@ import pytest
 
 from bot.coordinator.keyboards import CardAction, CardCb
 from bot.handlers.coordinator import DETAILS_WAIT
-from flows.records import Intake, IntakeKind, Note, Status
+from flows.records import Intake, IntakeKind, MessageRef, Note, Status
 from tests.bot.coordinator_harness import (
     COORD,
     COORD2,
@@ -118,7 +118,7 @@ async def test_whole_cycle_from_intake_to_export(coord: Coord) -> None:
     relayed_entries = [
         e for e in (await coord.intake(number)).history if e.action == "doorgestuurd"
     ]
-    assert relayed_entries[-1].detail == f"msg:{COORD}:{relayed.result.message_id}"
+    assert relayed_entries[-1].messages == [MessageRef(COORD, relayed.result.message_id)]
 
     # A reply to the relayed message in the private chat reaches the person; /antwoord too.
     mark = coord.mark()
@@ -176,8 +176,8 @@ async def test_whole_cycle_from_intake_to_export(coord: Coord) -> None:
     assert values[1][6] == "wajong"
     export_entry = [e for e in (await coord.intake(number)).history if e.action == "export"]
     ids = [d.result.message_id for d in documents]
-    assert [(e.by, e.detail) for e in export_entry] == [
-        (f"{COORD_NAME} [{COORD}]", "privé " + " ".join(f"msg:{COORD}:{i}" for i in ids))
+    assert [(e.by, e.detail, e.messages) for e in export_entry] == [
+        (f"{COORD_NAME} [{COORD}]", "privé", [MessageRef(COORD, i) for i in ids])
     ]
 
     # /intake in the group: the whole intake in the private chat, a short line in the group.
@@ -195,8 +195,8 @@ async def test_whole_cycle_from_intake_to_export(coord: Coord) -> None:
     assert all(text in shown for text in sensitive(coord, intake))
     assert all(text in shown for text in answer_displays(coord, intake))  # contact details too
     viewed = [e for e in (await coord.intake(number)).history if e.action == "bekeken"]
-    assert [(e.by, e.detail) for e in viewed] == [
-        (f"{COORD_NAME} [{COORD}]", f"privé msg:{COORD}:{view.result.message_id}")
+    assert [(e.by, e.detail, e.messages) for e in viewed] == [
+        (f"{COORD_NAME} [{COORD}]", "privé", [MessageRef(COORD, view.result.message_id)])
     ]
 
     # Nothing the person said reached the group, in any message of the whole cycle.
@@ -234,7 +234,10 @@ async def test_details_go_privately_and_need_a_started_bot(coord: Coord) -> None
     assert coord.sent_to(GROUP, mark) == []
     [entry] = [e for e in (await coord.intake(intake.number)).history if "bekeken" in e.action]
     assert (entry.action, entry.by) == ("details-bekeken", f"{COORD_NAME} [{COORD}]")
-    assert entry.detail == f"privé msg:{COORD}:{private.result.message_id}"
+    assert (entry.detail, entry.messages) == (
+        "privé",
+        [MessageRef(COORD, private.result.message_id)],
+    )
 
 
 @pytest.mark.looptime
@@ -270,7 +273,7 @@ async def test_an_export_file_that_fails_leaves_the_other_audited(coord: Coord) 
     [xlsx] = coord.sent_to(COORD, mark, "sendDocument")
     assert next(iter(xlsx.files.values())).filename.endswith(".xlsx")
     [entry] = [e for e in (await coord.intake(intake.number)).history if e.action == "export"]
-    assert entry.detail == f"privé msg:{COORD}:{xlsx.result.message_id}"
+    assert (entry.detail, entry.messages) == ("privé", [MessageRef(COORD, xlsx.result.message_id)])
     assert coord.sent_to(COORD, mark, "sendMessage") == []  # asked in private: no extra line
 
 
@@ -322,7 +325,7 @@ async def test_private_intake_view_shows_everything_and_is_audited(coord: Coord)
     assert coord.sent_to(GROUP, mark) == []  # asked in private: no line in the group
     [entry] = [e for e in (await coord.intake(intake.number)).history if e.action == "bekeken"]
     assert entry.by == f"{COORD_NAME} [{COORD}]"
-    assert entry.detail == f"privé msg:{COORD}:{view.result.message_id}"
+    assert (entry.detail, entry.messages) == ("privé", [MessageRef(COORD, view.result.message_id)])
 
 
 async def test_note_by_reply_to_the_prompt_in_the_private_chat(coord: Coord) -> None:

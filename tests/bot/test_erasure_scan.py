@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 
 import pytest
 
-from bot.privacy import group_message_detail
-from flows.records import HistoryEntry, Note, Status, utc_iso
+from flows.records import HistoryEntry, MessageRef, Note, Status, sent_personal_data, utc_iso
 from storage import open_stores
 from storage.funnel import FileFunnel
 from tests.bot.coordinator_harness import deliver_outbox
@@ -133,17 +131,19 @@ async def test_erasure_leaves_nothing_in_files_or_logs(
                 at=now,
                 by="Piet",
                 action="export",
-                detail=f"{NAME}, {EMAIL}; {group_message_detail(COORDINATOR_GROUP, 900)}",
+                detail=f"{NAME}, {EMAIL}",
+                messages=[MessageRef(COORDINATOR_GROUP, 900)],
             ),
         )
         exported = [
             m
             for h in (await harness.stores.intakes.get(first) or intakes[0]).history
-            for m in re.findall(r"msg:(-?\d+):(\d+)", h.detail)
+            if sent_personal_data(h.action)
+            for m in h.messages
         ]
         assert exported, "an export is named in the audit trail"
         # The export itself went to the coordinator's private chat, and is named there too.
-        assert str(COORDINATOR) in {chat for chat, _ in exported}
+        assert COORDINATOR in {m.chat_id for m in exported}
         # Another person's intake stays as it is.
         await walk_candidate(harness, {"name": "Bob"}, user_id=2002)
         await confirm_summary(harness.driver(2002))
@@ -157,7 +157,7 @@ async def test_erasure_leaves_nothing_in_files_or_logs(
             for r in harness.session.requests_of("deleteMessages")
             for m in json.loads(r.params["message_ids"])
         }
-        assert {(chat, int(m)) for chat, m in exported} <= deleted
+        assert {(str(m.chat_id), m.message_id) for m in exported} <= deleted
         # The card edits ("ingetrokken") go out too, and leave only delivered records behind.
         await deliver_outbox(harness)
     finally:

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from bot import handoff
-from bot.privacy import GroupMessage, erase_person, group_message_detail, group_messages
+from bot.privacy import GroupMessage, erase_person, group_messages
 from bot.screens import CONSENT_VERSION, consent_hash
-from flows.records import HistoryEntry, Intake, Status
+from flows.records import HistoryEntry, Intake, MessageRef, Status
 from tests.bot.intake_harness import (
     CANDIDATE_ANSWERS,
     Harness,
@@ -217,7 +217,8 @@ async def test_erase_leaves_a_tombstone_and_nothing_personal(
             at="2026-11-29T10:00:00+00:00",
             by="Piet",
             action="export",
-            detail=f"Anna gebeld; {group_message_detail(GROUP, 555)}",
+            detail="Anna gebeld",
+            messages=[MessageRef(GROUP, 555)],
         ),
     )
     harness.session.state.remember(
@@ -282,10 +283,10 @@ def test_the_audit_trail_names_the_messages_to_delete() -> None:
             "answers": {},
             "outcome": {},
             "history": [
-                {"at": "x", "by": "Piet", "action": "export", "detail": "msg:-100123:7 msg:555:8"},
-                {"at": "x", "by": "bot", "action": "doorgestuurd", "detail": "msg:-100123:9"},
-                {"at": "x", "by": "bot", "action": "kaart-geplaatst", "detail": "kaart 6"},
-                {"at": "x", "by": "Piet", "action": "export", "detail": "msg:-100123:7"},
+                {"at": "x", "by": "Piet", "action": "export", "messages": [[-100123, 7], [555, 8]]},
+                {"at": "x", "by": "bot", "action": "doorgestuurd", "messages": [[-100123, 9]]},
+                {"at": "x", "by": "bot", "action": "kaart-geplaatst", "messages": [[-100123, 6]]},
+                {"at": "x", "by": "Piet", "action": "export", "messages": [[-100123, 7]]},
             ],
         }
     )
@@ -340,7 +341,7 @@ async def test_erase_tolerates_a_group_message_that_cannot_be_deleted(
             at="2026-11-29T10:00:00+00:00",
             by="Piet",
             action="export",
-            detail=group_message_detail(GROUP, 777),
+            messages=[MessageRef(GROUP, 777)],
         ),
     )
     harness.session.fail_next("deleteMessages", BotApiError.bad_request("message can't be deleted"))

@@ -173,7 +173,8 @@ async def run_bot(settings: Settings) -> int:
     sender.start()
     tasks = start_background_tasks(bot, services, stores, sender)
     # Objects made at start-up live for the whole process: moving them out of the collector's
-    # view keeps its passes short under load (measurements.md: the cyclic GC halved throughput).
+    # view keeps its passes short under load (the cyclic GC halved throughput when measured:
+    # docs/telegram-limits.md).
     gc.collect()
     gc.freeze()
     try:

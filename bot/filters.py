@@ -1,5 +1,5 @@
 """Async filters. aiogram runs a synchronous filter (a magic `F` filter) in a worker thread,
-about 100 µs each (measurements.md); these are coroutines and cost next to nothing."""
+about 100 µs each (docs/telegram-limits.md); these are coroutines and cost next to nothing."""
 
 from __future__ import annotations
 

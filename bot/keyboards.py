@@ -1,9 +1,9 @@
 """Callback data factories and inline keyboards.
 
 Keyboards are built directly as `InlineKeyboardMarkup` and cached: `InlineKeyboardBuilder`
-deep-copies its buttons on every `as_markup()` (measurements.md). Callback data carries the flow
-and the question's index, so a button from an old message or another flow is recognised as stale
-instead of being taken as an answer to the question now on screen.
+deep-copies its buttons on every `as_markup()` (docs/telegram-limits.md). Callback data carries
+the flow and the question's index, so a button from an old message or another flow is recognised
+as stale instead of being taken as an answer to the question now on screen.
 """
 
 from __future__ import annotations

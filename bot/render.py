@@ -1,8 +1,8 @@
 """Message texts from jinja2 templates in `templates/<lang>/`, in Telegram's HTML subset.
 
 One Environment is built at start and reused: compiling a template costs about 60x a render
-(measurements.md). Autoescape is on and undefined names raise, so user text is always escaped
-and a typo in a template fails in tests instead of printing an empty line to a person.
+(docs/telegram-limits.md). Autoescape is on and undefined names raise, so user text is always
+escaped and a typo in a template fails in tests instead of printing an empty line to a person.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ class Renderer:
 
         Only for texts that hold nothing about a person and repeat for many: a question screen,
         or an answered question whose answer is an option's label. A step renders two of them,
-        and jinja2 costs about 65 µs a render (measurements.md), a dict lookup next to nothing.
-        The cache is bounded; when full it starts again.
+        and jinja2 costs about 65 µs a render (docs/telegram-limits.md), a dict lookup next to
+        nothing. The cache is bounded; when full it starts again.
         """
         key = (lang, name, *context.items())
         try:

@@ -53,7 +53,7 @@ REQUIRED_ROUTES: dict[str, tuple[str, ...]] = {
 }
 FORMS_ROUTE = "individueel"
 
-# An employer may not ask about a person's health (domain.md section 4). Word starts, so that
+# An employer may not ask about a person's health (docs/domain.md section 4). Word starts, so that
 # "arbeidsbeperking" in a description does not count but "beperking" does.
 _HEALTH_WORDS = re.compile(
     r"\b(gezondheid|ziekte|ziek|diagnose|diagnos|beperking|medisch|handicap|health|illness"

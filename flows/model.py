@@ -20,7 +20,7 @@ LANGUAGES: tuple[Language, ...] = ("nl", "en")
 # an int for numbers, a normalised string for text, postcode, phone and e-mail.
 AnswerValue: TypeAlias = str | int | list[str]
 
-# The vocabularies of domain.md: data and exports use these codes and nothing else.
+# The vocabularies of docs/domain.md: data and exports use these codes and nothing else.
 TARGET_GROUP_CODES: tuple[str, ...] = (
     "uwv-indicatie",
     "praktijkroute",
@@ -43,7 +43,7 @@ ROUTE_CODES: tuple[str, ...] = (
 # (`fill`): how long data is kept after an intake is closed, and the longest it is ever kept.
 PLACEHOLDERS: tuple[str, ...] = ("after_close", "longest")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-# Forms of the individual route (domain.md section 3).
+# Forms of the individual route (docs/domain.md section 3).
 ROUTE_FORMS: tuple[str, ...] = (
     "detachering",
     "uitzendkracht",

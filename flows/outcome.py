@@ -1,7 +1,7 @@
 """The outcome of an intake: stated target-group codes and suggested routes, each with reasons.
 
 The outcome never says that somebody qualifies: it records what the candidate stated, and the
-coordinator checks the register status with UWV or the gemeente (domain.md sections 2 and 6).
+coordinator checks the register status with UWV or the gemeente (docs/domain.md sections 2 and 6).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """What coordinators see of an intake: the card in the group, the whole intake in private, lists.
 
-Privacy decision (domain.md section 5, issues 12 and 13): everybody in the coordinators' group sees
-the card, and group membership is not audited. So the card carries only what every member may
-see: the number, the kind (candidate or employer), the suggested routes (codes), the status and
-who picked it up. No name, no answers, no contact details, no target groups (what a person says
-about the register reveals a disability), no free text, no notes, no route reasons (a reason
-repeats an answer, "you need a lot of help"). Those are shown only in a coordinator's private
-chat with the bot: the card's "details" button, or /intake there (`view_context`), and each time
-that is written to the intake's audit trail (bot/coordinator/audit.py).
+Privacy decision (docs/domain.md section 5, issues 12 and 13): everybody in the coordinators' group
+sees the card, and group membership is not audited. So the card carries only what every member may
+see: the number, the kind (candidate or employer), the suggested routes (codes), the status and who
+picked it up. No name, no answers, no contact details, no target groups (what a person says about
+the register reveals a disability), no free text, no notes, no route reasons (a reason repeats an
+answer, "you need a lot of help"). Those are shown only in a coordinator's private chat with the
+bot: the card's "details" button, or /intake there (`view_context`), and each time that is written
+to the intake's audit trail (bot/coordinator/audit.py).
 """
 
 from __future__ import annotations

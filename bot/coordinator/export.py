@@ -2,7 +2,7 @@
 
 The CSV opens in a spreadsheet with Dutch settings: `;` between columns, UTF-8 with a BOM so the
 accents survive, dates as ISO 8601 and several codes in one cell joined with `|`. Columns hold
-the codes of domain.md (target groups, routes, forms, statuses), not the texts. No sensitive
+the codes of docs/domain.md (target groups, routes, forms, statuses), not the texts. No sensitive
 answers and no contact details are exported; the stated target-group codes are, as the issue
 asks. A cell that starts like a formula (= + - @) gets a leading apostrophe, so a name cannot
 run as a formula in the spreadsheet.

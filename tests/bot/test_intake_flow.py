@@ -570,7 +570,7 @@ async def test_skipping_the_sensitive_questions_stores_no_sensitive_answer(
     assert "overgeslagen" in joined(harness.driver().texts_since_last_action)
 
 
-# -- what the bot must not claim (domain.md section 6) ------------------------------------------
+# -- what the bot must not claim (docs/domain.md section 6) -------------------------------------
 
 NEVER_CLAIMED = (
     "qualif",

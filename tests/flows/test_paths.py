@@ -215,7 +215,7 @@ def test_other_employer_is_asked_nothing_the_wsp_does_not_need() -> None:
     assert done.asked == ["consent", "org_kind", "org_name"]
 
 
-# Words that would claim what the bot must not claim (domain.md section 6).
+# Words that would claim what the bot must not claim (docs/domain.md section 6).
 _CLAIMS = ("kwalificeer", "in aanmerking", "qualif", "garantie", "guarantee", "you will get",
            "u krijgt subsidie", "recht op", "entitled", "zeker een baan")  # fmt: skip
 
@@ -276,7 +276,7 @@ def test_codes_are_short_lowercase_and_hyphenated(name: str) -> None:
 
 
 def test_candidate_single_choices_are_short_lists() -> None:
-    # Two to five buttons for a single choice (domain.md section 4); the multiple-choice lists
+    # Two to five buttons for a single choice (docs/domain.md section 4); the multiple-choice lists
     # are longer where the domain needs it (the nine register routes, the kinds of work).
     for q in engine_for("candidate").flow.questions:
         if q.kind in (Kind.SINGLE, Kind.YESNO):

@@ -32,7 +32,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from tinydb import Query, TinyDB
 from tinydb.storages import JSONStorage
 
 from flows.records import Delivery, Intake, IntakeKind, utc_iso
-from storage import Stores, SystemClock, open_stores
+from storage import PurgeReport, Stores, SystemClock, open_stores
 from storage.base import ConversationStore
 from storage.conversations import (
     FileConversationStorage,
@@ -539,6 +539,144 @@ async def bench_outbox(root: Path, sizes: list[int], samples: int) -> list[Row]:
     return rows
 
 
+class Adders:
+    """`count` tasks that each add intakes one after another, as people confirming; keeps the
+    latency of every add made while `recording`."""
+
+    def __init__(self, stores: Stores, count: int, first: int) -> None:
+        self.stores = stores
+        self.made = 0
+        self.latencies: list[float] = []
+        self._next = first
+        self._tasks = [asyncio.create_task(self._run()) for _ in range(count)]
+
+    async def _run(self) -> None:
+        while True:
+            self._next += 1
+            doc = intake_doc(self._next, "", datetime.now(UTC))
+            started = time.perf_counter()
+            await self.stores.intakes.add(Intake.from_dict(doc))
+            self.latencies.append(time.perf_counter() - started)
+            self.made += 1
+
+    def take(self) -> tuple[int, float]:
+        """How many adds finished since the last take, and their worst latency in ms."""
+        done, self.latencies = self.latencies, []
+        return len(done), max(done, default=0.0) * 1000
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def bench_intake_stalls(root: Path, count: int) -> list[Row]:
+    """Seed `count` intakes (24 months) and an outbox about some of them, open cold, then with
+    WRITERS adders adding intakes: the first checkpoint (every partition's index, as after a
+    start without one), an hourly checkpoint (a few partitions changed), a retention purge (the
+    oldest month expires) and an erasure of one person; each with its time, the longest
+    event-loop stall while it ran and the worst add that finished meanwhile."""
+    data = root / f"intake-stalls-{count}"
+    months = list(seeded_docs(count))
+    for month_docs in months:
+        write_partitions(data / "intakes", month_docs)
+    stores = await open_stores(data, SystemClock(), retention_days=3650, conversation_days=30)
+    oldest, second = months[0], months[1]
+    # Deliveries about intakes that retention deletes, and about the person who is erased.
+    person = second[len(second) // 2]
+    about = [*oldest[:: max(1, len(oldest) // 50)], person]
+    await asyncio.gather(
+        *(
+            stores.outbox.put(
+                replace(card(n), intake_number=doc["number"], user_id=int(doc["user_id"]))
+            )
+            for n, doc in enumerate(about)
+        )
+    )
+    ticker = Ticker()
+    ticker.start()
+    await asyncio.sleep(0.05)
+    ticker.take()
+    adders = Adders(stores, WRITERS, 10 * count)
+    await asyncio.sleep(0.5)
+    background = ticker.take()
+    adders.take()
+
+    async def measured(work: Awaitable[Any]) -> tuple[str, float, str]:
+        started = time.perf_counter()
+        await work
+        took = time.perf_counter() - started
+        stall = ticker.take()
+        adds, worst = adders.take()
+        return (
+            f"{took:.2f} s, longest stall {stall:.0f} ms",
+            stall,
+            f"{adds} adds, worst {worst:.0f} ms",
+        )
+
+    first = await measured(stores.intakes.checkpoint())
+    # An hour of coordinators' work: updates of 20 intakes spread over the partitions.
+    every = sorted((doc["number"] for docs in months for doc in docs), reverse=True)
+    for number in every[:: max(1, len(every) // 20)][:20]:
+        await stores.intakes.update(number, "bench", "view")
+    await asyncio.sleep(2.1)  # older than storage.intakes.FRESH_NS, so they get index files
+    ticker.take()
+    adders.take()
+    hourly = await measured(stores.intakes.checkpoint())
+    stores.retention_days = (NOW - datetime.fromisoformat(second[0]["created_at"])).days
+    report: list[PurgeReport] = []
+
+    async def purging() -> None:
+        report.append(await stores.purge(NOW))
+
+    purge = await measured(purging())
+    expired = len(oldest)
+    erase = await measured(stores.erase_user(int(person["user_id"])))
+    await adders.stop()
+    await ticker.stop()
+    assert await stores.intakes.get(person["number"]) is None
+    assert await stores.intakes.get(oldest[0]["number"]) is None
+    purged = report[0].intakes
+    await stores.close()
+    shutil.rmtree(data, ignore_errors=True)
+    load = f"{WRITERS} adders; stall without it {background:.0f} ms"
+    return [
+        Row(
+            "intakes: first checkpoint (every partition)",
+            count,
+            first[0],
+            "",
+            f"{load}; meanwhile {first[2]} (target <= 50 ms)",
+            first[1],
+        ),
+        Row(
+            "intakes: hourly checkpoint (20 intakes changed)",
+            count,
+            hourly[0],
+            "",
+            f"{load}; meanwhile {hourly[2]}",
+            hourly[1],
+        ),
+        Row(
+            "intakes: retention purge (Stores.purge)",
+            count,
+            purge[0],
+            "",
+            f"{load}; {purged:,} intakes (oldest month {expired:,}) and their deliveries"
+            f" deleted; meanwhile {purge[2]}",
+            purge[1],
+        ),
+        Row(
+            "intakes: erasure (Stores.erase_user)",
+            count,
+            erase[0],
+            "",
+            f"{load}; one person, one intake and a delivery; meanwhile {erase[2]}",
+            erase[1],
+        ),
+    ]
+
+
 def print_rows(rows: list[Row]) -> None:
     print("| operation | stored | ours | reference | notes |")
     print("|---|---:|---|---|---|")
@@ -584,6 +722,9 @@ async def main(quick: bool, parts: set[str]) -> None:
                 print(
                     f"  default {count}: done ({time.perf_counter() - started:.0f} s)", flush=True
                 )
+            for count in intake_sizes:
+                rows.extend(await bench_intake_stalls(root, count))
+                print(f"  intake stalls {count}: done ({time.perf_counter() - started:.0f} s)")
         if "conversations" in parts:
             conversation_defaults = {
                 size: n for size, n in default_samples.items() if size in (1_000, 10_000)

@@ -38,9 +38,10 @@ def check_schema(kind: str, data: Record) -> Record:
     """
     version = data.get("schema")
     target = CURRENT[kind]
-    if version == target:
+    number = version if isinstance(version, int) and not isinstance(version, bool) else None
+    if number == target:
         return data
-    if isinstance(version, int) and not isinstance(version, bool) and version > target:
+    if number is not None and number > target:
         raise FutureSchemaError(
             f"{kind} schema {version} was written by a newer version of the bot"
             f" (this one knows {target})"

@@ -20,12 +20,17 @@ from pathlib import Path
 from aiogram.fsm.storage.base import StorageKey
 
 from flows.records import Delivery, Intake, IntakeKind, Status, utc_iso
-from storage import SystemClock, conversations, open_stores
+from storage import SystemClock, conversations, intakes, open_stores
 
 CHATS = 12
 # A small threshold, so that kills also land in compactions of the conversation journal at its
 # size threshold (every few dozen steps), not only in those of erasure and of open.
 COMPACT_BYTES = 8 * 1024
+# Index files for partitions written 50 ms ago already (the file system's timestamps are much
+# finer), two per turn of the writer thread: so that kills land in checkpoints, between their
+# chunks too, and the next open finds a partial index.
+FRESH_NS = 50_000_000
+CHECKPOINT_CHUNK = 2
 
 
 def say(line: str) -> None:
@@ -34,6 +39,8 @@ def say(line: str) -> None:
 
 async def write_forever(data_dir: Path, trial: int) -> None:
     conversations.COMPACT_BYTES = COMPACT_BYTES
+    intakes.FRESH_NS = FRESH_NS
+    intakes.CHECKPOINT_CHUNK = CHECKPOINT_CHUNK
     stores = await open_stores(data_dir, SystemClock(), retention_days=365, conversation_days=30)
     if stores.problems:
         say("problem " + " | ".join(stores.problems))
@@ -90,6 +97,8 @@ async def write_forever(data_dir: Path, trial: int) -> None:
         if step % 2 == 0:
             await stores.outbox.mark_delivered(tags[0], now)
             say(f"ack delivered {tags[0]}")
+        if step % 4 == 0:
+            await stores.intakes.checkpoint()
         if step % 9 == 0:
             say(f"begin erase {chat}")
             numbers = await stores.intakes.delete_user(chat)

@@ -107,6 +107,9 @@ async def verify(data_dir: Path, acks: Acks) -> int:
                 continue
             assert intake is not None, f"acknowledged intake {number} lost"
             assert intake.name == f"Naam {tag}"
+            # The index (from index files or the partitions) finds it too.
+            found = await stores.intakes.search_name(f"Naam {tag}")
+            assert number in {i.number for i in found}, f"{number} missing from the index"
             if number in acks.updated:
                 assert intake.status is Status.OPGEPAKT
                 assert intake.history[-1].detail == tag

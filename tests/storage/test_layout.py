@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.records import IntakeKind
+from flows.ports import IntakeFilter
+from flows.records import IntakeKind, Status
 from storage import open_stores
 from storage.intakes import TinyIntakeRepository, _Partition
 from tests.storage.conftest import FakeClock, make_intake
@@ -98,11 +99,11 @@ async def test_open_reads_only_partitions_changed_since_the_snapshot(
     await stores.close()
 
 
-def age_partitions(data: Path) -> None:
-    """Make every partition look written an hour ago: a checkpoint writes index files only for
+def age_partitions(data: Path, pattern: str = "2026-*.json") -> None:
+    """Make partitions look written an hour ago: a checkpoint writes index files only for
     partitions older than a moment (see FRESH_NS)."""
     an_hour_ago = time.time() - 3600
-    for part in (data / "intakes").glob("2026-*.json"):
+    for part in (data / "intakes").glob(pattern):
         os.utime(part, (an_hour_ago, an_hour_ago))
 
 
@@ -161,3 +162,59 @@ async def test_more_partitions_than_the_cache_holds(tmp_path: Path) -> None:
     assert all(g is not None and len(g.history) == 1 for g in got)
     assert [i.name for i in await repo.all()] == [f"N{n}" for n in range(20)]
     await repo.close()
+
+
+async def test_checkpoint_writes_only_the_index_files_of_changed_partitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    data = tmp_path / "data"
+    index_dir = data / "intakes" / "index"
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    added = [
+        await stores.intakes.add(
+            make_intake(f"M{month}", user_id=month, created_at=datetime(2026, month, 3, tzinfo=UTC))
+        )
+        for month in range(1, 7)
+    ]
+    age_partitions(data)
+    await stores.intakes.checkpoint()
+    first = stamps(index_dir)
+    assert sorted(first) == [f"2026-0{month}-001.json" for month in range(1, 7)]
+
+    await stores.intakes.update(added[2].number, "coord", "status", status=Status.OPGEPAKT)
+    await stores.intakes.checkpoint()
+    assert stamps(index_dir) == first  # written a moment ago: its index file comes next time
+    age_partitions(data, "2026-03-001.json")
+    await stores.intakes.checkpoint()
+    second = stamps(index_dir)
+    assert {name for name in second if second[name] != first[name]} == {"2026-03-001.json"}
+    assert '"opgepakt"' in (index_dir / "2026-03-001.json").read_text()
+
+    # What a kill leaves: a partition changed after its index file (this close cannot write it,
+    # the partition is too fresh) and a partition whose index file is gone.
+    await stores.intakes.update(added[4].number, "coord", "status", status=Status.AFGESLOTEN)
+    await stores.close()
+    (index_dir / "2026-02-001.json").unlink()
+    loaded: list[str] = []
+    real_load = _Partition.load
+
+    def spy(self: _Partition) -> list[object]:
+        loaded.append(self.path.name)
+        return real_load(self)  # type: ignore[return-value]
+
+    monkeypatch.setattr(_Partition, "load", spy)
+    stores = await open_stores(data, clock, retention_days=400, conversation_days=7)
+    try:
+        assert loaded == ["2026-02-001.json", "2026-05-001.json"]
+        assert stores.problems == []
+        closed = await stores.intakes.list(IntakeFilter(status=Status.AFGESLOTEN))
+        assert [i.number for i in closed.items] == [added[4].number]
+        picked = await stores.intakes.list(IntakeFilter(status=Status.OPGEPAKT))
+        assert [i.number for i in picked.items] == [added[2].number]
+        assert [i.name for i in await stores.intakes.search_name("m")] == [
+            f"M{month}" for month in range(6, 0, -1)
+        ]
+        assert [i.number for i in await stores.intakes.for_user(2)] == [added[1].number]
+    finally:
+        await stores.close()

@@ -3,6 +3,8 @@
 One Environment is built at start and reused: compiling a template costs about 60x a render
 (docs/telegram-limits.md). Autoescape is on and undefined names raise, so user text is always
 escaped and a typo in a template fails in tests instead of printing an empty line to a person.
+Every template sees `codes`, the names of the domain's codes in its language (bot/i18n.py), so
+a status or a route is named in one place and templates keep only the prose.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from flows.model import Language
+from bot.i18n import TEMPLATES_DIR as TEMPLATES_DIR  # where the templates are, also for tests
+from bot.i18n import codes
+from flows.model import LANGUAGES, Language
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 TELEGRAM_TEXT_LIMIT = 4096
 # Distinct shared texts: every question of both flows, in both languages, at each position
 # ("question 3 of 9" differs from "3 of 8"), answered with each option: a few thousand at most.
@@ -36,9 +39,11 @@ class Renderer:
             auto_reload=False,
         )
         self._shared: dict[tuple[Any, ...], str] = {}
+        # The names of the codes (statuses, kinds, routes...) in the template's language.
+        self._globals = {lang: {"codes": codes(lang)} for lang in LANGUAGES}
 
     def render(self, lang: Language, name: str, /, **context: Any) -> str:
-        template = self.env.get_template(f"{lang}/{name}.html")
+        template = self.env.get_template(f"{lang}/{name}.html", globals=self._globals[lang])
         text = template.render(lang=lang, **context).strip()
         # Blank lines from template logic collapse to one, so messages stay tidy.
         text = re.sub(r"\n{3,}", "\n\n", text)

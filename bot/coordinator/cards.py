@@ -25,7 +25,7 @@ from bot.i18n import label
 from bot.services import Services
 from flows.engine import Engine
 from flows.model import LANGUAGES, Language, Question
-from flows.records import HistoryAction, HistoryEntry, Intake, Status, parse_iso
+from flows.records import HistoryAction, HistoryEntry, Intake, parse_iso
 
 LOCAL = ZoneInfo("Europe/Amsterdam")
 NUMBER = re.compile(r"\b([KW]-\d{4}-\d{3,})\b")
@@ -33,14 +33,6 @@ NUMBER = re.compile(r"\b([KW]-\d{4}-\d{3,})\b")
 MAX_FIELD = 200
 MAX_NOTE = 300
 HISTORY_SHOWN = 25
-STATUS_ICONS = {
-    Status.NIEUW: "🆕",
-    Status.OPGEPAKT: "🙋",
-    Status.CONTACT_GEHAD: "📞",
-    Status.GEPLAATST: "✅",
-    Status.AFGESLOTEN: "📁",
-    Status.INGETROKKEN: "🚫",
-}
 NOTES_SHOWN = 10
 PERSON_MESSAGES_SHOWN = 3
 MAX_PERSON_MESSAGE = 1000
@@ -143,7 +135,6 @@ def card_context(intake: Intake) -> dict[str, Any]:
         "number": intake.number,
         "kind": str(intake.kind),
         "status": str(intake.status),
-        "icon": STATUS_ICONS[intake.status],
         "assignee": short(intake.assignee_name, 60),
         "routes": list(intake.routes),
         "erased": is_erased(intake),
@@ -232,7 +223,6 @@ def list_line(intake: Intake, *, private: bool) -> dict[str, str]:
         "number": intake.number,
         "kind": str(intake.kind),
         "status": str(intake.status),
-        "icon": STATUS_ICONS[intake.status],
         "name": short(intake.name, 40) if private else "",
         "assignee": short(intake.assignee_name, 30),
         "received": local_time(intake.created_at)[:10],

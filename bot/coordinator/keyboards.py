@@ -7,7 +7,7 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import label
+from bot.i18n import codes, label
 from flows.model import Language
 from flows.records import Status
 
@@ -60,7 +60,7 @@ def card_keyboard(
         rows.append(first)
     moves = [
         _button(
-            label(lang, f"coord_to_{s.value}"),
+            codes(lang).status[s].button,
             CardCb(action=CardAction.STATUS, number=number, status=s),
         )
         for s in status.next_statuses

@@ -9,6 +9,7 @@ index snapshot must carry what retention needs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -16,8 +17,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from flows.records import ConsentRecord, Intake, Status, utc_iso
-from storage import Stores, open_stores
+from storage import Stores, intakes, open_stores
 from tests.storage.conftest import BOTH, FakeClock, Harness, make_intake
 
 DAY = timedelta(days=1)
@@ -163,5 +166,32 @@ async def test_the_index_snapshot_carries_closing_and_consent(tmp_path: Path) ->
         assert await stores.intakes.get(kept.number) is not None
         await stores.purge(T0 + 29 * DAY)
         assert await stores.intakes.get(kept.number) is None
+    finally:
+        await stores.close()
+
+
+async def test_an_intake_reopened_while_retention_runs_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The purge deletes a partition per turn of the writer thread here; the coordinator's
+    # reopen lands after the purge picked both intakes and before it got to the second.
+    monkeypatch.setattr(intakes, "PURGE_CHUNK", 1)
+    clock = FakeClock(T0)
+    stores = await open_stores(tmp_path / "data", clock, retention_days=365, conversation_days=7)
+    try:
+        october = T0 - 40 * DAY
+        first = await stores.intakes.add(make_intake("Eerst", created_at=october))
+        later = await stores.intakes.add(make_intake("Later", created_at=T0))
+        for number in (first.number, later.number):
+            await stores.intakes.update(number, "x", "status", status=Status.AFGESLOTEN)
+        purged, reopened = await asyncio.gather(
+            stores.intakes.purge_expired(T0 - 300 * DAY, T0 + 29 * DAY),
+            stores.intakes.update(later.number, "x", "status", status=Status.OPGEPAKT),
+        )
+        assert purged == [first.number]
+        assert reopened is not None
+        kept = await stores.intakes.get(later.number)
+        assert kept is not None
+        assert kept.status is Status.OPGEPAKT
     finally:
         await stores.close()

@@ -88,13 +88,13 @@ class LangCb(CallbackData, prefix="l"):
 
 
 class StopCb(CallbackData, prefix="x"):
-    confirm: int
+    confirm: bool
 
 
 class ContactCb(CallbackData, prefix="h"):
     """The answer to "may a coordinator contact you?" (/mens during an intake)."""
 
-    yes: int
+    yes: bool
 
 
 class AfterCb(CallbackData, prefix="z"):
@@ -231,8 +231,8 @@ class Keyboards:
     def _build_contact(lang: Language) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(
             inline_keyboard=[
-                [_button(label(lang, "contact_yes"), ContactCb(yes=1))],
-                [_button(label(lang, "contact_no"), ContactCb(yes=0))],
+                [_button(label(lang, "contact_yes"), ContactCb(yes=True))],
+                [_button(label(lang, "contact_no"), ContactCb(yes=False))],
             ]
         )
 
@@ -240,8 +240,8 @@ class Keyboards:
     def _build_stop(lang: Language) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(
             inline_keyboard=[
-                [_button(label(lang, "stop_yes"), StopCb(confirm=1))],
-                [_button(label(lang, "stop_no"), StopCb(confirm=0))],
+                [_button(label(lang, "stop_yes"), StopCb(confirm=True))],
+                [_button(label(lang, "stop_no"), StopCb(confirm=False))],
             ]
         )
 

@@ -8,6 +8,7 @@ record: the handler calls `chat.forget()`, and the confirmation is sent from mem
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import Any
 
 from aiogram import Router
@@ -35,26 +36,32 @@ log = logging.getLogger(__name__)
 handlers = Handlers(__name__, message=(PrivateChat(),), callback_query=(PrivateChat(),))
 
 
+class RightsAction(StrEnum):
+    ERASE = "erase"
+    WITHDRAW = "withdraw"
+
+
 class RightsCb(CallbackData, prefix="pv"):
-    """Confirm (1) or cancel (0) an erasure ("erase") or a withdrawal ("withdraw")."""
+    """Confirm or cancel an erasure or a withdrawal. Packed as before the fields had names
+    ("pv:erase:1"), so buttons already sent keep working."""
 
-    action: str
-    confirm: int
+    action: RightsAction
+    confirm: bool
 
 
-def _confirm_keyboard(lang: Language, action: str) -> InlineKeyboardMarkup:
+def _confirm_keyboard(lang: Language, action: RightsAction) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
                 InlineKeyboardButton(
                     text=label(lang, f"{action}_yes"),
-                    callback_data=RightsCb(action=action, confirm=1).pack(),
+                    callback_data=RightsCb(action=action, confirm=True).pack(),
                 )
             ],
             [
                 InlineKeyboardButton(
                     text=label(lang, f"{action}_no"),
-                    callback_data=RightsCb(action=action, confirm=0).pack(),
+                    callback_data=RightsCb(action=action, confirm=False).pack(),
                 )
             ],
         ]
@@ -144,7 +151,7 @@ async def ask_erase(chat: Chat) -> None:
     chat.retire_screen()
     numbers = [i.number for i in await chat.services.intakes.for_user(chat.user_id)]
     text = chat.render("rights_erase_confirm", numbers=numbers, busy=chat.record.flow is not None)
-    chat.say(text, _confirm_keyboard(chat.lang, "erase"), screen=ScreenKind.ERASE)
+    chat.say(text, _confirm_keyboard(chat.lang, RightsAction.ERASE), screen=ScreenKind.ERASE)
 
 
 async def _erase(chat: Chat, outbox: ChatOutbox) -> None:
@@ -209,7 +216,9 @@ async def ask_withdraw(chat: Chat) -> None:
     chat.retire_screen()
     numbers = [i.number for i in stored]
     text = chat.render("rights_withdraw_confirm", numbers=numbers)
-    chat.say(text, _confirm_keyboard(record.lang, "withdraw"), screen=ScreenKind.WITHDRAW)
+    chat.say(
+        text, _confirm_keyboard(record.lang, RightsAction.WITHDRAW), screen=ScreenKind.WITHDRAW
+    )
 
 
 async def _withdraw(chat: Chat) -> None:

@@ -8,6 +8,7 @@ import pytest
 from aiogram.filters.callback_data import CallbackData
 
 from bot.coordinator.keyboards import CardAction, CardCb, ListCb
+from bot.handlers.privacy import RightsAction, RightsCb
 from bot.keyboards import (
     AfterAction,
     AfterCb,
@@ -15,6 +16,7 @@ from bot.keyboards import (
     ContactCb,
     NavAction,
     NavCb,
+    StopCb,
     SummaryAction,
     SummaryCb,
     ToggleCb,
@@ -38,7 +40,10 @@ PACKED_BEFORE = [
     ("n:back:c:4", NavCb(action=NavAction.BACK, flow="c", question=4)),
     ("s:pick:c:7", SummaryCb(action=SummaryAction.PICK, flow="c", question=7)),
     ("s:ok:e:-1", SummaryCb(action=SummaryAction.OK, flow="e")),
-    ("h:1", ContactCb(yes=1)),
+    ("h:1", ContactCb(yes=True)),
+    ("x:0", StopCb(confirm=False)),
+    ("pv:erase:1", RightsCb(action=RightsAction.ERASE, confirm=True)),
+    ("pv:withdraw:0", RightsCb(action=RightsAction.WITHDRAW, confirm=False)),
     ("z:delete", AfterCb(action=AfterAction.DELETE)),
 ]
 

@@ -84,3 +84,20 @@ async def test_a_card_button_sent_before_the_rename_still_claims_and_moves(coord
     assert (await coord.intake(number)).status is Status.CONTACT_GEHAD
     card = visible_text(coord.message(GROUP, card_id)["text"])
     assert card.startswith(f"📞 {number} · kandidaat · contact gehad")
+
+
+async def test_a_button_the_bot_never_made_is_answered_and_changes_nothing(coord: Coord) -> None:
+    intake = await coord.add_intake()
+    await coord.deliver()
+    card_id = await coord.card_id(intake.number)
+    for forged in (
+        f"kc:status:{intake.number}:geplaatst-ish",
+        f"kc:delete:{intake.number}:",
+        "kl:wajong:page-two",
+    ):
+        mark = coord.mark()
+        await coord.press(COORD, forged, message_id=card_id)
+        assert len(coord.alerts(mark)) == 1, forged  # answered once: no spinner left running
+    stored = await coord.intake(intake.number)
+    assert stored.status is Status.NIEUW
+    assert stored.assignee_id is None

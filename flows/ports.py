@@ -11,6 +11,7 @@ from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from flows.records import (
@@ -108,6 +109,11 @@ class IntakeRepository(Protocol):
         """Write an intake back whole (used by erasure of the sensitive answers)."""
         ...
 
+    async def erase(self, tombstone: Intake) -> None:
+        """Write an erased intake (a tombstone) over the stored one, leaving no copy of what
+        it held in any file (an index file included), whatever a crash interrupts."""
+        ...
+
     async def by_message(self, chat_id: int, message_id: int) -> SentAbout | None:
         """The intake a message the bot sent is about, from the history's `messages` of a
         relayed message, a note prompt or a message delivered to the person; None for any
@@ -189,6 +195,37 @@ class IntakeLocks(Protocol):
     a coordinator changes the intake)."""
 
     def lock(self, number: str) -> AbstractAsyncContextManager[Any]: ...
+
+
+class PersonNews(StrEnum):
+    """What the person is told about their intake, in their language (the adapter words it)."""
+
+    PICKED_UP = "picked-up"  # a coordinator picked it up
+    CLOSED = "closed"  # placed or closed
+
+
+class Handoff(Protocol):
+    """Messages about an intake, queued durably (bot/handoff.py words and queues them; the
+    outbox delivers). Each returns once the message is queued, not sent."""
+
+    async def queue_card(self, intake: Intake) -> None:
+        """The coordinators' card of a new intake, unless it is queued or placed already."""
+        ...
+
+    async def card_changed(self, intake: Intake) -> None:
+        """The card shown anew, as the intake is now."""
+        ...
+
+    async def tell_person(self, intake: Intake, news: PersonNews) -> None: ...
+
+    async def to_person(self, intake: Intake, text: str) -> None:
+        """A coordinator's text to the person."""
+        ...
+
+    async def from_person(self, intake: Intake, text: str, to: Actor | None) -> None:
+        """The person's text to one coordinator's private chat (`to`; None: nobody may get
+        it), a line under the card that says where it went, and a thank-you to the person."""
+        ...
 
 
 class Funnel(Protocol):

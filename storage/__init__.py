@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flows.ports import Clock
+from flows.usecases.rights import Erasure, erase
 from storage.atomic import CORRUPT_MARK, AtomicJSONStorage, CorruptFileError
 from storage.base import ConversationStore, IntakeStore, OutboxStore, StorageError
 from storage.conversations import FileConversationStorage, MemoryConversationStorage
@@ -62,11 +63,8 @@ class PurgeReport:
     quarantined_files: int
 
 
-@dataclass(frozen=True, slots=True)
-class ErasureReport:
-    intakes: list[str]
-    conversations: int
-    deliveries: int
+# What `Stores.erase_user` returns: the one erasure's result (flows/usecases/rights.py).
+ErasureReport = Erasure
 
 
 @dataclass
@@ -84,15 +82,20 @@ class Stores:
     data_dir: Path | None = None
     # Without that consent a closed intake is deleted this many days after it was closed.
     after_close_days: int = 28
+    # The clock of the stores (the erasure's tombstones are dated with it).
+    clock: Clock = field(default_factory=lambda: SystemClock())
 
     async def erase_user(self, user_id: int) -> ErasureReport:
-        """Erasure (AVG art. 17): every intake, conversation and delivery of one person."""
-        conversations = await self.conversations.delete_user(user_id)
-        numbers = await self.intakes.delete_user(user_id)
-        deliveries = await self.outbox.delete_user(user_id)
-        if numbers:
-            deliveries += await self.outbox.delete_intakes(numbers)
-        return ErasureReport(numbers, conversations, deliveries)
+        """Erasure (AVG art. 17) with the one erasure the bot uses (`flows.usecases.erase`):
+        every intake to a tombstone, every conversation and delivery of one person gone. No
+        cards are shown anew here (the bot does that: bot/privacy.py)."""
+        return await erase(
+            user_id,
+            intakes=self.intakes,
+            outbox=self.outbox,
+            conversations=self.conversations,
+            clock=self.clock,
+        )
 
     async def purge(self, now: datetime) -> PurgeReport:
         """Retention: delete expired intakes (and their deliveries), idle conversations,
@@ -174,6 +177,7 @@ async def open_stores(
         conversation_days=conversation_days,
         data_dir=data_dir,
         after_close_days=after_close_days,
+        clock=clock,
     )
 
 
@@ -192,6 +196,7 @@ def memory_stores(
         retention_days=retention_days,
         conversation_days=conversation_days,
         after_close_days=after_close_days,
+        clock=clock,
     )
 
 

@@ -126,6 +126,9 @@ class MemoryIntakeRepository:
         async with self._lock:
             self._write_back(intake)
 
+    async def erase(self, tombstone: Intake) -> None:
+        await self.replace(tombstone)
+
     def _remove(self, entries: Sequence[IndexEntry]) -> builtins.list[str]:
         numbers = [e.number for e in entries]
         for number in numbers:

@@ -2,10 +2,10 @@
 
 What a person writes back is free text and may say anything about their health, so it goes to
 one coordinator's private chat with the bot: the one who picked the intake up, or else the one
-who wrote to the person last. The group gets a line under the card that says where it went,
-without the text. If Telegram cannot deliver it there (the coordinator never pressed Start),
-the group is told so; the text is kept in the intake's history, and /intake in a private chat
-shows it.
+who wrote to the person last (`flows.usecases.relay_recipient`). The group gets a line under the
+card that says where it went, without the text. If Telegram cannot deliver it there (the
+coordinator never pressed Start), the group is told so; the text is kept in the intake's
+history, and /intake in a private chat shows it.
 
 With COORDINATOR_ACCESS=list a coordinator who is no longer on the list gets nothing.
 """
@@ -17,39 +17,20 @@ import logging
 from markupsafe import Markup
 
 from bot import handoff
-from bot.coordinator.cards import MAX_PERSON_MESSAGE, coordinator_lang, person_lang, short
+from bot.coordinator.cards import coordinator_lang, person_lang, short
 from bot.services import Services
-from flows.records import Delivery, HistoryAction, Intake
+from flows.records import Actor, Delivery, Intake
+from flows.usecases import name_in_history
 
 log = logging.getLogger(__name__)
 
 MAX_RELAYED = 3000
 
 
-def _allowed(services: Services, user_id: int) -> bool:
+def may_receive(services: Services, user_id: int) -> bool:
+    """Whether a coordinator may get a person's message (still on the list, or any member)."""
     settings = services.settings
     return settings.COORDINATOR_ACCESS == "group" or settings.is_coordinator_id(user_id)
-
-
-def recipient(services: Services, intake: Intake) -> tuple[int, str] | None:
-    """Who gets the person's message: the assignee, else whoever wrote to the person last."""
-    if intake.assignee_id and _allowed(services, intake.assignee_id):
-        return intake.assignee_id, intake.assignee_name
-    for entry in reversed(intake.history):
-        actor = entry.actor if entry.action == HistoryAction.TO_PERSON else None
-        if actor is not None and _allowed(services, actor.id):
-            return actor.id, actor.name
-    return None
-
-
-def _name_of(intake: Intake, user_id: int) -> str:
-    if intake.assignee_id == user_id and intake.assignee_name:
-        return intake.assignee_name
-    for entry in reversed(intake.history):
-        actor = entry.actor
-        if actor is not None and actor.id == user_id:
-            return actor.name
-    return ""
 
 
 def mention(user_id: int, name: str) -> Markup:
@@ -71,16 +52,12 @@ def fit_escaped(text: str, limit: int) -> str:
     return text
 
 
-async def from_person(services: Services, intake: Intake, text: str) -> None:
-    """Pass the person's message on, tell the group where it went, and thank the person."""
+async def queue_from_person(
+    services: Services, intake: Intake, text: str, to: Actor | None
+) -> None:
+    """Pass the person's message on to `to`, tell the group where it went, thank the person."""
     lang = coordinator_lang(services)
-    target = recipient(services, intake)
-    # Kept for the coordinators (the private /intake shows it) and as the audit line.
-    await services.intakes.update(
-        intake.number, "person", HistoryAction.FROM_PERSON, short(text, MAX_PERSON_MESSAGE)
-    )
-    if target is not None:
-        coordinator_id, name = target
+    if to is not None:
         relayed = services.renderer.render(
             lang,
             "relay_from_person",
@@ -88,13 +65,13 @@ async def from_person(services: Services, intake: Intake, text: str) -> None:
             name=short(intake.name, 80),
             text=fit_escaped(text, MAX_RELAYED),
         )
-        await handoff.queue_to_coordinator(services, intake, coordinator_id, relayed)
+        await handoff.queue_to_coordinator(services, intake, to.id, relayed)
         notice = services.renderer.render(
             lang,
             "coord_relay_notice",
             key="sent",
             number=intake.number,
-            mention=mention(coordinator_id, name),
+            mention=mention(to.id, to.name),
             username=services.bot_username,
         )
     else:
@@ -119,7 +96,7 @@ async def undeliverable(services: Services, delivery: Delivery) -> None:
         "coord_relay_notice",
         key="failed",
         number=intake.number,
-        mention=mention(delivery.chat_id, _name_of(intake, delivery.chat_id)),
+        mention=mention(delivery.chat_id, name_in_history(intake, delivery.chat_id)),
         username=services.bot_username,
     )
     await handoff.queue_under_card(services, intake, notice, purpose=handoff.GROUP_NOTICE)

@@ -53,7 +53,6 @@ from aiogram.types import (
     User,
 )
 
-from bot import handoff
 from bot.coordinator import audit, private, relay
 from bot.coordinator.access import Coordinator, InCoordinatorGroup, in_private
 from bot.coordinator.cards import (
@@ -63,11 +62,11 @@ from bot.coordinator.cards import (
     list_line,
     local_time,
     number_in,
-    person_lang,
     short,
 )
 from bot.coordinator.export import export_files
 from bot.coordinator.keyboards import CardAction, CardCb, ListCb, page_keyboard
+from bot.coordinator.notices import OutboxHandoff
 from bot.coordinator.stats import chart_png, figures
 from bot.delivery import summarize
 from bot.filters import NotPrivateChat, PrivateChat
@@ -75,15 +74,14 @@ from bot.handlers.registry import Handlers
 from bot.i18n import label
 from bot.sender import Sender
 from bot.services import Services
+from flows import usecases
 from flows.model import ROUTE_CODES, TARGET_GROUP_CODES
 from flows.ports import IntakeFilter
 from flows.records import (
     Actor,
     HistoryAction,
-    HistoryEntry,
     Intake,
     IntakeKind,
-    Note,
     Status,
     utc_iso,
 )
@@ -398,17 +396,8 @@ async def cmd_answer(
 
 
 async def _message_person(services: Services, intake: Intake, text: str, user: User) -> None:
-    body = services.renderer.render(
-        person_lang(services, intake),
-        "person_message",
-        number=intake.number,
-        text=relay.fit_escaped(text.strip(), relay.MAX_RELAYED),
-        flow=str(intake.kind),
-    )
-    await handoff.queue_to_person(services, intake, body)
-    by = _actor(user)
-    await services.intakes.update(
-        intake.number, by.label, HistoryAction.TO_PERSON, short(text, 200), actor=by
+    await usecases.message_person(
+        intake, text, _actor(user), intakes=services.intakes, handoff=OutboxHandoff(services)
     )
 
 
@@ -439,24 +428,11 @@ async def not_for_you(message: Message, services: Services, sender: Sender) -> N
 async def cb_card(
     callback: CallbackQuery, callback_data: CardCb, services: Services, sender: Sender
 ) -> None:
-    user = callback.from_user
-    async with services.coordinator.lock(callback_data.number):
-        intake = await services.intakes.get(callback_data.number)
-        outcome = (
-            "gone"
-            if intake is None
-            else await _card_action(services, sender, intake, callback_data, user)
-        )
-    if intake is None:
-        await callback.answer(
-            _render(services, "coord_alert", key="gone", number=callback_data.number),
-            show_alert=True,
-        )
-        return
-    # Waited for outside the lock: a send says nothing about the intake.
+    outcome = await _card_action(services, sender, callback_data, callback.from_user)
+    # Waited for outside the intake's lock: a send says nothing about the intake.
     key = outcome if isinstance(outcome, str) else await _private_outcome(outcome, callback_data)
     text = _render(
-        services, "coord_alert", key=key, number=intake.number, status=callback_data.status
+        services, "coord_alert", key=key, number=callback_data.number, status=callback_data.status
     )
     await callback.answer(text, show_alert=key in ("start_bot", "gone", "same", "closed"))
 
@@ -467,15 +443,31 @@ async def _private_outcome(outcome: asyncio.Future[bool], data: CardCb) -> str:
     return "details_sent" if data.action is CardAction.DETAILS else "note_asked"
 
 
+# The toast (coord_alert) for each result of a use case.
+ALERTS: dict[type, str] = {
+    usecases.Claimed: "claimed",
+    usecases.AlreadyMine: "mine",
+    usecases.Closed: "closed",
+    usecases.Moved: "status",
+    usecases.NotAllowed: "same",
+    usecases.NotFound: "gone",
+}
+
+
 async def _card_action(
-    services: Services, sender: Sender, intake: Intake, data: CardCb, user: User
+    services: Services, sender: Sender, data: CardCb, user: User
 ) -> str | asyncio.Future[bool]:
+    number = data.number
+    ports = _ports(services)
     if data.action is CardAction.CLAIM:
-        return await _claim(services, intake, user)
+        return ALERTS[type(await usecases.claim(number, _actor(user), **ports))]
     if data.action is CardAction.STATUS:
-        return await _move(services, intake, data.status, user)
+        return ALERTS[type(await usecases.move_status(number, data.status, _actor(user), **ports))]
+    intake = await services.intakes.get(number)
+    if intake is None:
+        return "gone"
     if data.action is CardAction.NOTE:
-        if intake.status is Status.INGETROKKEN:
+        if not usecases.may_add_note(intake):
             return "closed"
         return private.ask_note(services, sender, intake, user)
     if data.action is CardAction.DETAILS:
@@ -485,58 +477,14 @@ async def _card_action(
     return "gone"
 
 
-async def _claim(services: Services, intake: Intake, user: User) -> str:
-    if intake.status.is_closed:
-        return "closed"
-    if intake.assignee_id == user.id:
-        return "mine"
-    first = intake.status is Status.NIEUW
-    detail = f"was {intake.assignee_name}" if intake.assignee_name else ""
-    by = _actor(user)
-    updated = await services.intakes.update(
-        intake.number,
-        by.label,
-        HistoryAction.CLAIMED,
-        detail,
-        actor=by,
-        status=Status.OPGEPAKT if first else None,
-        assignee_id=user.id,
-        assignee_name=user.full_name,
-    )
-    if updated is None:
-        return "gone"
-    await handoff.queue_card_update(services, updated)
-    if first:
-        await handoff.tell_person_status(services, updated, "person_picked_up")
-        await services.intakes.record(
-            updated.number,
-            HistoryEntry.new(services.clock.now(), HistoryAction.PERSON_TOLD, "opgepakt"),
-        )
-    return "claimed"
-
-
-async def _move(services: Services, intake: Intake, new: Status | None, user: User) -> str:
-    if new is None or new not in intake.status.next_statuses:
-        return "same"
-    by = _actor(user)
-    updated = await services.intakes.update(
-        intake.number,
-        by.label,
-        HistoryAction.STATUS,
-        f"{intake.status.value} -> {new.value}",
-        status=new,
-        actor=by,
-    )
-    if updated is None:
-        return "gone"
-    await handoff.queue_card_update(services, updated)
-    if new in (Status.GEPLAATST, Status.AFGESLOTEN):
-        await handoff.tell_person_status(services, updated, "person_closed")
-        await services.intakes.record(
-            updated.number,
-            HistoryEntry.new(services.clock.now(), HistoryAction.PERSON_TOLD, "afgesloten"),
-        )
-    return "status"
+def _ports(services: Services) -> dict[str, Any]:
+    """What claim and move_status take besides the intake and the coordinator."""
+    return {
+        "intakes": services.intakes,
+        "handoff": OutboxHandoff(services),
+        "locks": services.coordinator,
+        "clock": services.clock,
+    }
 
 
 @handlers.callback_query(CardCb.filter())
@@ -572,14 +520,12 @@ async def _replied_intake(services: Services, message: Message) -> Intake | None
 
 async def _add_note(services: Services, sender: Sender, intake: Intake, message: Message) -> None:
     assert message.from_user is not None
-    note = Note(
-        at=utc_iso(services.clock.now()),
-        by=message.from_user.full_name,
-        text=(message.text or "").strip(),
-    )
-    by = _actor(message.from_user)
-    await services.intakes.update(
-        intake.number, by.label, HistoryAction.NOTE, "", note=note, actor=by
+    await usecases.add_note(
+        intake.number,
+        message.text or "",
+        _actor(message.from_user),
+        intakes=services.intakes,
+        clock=services.clock,
     )
     _react(sender, message)
 
@@ -714,7 +660,13 @@ class PersonRelay(Filter):
 
 @handlers.message(PersonRelay())
 async def relay_from_person(message: Message, relay_intake: Intake, services: Services) -> None:
-    await relay.from_person(services, relay_intake, message.text or "")
+    await usecases.message_from_person(
+        relay_intake,
+        message.text or "",
+        intakes=services.intakes,
+        handoff=OutboxHandoff(services),
+        may_receive=lambda user_id: relay.may_receive(services, user_id),
+    )
 
 
 def build_router() -> Router:

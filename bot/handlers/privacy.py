@@ -158,10 +158,10 @@ async def _erase(chat: Chat, outbox: ChatOutbox) -> None:
     services = chat.services
     user_id = chat.user_id
     lang = chat.lang
-    erasure = await rights.erase_person(services, user_id)
+    # Intakes to tombstones, deliveries and conversations gone (this chat's record among them).
+    erasure = await rights.erase_person(services, user_id, outbox.storage)
     # From here on nothing about this person is written back, not even this chat's record.
     chat.forget()
-    conversations = await outbox.storage.delete_user(user_id)
     by_chat: dict[int, list[int]] = {}
     for m in erasure.group_messages:
         by_chat.setdefault(m.chat_id, []).append(m.message_id)
@@ -170,17 +170,12 @@ async def _erase(chat: Chat, outbox: ChatOutbox) -> None:
             batch = ids[start : start + DELETE_BATCH]
             outbox.sender.send_volatile(DeleteMessages(chat_id=group, message_ids=batch), group)
     removed = len(erasure.group_messages)
-    log.info(
-        "erasure for %s: %d conversations, %d group messages",
-        pseudonym(user_id),
-        conversations,
-        removed,
-    )
+    log.info("erasure for %s: %d group messages", pseudonym(user_id), removed)
     text = services.renderer.render(
         lang,
         "rights_erased",
         numbers=erasure.numbers,
-        conversation=conversations > 0,
+        conversation=erasure.conversations > 0,
         deliveries=erasure.deliveries,
         group_messages=removed,
         date=utc_iso(services.clock.now())[:10],

@@ -591,7 +591,7 @@ async def test_erasure_updates_the_card_to_a_tombstone(coord: Coord) -> None:
         COORD, CardCb(action=CardAction.DETAILS, number=intake.number).pack(), message_id=card_id
     )
     [view] = coord.sent_to(COORD, mark, "sendMessage")
-    erasure = await erase_person(coord.h.services, PERSON)
+    erasure = await erase_person(coord.h.services, PERSON, coord.h.stores.conversations)
     # The private view held the person's data: the erasure finds it to delete it.
     assert (COORD, view.result.message_id) in {
         (m.chat_id, m.message_id) for m in erasure.group_messages

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot import handoff
-from bot.privacy import GroupMessage, erase_person, group_messages
+from bot.privacy import erase_person, group_messages
 from bot.screens import CONSENT_VERSION, consent_hash
 from flows.records import HistoryEntry, Intake, MessageRef, Status
 from tests.bot.intake_harness import (
@@ -291,9 +291,9 @@ def test_the_audit_trail_names_the_messages_to_delete() -> None:
         }
     )
     assert group_messages(intake) == [
-        GroupMessage(-100123, 7),
-        GroupMessage(555, 8),
-        GroupMessage(-100123, 9),
+        MessageRef(-100123, 7),
+        MessageRef(555, 8),
+        MessageRef(-100123, 9),
     ]
 
 
@@ -604,7 +604,9 @@ async def test_erasure_waits_for_a_coordinator_change_in_progress_and_wins(
     [intake] = await harness.intakes()
     lock = harness.services.coordinator.lock(intake.number)
     await lock.acquire()  # a claim is being handled
-    erasure = asyncio.create_task(erase_person(harness.services, DEFAULT_USER_ID))
+    erasure = asyncio.create_task(
+        erase_person(harness.services, DEFAULT_USER_ID, harness.stores.conversations)
+    )
     await asyncio.sleep(0.05)
     assert not erasure.done()
     await harness.services.intakes.update(

@@ -43,8 +43,8 @@ class AfterAction(StrEnum):
 
 
 # aiogram packs only the values, in field order, after the prefix ("a:c:3:1"): the field names
-# cost nothing in Telegram's 64 bytes, while a renamed prefix or a reordered field would break
-# every button already sent. So keep prefixes and field order as they are.
+# cost nothing in Telegram's 64 bytes, while a renamed prefix, a reordered field or a changed
+# action value would break every button already sent. So keep those as they are.
 
 
 class AnswerCb(CallbackData, prefix="a"):

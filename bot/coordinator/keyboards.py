@@ -20,8 +20,8 @@ class CardAction(StrEnum):
 
 
 # aiogram packs only the values after the prefix ("kc:claim:K-2026-0001:"), so the field names
-# cost nothing in Telegram's 64 bytes. The prefixes and the order of the fields are what buttons
-# already sent rely on: keep them.
+# cost nothing in Telegram's 64 bytes. The prefixes, the order of the fields and the action and
+# status values are what buttons already sent rely on: keep them.
 
 
 class CardCb(CallbackData, prefix="kc"):

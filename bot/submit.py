@@ -7,7 +7,8 @@ lock:
 
 1. the intake is added, unless one with this submit id is already stored (a run cut off after
    the add): the same number comes back;
-2. its card is queued, unless it is already queued or placed;
+2. its card is queued, unless it is already queued or placed (1 and 2 are the use case
+   `flows.usecases.submit`; this module is its adapter);
 3. the outcome (with the number) and the offer to delete the chat are queued, the intake is
    cleared from the conversation, and that is committed in one write.
 
@@ -20,26 +21,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 from aiogram.fsm.storage.base import StorageKey
 
 from bot.chat import Chat, ChatOutbox, load_record
 from bot.chat_state import ScreenKind
-from bot.handoff import card_delivery_id, queue_new_intake
+from bot.coordinator.notices import OutboxHandoff
 from bot.screens import outcome_extras, privacy_context
 from bot.sender import backoff
 from bot.services import Services
-from flows.engine import Engine, FlowState
-from flows.model import ConsentScope
+from flows import usecases
 from flows.records import (
-    ConsentRecord,
-    FilledInBy,
-    HistoryAction,
-    HistoryEntry,
     Intake,
-    IntakeKind,
-    utc_iso,
 )
 
 log = logging.getLogger(__name__)
@@ -93,24 +86,27 @@ async def submit(chat: Chat) -> Intake:
     flow = record.flow
     engine = services.engines[flow]
     outcome = engine.outcome(record.flow_state)
-    answers = _answers_so_far(chat)
-    stored = await _stored(chat, submit_id)
-    if stored is None:
-        intake = _new_intake(chat, answers, submit_id, action=HistoryAction.SUBMITTED)
-        intake.outcome = outcome.to_dict()
-        intake.target_groups = outcome.target_group_codes
-        intake.routes = outcome.route_codes
-        stored = await services.intakes.add(intake)
+    draft = draft_of(chat)
+    result = await usecases.submit(
+        draft,
+        submit_id,
+        engine=engine,
+        intakes=services.intakes,
+        handoff=OutboxHandoff(services),
+        clock=services.clock,
+        outcome=outcome,
+    )
+    stored = result.intake
+    if result.added:
         chat.count(f"{flow}:finished")
         log.info("intake %s submitted (%s)", stored.number, stored.kind)
-    await _queue_card(services, stored)
     chat.say(
         chat.render(
             "outcome",
             number=stored.number,
             target_groups=[f.to_dict() for f in outcome.target_groups],
             routes=[f.to_dict() for f in outcome.routes],
-            contact=_contact_text(chat, answers),
+            contact=_contact_text(chat, usecases.answers_so_far(engine, draft)),
             sensitive_skipped=_sensitive_skipped(chat),
             helper=engine.for_someone_else(record.flow_state),
             **outcome_extras(record, outcome),
@@ -126,84 +122,38 @@ async def submit(chat: Chat) -> Intake:
 
 
 async def request_contact(chat: Chat, request_id: str) -> Intake:
-    """/mens during an intake, then "yes": what was answered so far goes to the coordinators
-    as a contact request, with a card they claim like any other and answer through the relay.
-
-    Only answers already given are sent, so only within the consent given so far. `request_id`
-    names this request (the update that made it): a replay after a restart finds the one stored
-    and queues no second card. The person's intake goes on; the caller tells them the number.
-    """
+    """/mens during an intake, then "yes": `flows.usecases.request_contact`. `request_id`
+    names this request (the update that made it): a replay after a restart finds the one
+    stored and queues no second card. The caller tells the person the number."""
     services = chat.services
-    stored = await _stored(chat, request_id)
-    if stored is None:
-        intake = _new_intake(
-            chat, _answers_so_far(chat), request_id, action=HistoryAction.CONTACT_REQUEST
-        )
-        intake.request = "contact"
-        stored = await services.intakes.add(intake)
+    assert chat.record.flow is not None
+    result = await usecases.request_contact(
+        draft_of(chat),
+        request_id,
+        engine=services.engines[chat.record.flow],
+        intakes=services.intakes,
+        handoff=OutboxHandoff(services),
+        clock=services.clock,
+    )
+    if result.added:
         chat.count(f"{chat.record.flow}:contact-request")
-        log.info("contact request %s stored (%s)", stored.number, stored.kind)
-    await _queue_card(services, stored)
-    return stored
+        log.info("contact request %s stored (%s)", result.intake.number, result.intake.kind)
+    return result.intake
 
 
-def _answers_so_far(chat: Chat) -> dict[str, Any]:
-    """The answers on the person's path (an answer to a question skipped later is left out)."""
+def draft_of(chat: Chat) -> usecases.Draft:
+    """The conversation's intake as the use cases take it."""
     record = chat.record
     assert record.flow is not None and record.flow_state is not None
-    engine = chat.services.engines[record.flow]
-    state = record.flow_state
-    return {
-        line.question.id: state.answers[line.question.id]
-        for line in engine.summary(state, record.lang)
-    }
-
-
-async def _stored(chat: Chat, submit_id: str) -> Intake | None:
-    """The intake this submit id already stored (a run cut off after the add), if any."""
-    mine = await chat.services.intakes.for_user(chat.user_id)
-    return next((i for i in mine if i.submit_id == submit_id), None)
-
-
-def _new_intake(
-    chat: Chat, answers: dict[str, Any], submit_id: str, *, action: HistoryAction
-) -> Intake:
-    """An intake of the conversation in `chat`, not stored yet, with no outcome."""
-    services = chat.services
-    record = chat.record
-    assert record.flow is not None and record.flow_state is not None
-    engine = services.engines[record.flow]
-    name_q = engine.flow.name_question
-    now = utc_iso(services.clock.now())
-    intake = Intake(
-        number="",
-        kind=IntakeKind(record.flow),
-        created_at=now,
-        updated_at=now,
+    return usecases.Draft(
+        flow=record.flow,
         user_id=chat.user_id,
         chat_id=chat.id,
-        language=record.lang,
-        flow_version=engine.flow.version,
-        answers=answers,
-        outcome={},
-        name=str(answers.get(name_q, "")) if name_q else "",
-        consents=_consents(engine, record.flow_state, record.consents),
-        submit_id=submit_id,
-        filled_in_by=filled_in_by(engine, record.flow_state, answers),
+        lang=record.lang,
+        role=record.role or "",
+        state=record.flow_state,
+        consents=record.consents,
     )
-    intake.history.append(HistoryEntry(now, "person", action, record.role or ""))
-    return intake
-
-
-async def _queue_card(services: Services, intake: Intake) -> None:
-    """Queue the card, unless it is placed or queued already."""
-    if intake.card_message_id is None and not await _card_queued(services, intake):
-        await queue_new_intake(services, intake)
-
-
-async def _card_queued(services: Services, intake: Intake) -> bool:
-    # One lookup by the card's delivery id, not a read of every waiting delivery per submit.
-    return await services.outbox.get(card_delivery_id(intake)) is not None
 
 
 def _contact_text(chat: Chat, answers: Mapping[str, object]) -> str:
@@ -216,32 +166,6 @@ def _contact_text(chat: Chat, answers: Mapping[str, object]) -> str:
             if isinstance(value, str):
                 return engine.display(engine.flow.question(qid), value, record.lang)
     return ""
-
-
-def filled_in_by(engine: Engine, state: FlowState, answers: dict[str, Any]) -> FilledInBy | None:
-    """Who filled in the intake for the candidate (the helper's role, name and phone), or None
-    when the candidate did: the flow's `helper` part says which answers tell."""
-    mode = engine.flow.helper
-    if mode is None or not engine.for_someone_else(state):
-        return None
-    phone = next((str(answers[q]) for q in mode.contact if answers.get(q)), "")
-    return FilledInBy(
-        role=str(answers.get(mode.role, "")),
-        name=str(answers.get(mode.name, "")) if mode.name else "",
-        phone=phone,
-    )
-
-
-def _consents(
-    engine: Engine, state: FlowState, consents: list[dict[str, Any]]
-) -> list[ConsentRecord]:
-    """The consents as given, each saying who gave it, judged on the final answers (an answer
-    changed from the summary can make a helper of the person who gave it, or the reverse)."""
-    records = []
-    for c in consents:
-        scope = ConsentScope(c["scope"])
-        records.append(ConsentRecord(**{**c, "given_by": engine.consent_given_by(state, scope)}))
-    return records
 
 
 def _sensitive_skipped(chat: Chat) -> bool:

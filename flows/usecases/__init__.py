@@ -24,22 +24,33 @@ from flows.usecases.coordination import (
     name_in_history,
     relay_recipient,
 )
+from flows.usecases.rights import Erasure, Withdrawal, erase, withdraw
+from flows.usecases.submit import Draft, Submitted, answers_so_far, request_contact, submit
 
 __all__ = [
     "AlreadyMine",
     "Claimed",
     "Closed",
     "Done",
+    "Draft",
+    "Erasure",
     "Moved",
     "NotAllowed",
     "NotFound",
     "Relayed",
+    "Submitted",
+    "Withdrawal",
     "add_note",
+    "answers_so_far",
     "claim",
+    "erase",
     "may_add_note",
     "message_from_person",
     "message_person",
     "move_status",
     "name_in_history",
     "relay_recipient",
+    "request_contact",
+    "submit",
+    "withdraw",
 ]

@@ -13,6 +13,9 @@ private chat (bot/coordinator/private.py), with a short line or a toast in the g
 filter on target group work only in a private chat. Each access is written to the intake's
 audit trail with the coordinator's id (bot/coordinator/audit.py).
 
+Claiming, the status workflow, notes and both relays are use cases (flows/usecases); the
+handlers here translate an update into a call and the result into a toast or a reply.
+
 Messages about an intake (card, card edits, messages to and from the person) go through the
 durable outbox (`bot/handoff.py`, handed to the sender by `bot/delivery.py`). Direct answers to a
 command (a list, a view, an export, the figures, a 👍) go to the sender at once and are kept in
@@ -458,11 +461,19 @@ async def _card_action(
     services: Services, sender: Sender, data: CardCb, user: User
 ) -> str | asyncio.Future[bool]:
     number = data.number
-    ports = _ports(services)
+    intakes, locks, clock = services.intakes, services.coordinator, services.clock
+    handoff = OutboxHandoff(services)
     if data.action is CardAction.CLAIM:
-        return ALERTS[type(await usecases.claim(number, _actor(user), **ports))]
+        claimed = await usecases.claim(
+            number, _actor(user), intakes=intakes, handoff=handoff, locks=locks, clock=clock
+        )
+        return ALERTS[type(claimed)]
     if data.action is CardAction.STATUS:
-        return ALERTS[type(await usecases.move_status(number, data.status, _actor(user), **ports))]
+        moved = await usecases.move_status(
+            number, data.status, _actor(user), intakes=intakes, handoff=handoff, locks=locks,
+            clock=clock,
+        )  # fmt: skip
+        return ALERTS[type(moved)]
     intake = await services.intakes.get(number)
     if intake is None:
         return "gone"
@@ -475,16 +486,6 @@ async def _card_action(
             return "no_details"
         return private.show_intake(services, sender, intake, user, action=HistoryAction.DETAILS)
     return "gone"
-
-
-def _ports(services: Services) -> dict[str, Any]:
-    """What claim and move_status take besides the intake and the coordinator."""
-    return {
-        "intakes": services.intakes,
-        "handoff": OutboxHandoff(services),
-        "locks": services.coordinator,
-        "clock": services.clock,
-    }
 
 
 @handlers.callback_query(CardCb.filter())

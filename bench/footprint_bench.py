@@ -8,7 +8,8 @@
 2. Start-up. The real `python -m bot` process is started against FakeBotApiServer (an HTTP Bot
    API on 127.0.0.1, tests/support) and timed from the spawn until its first getUpdates request
    arrives; several runs, median. Once over an empty data directory, once over the 10,000
-   conversations.
+   conversations. Also the process's CPU time (user + system) at that moment, as a ratio to
+   the minimal bot's (issue 14: at most 1.1x), as is the RSS with the conversations (1.2x).
 3. The reference, in the same run: a minimal aiogram bot (`bench.minimal_bot`: one handler,
    `answer("ok")`, nothing of ours imported), its RSS once assembled and its start-up to the
    first poll, measured the same way; and a bare `python -c "import aiogram"`.
@@ -60,14 +61,22 @@ class Assembled:
 
 
 @dataclass
+class Startup:
+    """Runs of one kind of start-up: wall seconds and CPU seconds until the first getUpdates."""
+
+    wall_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+
+
+@dataclass
 class FootprintResult:
     conversations: int
     empty: Assembled
     loaded: Assembled
     minimal_rss_mb: float = 0.0
-    startup_minimal_s: list[float] = field(default_factory=list)
-    startup_empty_s: list[float] = field(default_factory=list)
-    startup_loaded_s: list[float] = field(default_factory=list)
+    startup_minimal: Startup = field(default_factory=Startup)
+    startup_empty: Startup = field(default_factory=Startup)
+    startup_loaded: Startup = field(default_factory=Startup)
     import_aiogram_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -77,9 +86,9 @@ class FootprintResult:
             not self.errors
             and self.loaded.conversations == self.conversations
             and self.minimal_rss_mb > 0
-            and bool(self.startup_minimal_s)
-            and bool(self.startup_empty_s)
-            and bool(self.startup_loaded_s)
+            and bool(self.startup_minimal.wall_s)
+            and bool(self.startup_empty.wall_s)
+            and bool(self.startup_loaded.wall_s)
         )
 
     @property
@@ -103,30 +112,56 @@ class FootprintResult:
                 f"loaded {self.loaded.conversations:,} in {self.loaded.open_s:.2f} s)",
             ),
             (
+                f"footprint: RSS, {n} conversations / minimal aiogram bot",
+                f"{self.loaded.rss_mb / self.minimal_rss_mb:.2f}x (target <= 1.2x)"
+                if self.minimal_rss_mb
+                else "failed",
+            ),
+            (
                 "footprint: start-up to first poll, minimal aiogram bot",
-                _startup_text(self.startup_minimal_s),
+                _startup_text(self.startup_minimal),
             ),
             (
                 "footprint: start-up to first poll, empty",
-                _startup_text(self.startup_empty_s),
+                _startup_text(self.startup_empty),
             ),
             (
                 f"footprint: start-up to first poll, {n} conversations",
-                _startup_text(self.startup_loaded_s),
+                _startup_text(self.startup_loaded),
+            ),
+            (
+                f"footprint: CPU to first poll, {n} conversations / minimal aiogram bot",
+                _ratio(self.startup_loaded.cpu_s, self.startup_minimal.cpu_s, 1.1),
+            ),
+            (
+                "footprint: CPU to first poll, empty / minimal aiogram bot",
+                _ratio(self.startup_empty.cpu_s, self.startup_minimal.cpu_s, 1.1),
             ),
             (
                 "footprint: of which `import aiogram` alone",
-                _startup_text(self.import_aiogram_s),
+                _runs_text(self.import_aiogram_s),
             ),
             ("footprint: errors", str(len(self.errors))),
         ]
 
 
-def _startup_text(runs: Sequence[float]) -> str:
+def _runs_text(runs: Sequence[float]) -> str:
     if not runs:
         return "failed"
     shown = ", ".join(f"{r:.2f}" for r in runs)
     return f"{median(runs):.2f} s median of {len(runs)} ({shown})"
+
+
+def _startup_text(runs: Startup) -> str:
+    if not runs.wall_s:
+        return "failed"
+    return f"{_runs_text(runs.wall_s)}; CPU {median(runs.cpu_s):.2f} s median"
+
+
+def _ratio(ours: Sequence[float], minimal: Sequence[float], target: float) -> str:
+    if not ours or not minimal:
+        return "failed"
+    return f"{median(ours) / median(minimal):.2f}x of the CPU medians (target <= {target}x)"
 
 
 # -- the data directory ------------------------------------------------------------------------
@@ -199,14 +234,14 @@ def _child_env(**extra: str) -> dict[str, str]:
 # -- start-up of the real process ---------------------------------------------------------------
 
 
-async def time_startup(
-    data_dir: Path, runs: int, module: str = "bot"
-) -> tuple[list[float], list[str]]:
+async def time_startup(data_dir: Path, runs: int, module: str = "bot") -> tuple[Startup, list[str]]:
     """Spawn `python -m <module>` (the bot, or `bench.minimal_bot`) against FakeBotApiServer;
-    seconds until its first getUpdates."""
+    seconds (wall, and the process's CPU, user + system) until its first getUpdates."""
+    import psutil
+
     from tests.support.fake_bot_api import FakeBotApiServer
 
-    times: list[float] = []
+    times = Startup()
     errors: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-start-") as cwd:
         for _ in range(runs):
@@ -230,7 +265,9 @@ async def time_startup(
                 )
                 try:
                     await server.wait_until_polling(timeout=START_TIMEOUT)
-                    times.append(time.perf_counter() - started)
+                    times.wall_s.append(time.perf_counter() - started)
+                    cpu = psutil.Process(process.pid).cpu_times()
+                    times.cpu_s.append(cpu.user + cpu.system)
                 except TimeoutError:
                     errors.append(f"python -m {module} did not poll within {START_TIMEOUT:.0f} s")
                 finally:
@@ -296,9 +333,9 @@ async def run_footprint_bench(conversations: int = 10_000, runs: int = 5) -> Foo
             empty=empty,
             loaded=loaded,
             minimal_rss_mb=minimal_rss,
-            startup_minimal_s=startup_minimal,
-            startup_empty_s=startup_empty,
-            startup_loaded_s=startup_loaded,
+            startup_minimal=startup_minimal,
+            startup_empty=startup_empty,
+            startup_loaded=startup_loaded,
             import_aiogram_s=import_aiogram,
             errors=errors,
         )

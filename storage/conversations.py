@@ -2,33 +2,42 @@
 
 Layout under `DATA_DIR/conversations/`:
 
-- `snapshot-<gen>.json`: every open conversation at the moment generation `gen` began,
-  `{"schema", "generation", "conversations": {<key hash>: <record>}}`, written atomically;
-- `journal-<gen>.jsonl`: one line per change since that snapshot,
+- `snapshot-<gen>.jsonl`: every open conversation at the moment generation `gen` began, written
+  atomically: a first line `{"schema": 2, "generation": gen}`, then one line per conversation,
+  `{"k": <key hash>, "r": <record>}`;
+- `journal-<gen>.jsonl`: one line per change since that snapshot, in write order,
   `{"k": <key hash>, "r": <record> or null when the conversation was closed or deleted}`.
 
-A record is `{"schema", "key", "state", "data", "updated_at"}`; the key hash is the first 32 hex
-digits of the SHA-256 of the key, so no user or chat id is in a file name. Only the newest
-generation is kept.
+A record is `{"schema", "key", "state", "updated_at", "data"}`, written in that order (`data`
+last); the key hash is the first 32 hex digits of the SHA-256 of the key, so no user or chat id
+is in a file name. Only the newest generation is kept.
+
+**Lazy open.** Opening reads the snapshot's bytes and decodes, per line, only the part before
+`,"data":` (all of them in one `json.loads`): key, state and `updated_at`. The data stays in the
+file; each conversation keeps where its data is (`_Ref`: the open file and offsets) and reads
+and decodes it when it is used (`get_data`, a write). The journal's lines (the changes since the
+snapshot) are decoded whole. A conversation written since the last compaction keeps its data as
+JSON text in memory; a compaction hands it back to the file.
 
 All writes go through one writer thread. A change is queued as a journal line and the caller
 waits; the writer takes every queued line, appends them with one `write` and one `fsync` (group
 commit: the conversations that changed meanwhile share one fsync), and only then are the callers
-answered. The writer keeps a mirror of what the journal says, so that a compaction (a new
-snapshot from the mirror, a new empty journal, the directory fsynced, the old generation
-removed) runs in order with the writes. It compacts when the journal outgrows the snapshot and
-`COMPACT_BYTES`, at open when the journal is not empty, and before `delete_user` and
-`purge_idle_before` return when old copies of erased data may still be on disk.
-
-Everything is read once at open; reads are served from memory, where each conversation's data
-is kept as its JSON text (`get_data` decodes a fresh copy, `set_data` encodes once and the
-journal line reuses that text).
+answered. The writer keeps a mirror of what the files say (the same `Conversation` objects the
+event loop reads), so that a compaction runs in order with the writes: it streams a new snapshot
+into a temp file in chunks of `CHUNK_BYTES` (a conversation still in the old snapshot is copied
+as its raw line, undecoded; the GIL is released at every chunk's write, so the event loop is
+never kept waiting for the whole snapshot), fsyncs and renames it, starts an empty journal,
+fsyncs the directory, points every conversation at the new file and removes the old generation.
+It compacts when the journal outgrows the snapshot and `COMPACT_BYTES`, at open when the journal
+is not empty, at close when it is larger than `CLOSE_COMPACT_BYTES`, and before `delete_user`
+and `purge_idle_before` return when old copies of erased data may still be on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -49,11 +58,10 @@ from aiogram.fsm.storage.base import StateType, StorageKey
 from flows.ports import Clock
 from flows.records import parse_iso, utc_iso
 from storage.atomic import (
+    TMP_SUFFIX,
     CorruptFileError,
-    atomic_write_bytes,
     fsync_dir,
     quarantine,
-    read_json_object,
     remove_stale_temp_files,
 )
 from storage.base import ConversationStore, KeyedLocks, StorageError
@@ -70,11 +78,24 @@ UNCHANGED_REFRESH = timedelta(hours=1)
 # (so that rewriting the snapshot costs at most about as much as the journal lines did).
 COMPACT_BYTES = 4 * 1024 * 1024
 
-SNAPSHOT_SCHEMA = 1
+# At close, a journal larger than this is compacted: the next start then reads the snapshot
+# lazily instead of decoding every line of the journal (and holding their data in memory).
+CLOSE_COMPACT_BYTES = 1024 * 1024
 
-_SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)\.json")
+# A compaction writes the new snapshot in pieces of about this size; each write releases the GIL.
+CHUNK_BYTES = 256 * 1024
+
+# Opening reads a snapshot in blocks of this size.
+READ_BYTES = 1024 * 1024
+
+# Deletions of a purge are queued this many at a time (they share group commits).
+PURGE_BATCH = 256
+
+SNAPSHOT_SCHEMA = 2
+
+_SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)\.jsonl")
 _JOURNAL_NAME = re.compile(r"journal-(\d+)\.jsonl")
-_OLD_FILE_NAME = re.compile(r"[0-9a-f]{32}\.json")  # the layout before 12/2026: a file each
+_DATA_MARK = b',"data":'  # the first one in a line ends the record's head (see _Ref)
 
 _encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 EMPTY_DATA = "{}"
@@ -106,48 +127,92 @@ def key_from_dict(data: Mapping[str, Any]) -> StorageKey:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Ident:
-    """A key's hash and its JSON, computed once per conversation (not once per step)."""
-
-    hash: str
-    key_json: str
-
-    @classmethod
-    def of(cls, key: StorageKey) -> Ident:
-        key_json = _encode(key_to_dict(key))
-        return cls(hashlib.sha256(key_json.encode()).hexdigest()[:32], key_json)
-
-
 def key_hash(key: StorageKey) -> str:
     """A hash of the key: no user or chat id in file contents' names or in log lines."""
-    return Ident.of(key).hash
+    return hashlib.sha256(_encode(key_to_dict(key)).encode()).hexdigest()[:32]
 
 
-def file_name(key: StorageKey) -> str:
-    """The file of one conversation in the layout before the journal (imported at open)."""
-    return key_hash(key) + ".json"
+class _SnapshotFile:
+    """An open snapshot, read by offset. Closed when nothing refers to it any more (a file
+    removed by a compaction stays readable until then)."""
+
+    __slots__ = ("__weakref__", "fd", "path")
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+
+    def read(self, start: int, end: int) -> bytes:
+        return os.pread(self.fd, end - start, start)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
 
 
-@dataclass(frozen=True, slots=True)
+class _Ref:
+    """Where a conversation's line is in a snapshot. The line is
+    `{"k":...,"r":{...,"updated_at":...,"data":<data>}}\\n`; `data_at` is where <data> begins."""
+
+    __slots__ = ("data_at", "end", "file", "start")
+
+    def __init__(self, file: _SnapshotFile, start: int, data_at: int, end: int) -> None:
+        self.file = file
+        self.start = start  # of the line
+        self.data_at = data_at
+        self.end = end  # after the newline
+
+    def line(self) -> bytes:
+        return self.file.read(self.start, self.end)
+
+    def data(self) -> bytes:
+        return self.file.read(self.data_at, self.end - 3)  # without "}}\n"
+
+
 class Conversation:
-    """One conversation as stored; never changed in place (the writer thread shares it)."""
+    """One conversation as stored. The event loop never changes one (it makes a new one per
+    write); the writer thread only moves its data between memory and the snapshot: it sets
+    `ref` first and clears `data_text` after, so a reader that finds no text finds the ref."""
 
-    ident: Ident
-    state: str | None
-    data_text: str  # the data as compact JSON
-    updated_at: str
+    __slots__ = ("data_text", "hash", "key", "ref", "state", "updated_at")
+
+    def __init__(
+        self,
+        key: StorageKey,
+        hashed: str,
+        state: str | None,
+        updated_at: str,
+        data_text: str | None,
+        ref: _Ref | None = None,
+    ) -> None:
+        self.key = key
+        self.hash = hashed
+        self.state = state
+        self.updated_at = updated_at
+        self.data_text = data_text  # the data as compact JSON, or None: read it from `ref`
+        self.ref = ref
+
+    def text(self) -> str:
+        text = self.data_text
+        if text is not None:
+            return text
+        ref = self.ref
+        assert ref is not None
+        return ref.data().decode()
 
     @property
     def empty(self) -> bool:
         return self.state is None and self.data_text == EMPTY_DATA
 
-    def record_text(self) -> str:
+    def head_text(self) -> str:
+        """The record up to and including `"data":`."""
         return (
-            f'{{"schema":{CONVERSATION_SCHEMA},"key":{self.ident.key_json},'
-            f'"state":{_encode(self.state)},"data":{self.data_text},'
-            f'"updated_at":{_encode(self.updated_at)}}}'
+            f'{{"schema":{CONVERSATION_SCHEMA},"key":{_encode(key_to_dict(self.key))},'
+            f'"state":{_encode(self.state)},"updated_at":{_encode(self.updated_at)},"data":'
         )
+
+    def record_text(self) -> str:
+        return self.head_text() + self.text() + "}"
 
 
 def encode_data(data: Mapping[str, Any]) -> str:
@@ -163,7 +228,7 @@ class _ConversationBase(ConversationStore):
         self._items: dict[StorageKey, Conversation] = {}
         self._locks = KeyedLocks()
 
-    async def _persist(self, key: StorageKey, conversation: Conversation) -> None:
+    async def _persist(self, conversation: Conversation) -> None:
         """Make the change durable before it is visible (no-op in memory); an empty
         conversation means: delete it."""
 
@@ -172,6 +237,11 @@ class _ConversationBase(ConversationStore):
 
     async def _erased_before(self, stamp: str, deleted: int) -> None:
         """Called after purge_idle_before: remove old copies of data older than `stamp`."""
+
+    def _read(self, conversation: Conversation) -> dict[str, Any]:
+        """A fresh copy of a conversation's data."""
+        data: dict[str, Any] = json.loads(conversation.text())
+        return data
 
     async def _change(
         self,
@@ -188,21 +258,21 @@ class _ConversationBase(ConversationStore):
             new_text = EMPTY_DATA if isinstance(data_text, _Keep) else data_text
             if new_state is None and new_text == EMPTY_DATA:
                 return
-            ident = Ident.of(key)
+            hashed = key_hash(key)
         else:
             new_state = current.state if isinstance(state, _Keep) else state
-            new_text = current.data_text if isinstance(data_text, _Keep) else data_text
-            ident = current.ident
+            new_text = current.text() if isinstance(data_text, _Keep) else data_text
+            hashed = current.hash
         now = utc_iso(self._clock.now())
         if (
             current is not None
             and new_state == current.state
-            and new_text == current.data_text
             and parse_iso(now) - parse_iso(current.updated_at) < UNCHANGED_REFRESH
+            and new_text == current.text()
         ):
             return  # nothing to write: saves an fsync
-        new = Conversation(ident, new_state, new_text, now)
-        await self._persist(key, new)
+        new = Conversation(key, hashed, new_state, now, new_text)
+        await self._persist(new)
         if new.empty:
             self._items.pop(key, None)
         else:
@@ -233,14 +303,13 @@ class _ConversationBase(ConversationStore):
         current = self._items.get(key)
         if current is None:
             return {}
-        data: dict[str, Any] = json.loads(current.data_text)
-        return data
+        return self._read(current)
 
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
         # The read-modify-write holds the key's lock: two updates of one chat both land.
         async with self._locks.hold(key):
             current = self._items.get(key)
-            merged: dict[str, Any] = json.loads(current.data_text) if current else {}
+            merged: dict[str, Any] = self._read(current) if current else {}
             merged.update(data)
             text = encode_data(merged)
             await self._change(key, data_text=text)
@@ -263,16 +332,23 @@ class _ConversationBase(ConversationStore):
         logger.info("erased %d conversations of one user", deleted)
         return deleted
 
+    async def _delete_idle(self, key: StorageKey, stamp: str) -> bool:
+        async with self._locks.hold(key):
+            current = self._items.get(key)
+            if current is None or current.updated_at >= stamp:
+                return False  # written meanwhile
+            await self._change(key, state=None, data_text=EMPTY_DATA)
+            return True
+
     async def purge_idle_before(self, cutoff: datetime) -> int:
         stamp = utc_iso(cutoff)
         keys = [k for k, c in self._items.items() if c.updated_at < stamp]
         deleted = 0
-        for key in keys:
-            async with self._locks.hold(key):
-                current = self._items.get(key)
-                if current is not None and current.updated_at < stamp:
-                    await self._change(key, state=None, data_text=EMPTY_DATA)
-                    deleted += 1
+        # A batch at a time, so that the deletions share the journal's group commits.
+        for start in range(0, len(keys), PURGE_BATCH):
+            batch = keys[start : start + PURGE_BATCH]
+            done = await asyncio.gather(*(self._delete_idle(key, stamp) for key in batch))
+            deleted += sum(done)
         await self._erased_before(stamp, deleted)
         if deleted:
             logger.info("retention: deleted %d idle conversations", deleted)
@@ -332,7 +408,7 @@ def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) ->
 
 
 def snapshot_path(directory: Path, generation: int) -> Path:
-    return directory / f"snapshot-{generation}.json"
+    return directory / f"snapshot-{generation}.jsonl"
 
 
 def journal_path(directory: Path, generation: int) -> Path:
@@ -342,6 +418,76 @@ def journal_path(directory: Path, generation: int) -> Path:
 def _generation_of(path: Path) -> int | None:
     match = _SNAPSHOT_NAME.fullmatch(path.name) or _JOURNAL_NAME.fullmatch(path.name)
     return int(match.group(1)) if match else None
+
+
+def _snapshot_header(generation: int) -> bytes:
+    return f'{{"schema":{SNAPSHOT_SCHEMA},"generation":{generation}}}\n'.encode()
+
+
+# (conversation, start of its line, start of its data, end of its line) in a new snapshot
+_Placed = tuple[Conversation, int, int, int]
+
+
+def write_snapshot_file(
+    path: Path, generation: int, conversations: list[Conversation]
+) -> tuple[_SnapshotFile, list[_Placed]]:
+    """Write a snapshot durably (temp file, chunked writes, fsync, rename; the caller fsyncs
+    the directory) and return it open for reading, with where each conversation's line is."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    placed: list[_Placed] = []
+    try:
+        chunk: list[bytes] = [_snapshot_header(generation)]
+        chunk_size = offset = len(chunk[0])
+        for conversation in conversations:
+            ref = conversation.ref
+            text = conversation.data_text
+            if text is None and ref is not None:
+                line = ref.line()  # unchanged since that snapshot: copied, not decoded
+                data_at = offset + ref.data_at - ref.start
+            else:
+                head = f'{{"k":"{conversation.hash}","r":{conversation.head_text()}'.encode()
+                line = head + conversation.text().encode() + b"}}\n"
+                data_at = offset + len(head)
+            placed.append((conversation, offset, data_at, offset + len(line)))
+            chunk.append(line)
+            offset += len(line)
+            chunk_size += len(line)
+            if chunk_size >= CHUNK_BYTES:
+                _write_all(fd, b"".join(chunk))
+                chunk, chunk_size = [], 0
+        _write_all(fd, b"".join(chunk))
+        os.fsync(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return _SnapshotFile(path, fd), placed
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def write_snapshot(directory: Path, generation: int, records: Mapping[str, Any]) -> None:
+    """Write a snapshot of `records` (key hash -> record, as stored) as generation `generation`
+    with an empty journal: what the store writes, for seeding benchmarks and tests."""
+    directory.mkdir(parents=True, exist_ok=True)
+    conversations = []
+    for hashed, raw in records.items():
+        record = _parse_record(raw)
+        conversations.append(
+            Conversation(record.key, hashed, record.state, record.updated_at, record.data_text)
+        )
+    file, _ = write_snapshot_file(snapshot_path(directory, generation), generation, conversations)
+    del file
+    journal_path(directory, generation).write_bytes(b"")
+    fsync_dir(directory)
 
 
 class _Writer:
@@ -408,6 +554,11 @@ class _Writer:
                 else:
                     _settle([item.future], None)
             else:
+                if self.size > CLOSE_COMPACT_BYTES:
+                    try:
+                        self.compact()
+                    except Exception:
+                        logger.exception("conversation journal: compaction at close failed")
                 self.close_file()
                 _settle([item.future], None)
                 return True
@@ -421,7 +572,7 @@ class _Writer:
             for item in appends:
                 conversation = item.conversation
                 record = "null" if conversation.empty else conversation.record_text()
-                lines.append(f'{{"k":"{conversation.ident.hash}","r":{record}}}\n')
+                lines.append(f'{{"k":"{conversation.hash}","r":{record}}}\n')
             if self.broken:
                 self.compact()
             self.append("".join(lines).encode())
@@ -432,9 +583,9 @@ class _Writer:
         for item in appends:
             conversation = item.conversation
             if conversation.empty:
-                self.mirror.pop(conversation.ident.hash, None)
+                self.mirror.pop(conversation.hash, None)
             else:
-                self.mirror[conversation.ident.hash] = conversation
+                self.mirror[conversation.hash] = conversation
         self.batches += 1
         _settle([item.future for item in appends], None)
         if self.size > max(self.compact_bytes, self.snapshot_size):
@@ -446,32 +597,23 @@ class _Writer:
     def append(self, data: bytes) -> None:
         """One write and one fsync for a whole batch."""
         assert self.fd is not None
-        view = memoryview(data)
         try:
-            while view:
-                written = os.write(self.fd, view)
-                view = view[written:]
+            _write_all(self.fd, data)
             os.fsync(self.fd)
         except BaseException:
             self.broken = True
             raise
         self.size += len(data)
 
-    def snapshot_bytes(self, generation: int) -> bytes:
-        body = ",".join(f'"{h}":{c.record_text()}' for h, c in self.mirror.items())
-        head = f'{{"schema":{SNAPSHOT_SCHEMA},"generation":{generation},"conversations":{{'
-        return (head + body + "}}\n").encode()
-
     def switch(self) -> None:
-        """Start a new generation from the mirror: snapshot, empty journal, directory fsync."""
+        """Start a new generation from the mirror: snapshot, empty journal, directory fsync;
+        then every conversation reads its data from the new snapshot."""
         new = self.generation + 1
         snapshot = snapshot_path(self.dir, new)
         journal = journal_path(self.dir, new)
-        body = self.snapshot_bytes(new)
-        written = False
+        written: _SnapshotFile | None = None
         try:
-            atomic_write_bytes(snapshot, body, sync_dir=False)
-            written = True
+            written, placed = write_snapshot_file(snapshot, new, list(self.mirror.values()))
             fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
             try:
                 fsync_dir(self.dir)
@@ -479,7 +621,7 @@ class _Writer:
                 os.close(fd)
                 raise
         except BaseException:
-            if written:
+            if written is not None:
                 # A newer snapshot would win at the next open over lines still appended to the
                 # current journal: take it back, and append nothing until a switch succeeds.
                 self.broken = True
@@ -487,8 +629,12 @@ class _Writer:
                     with contextlib.suppress(OSError):
                         path.unlink()
             raise
+        for conversation, start, data_at, end in placed:
+            conversation.ref = _Ref(written, start, data_at, end)
+            conversation.data_text = None  # after the ref: see Conversation
         old_fd = self.fd
-        self.fd, self.size, self.generation, self.snapshot_size = fd, 0, new, len(body)
+        self.fd, self.size, self.generation = fd, 0, new
+        self.snapshot_size = placed[-1][3] if placed else len(_snapshot_header(new))
         self.broken = False
         if old_fd is not None:
             os.close(old_fd)
@@ -529,28 +675,24 @@ class _Writer:
             self.fd = None
 
 
-def write_snapshot(directory: Path, generation: int, records: Mapping[str, Any]) -> None:
-    """Write a snapshot of `records` (key hash -> record) as generation `generation` with an
-    empty journal: what the store writes, for seeding benchmarks and tests."""
-    snapshot = {"schema": SNAPSHOT_SCHEMA, "generation": generation, "conversations": records}
-    atomic_write_bytes(snapshot_path(directory, generation), _encode(snapshot).encode())
-    journal_path(directory, generation).write_bytes(b"")
-
-
 # -- loading -------------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class _Loaded:
     key: StorageKey
-    ident: Ident
     state: str | None
-    data: dict[str, Any]
+    data_text: str
     updated_at: str
+
+    @property
+    def empty(self) -> bool:
+        return self.state is None and self.data_text == EMPTY_DATA
 
 
 def _parse_record(raw: Any) -> _Loaded:
-    """A stored record of the current schema, checked; TypeError/ValueError/KeyError if not one."""
+    """A stored record of the current schema, checked; TypeError/ValueError/KeyError if it is
+    not one."""
     if not isinstance(raw, dict):
         raise TypeError("not a JSON object")
     data = check_schema("conversation", raw)
@@ -560,36 +702,129 @@ def _parse_record(raw: Any) -> _Loaded:
     updated = utc_iso(parse_iso(str(data["updated_at"])))
     if not isinstance(payload, dict) or not (state is None or isinstance(state, str)):
         raise TypeError("state or data of the wrong type")
-    return _Loaded(key, Ident.of(key), state, payload, updated)
+    return _Loaded(key, state, _encode(payload), updated)
 
 
-def _read_snapshot(path: Path) -> tuple[dict[str, _Loaded], list[str]]:
-    """The records of a snapshot and what was wrong with some of them; CorruptFileError if
-    the file as a whole is unreadable."""
-    raw = read_json_object(path)
-    if raw is None:
-        raise CorruptFileError(path, "gone")
-    conversations = raw.get("conversations")
-    schema = raw.get("schema")
-    if (
-        not isinstance(schema, int)
-        or schema > SNAPSHOT_SCHEMA
-        or not isinstance(conversations, dict)
-    ):
-        raise CorruptFileError(path, "not a conversation snapshot")
-    records: dict[str, _Loaded] = {}
-    bad: list[str] = []
-    for hashed, value in conversations.items():
+def _head(raw: Any, shared: dict[str, str]) -> tuple[str, StorageKey, str | None, str]:
+    """(key hash, key, state, updated_at) of a snapshot line's head; TypeError/ValueError/
+    KeyError if it is not one. Strings in `shared` are used instead of equal ones."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("r"), dict):
+        raise TypeError("not a snapshot line")
+    hashed = raw["k"]
+    record = check_schema("conversation", raw["r"])
+    state = record.get("state")
+    updated = record["updated_at"]
+    if not isinstance(hashed, str) or len(hashed) != 32:
+        raise ValueError("not a key hash")
+    if not (state is None or isinstance(state, str)) or not isinstance(updated, str):
+        raise TypeError("state or updated_at of the wrong type")
+    fields = record["key"]
+    destiny = fields.get("destiny")
+    if isinstance(destiny, str):
+        fields["destiny"] = shared.setdefault(destiny, destiny)
+    if state is not None:
+        state = shared.setdefault(state, state)
+    return hashed, key_from_dict(fields), state, updated
+
+
+def _read_snapshot(path: Path) -> tuple[list[Conversation], list[str]]:
+    """The conversations of a snapshot, their data left in the file (see the module docstring),
+    and what was wrong with some lines; CorruptFileError if the file as a whole is unreadable.
+
+    The cyclic GC is paused meanwhile: it would walk the growing heap again and again while
+    three objects per conversation are made (the same load took 0.1 to 0.5 s at random)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_snapshot_lines(path)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _read_snapshot_lines(path: Path) -> tuple[list[Conversation], list[str]]:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        size = os.fstat(fd).st_size
+    except OSError as exc:
+        raise CorruptFileError(path, f"unreadable ({exc.__class__.__name__})") from exc
+    file = _SnapshotFile(path, fd)
+    found = _Found(file)
+    # Read a block at a time (whole lines; the rest is carried over), so that the file is never
+    # in memory whole, nor all heads decoded at once.
+    carry, carry_at, read_at = b"", 0, 0
+    header = False
+    while read_at < size:
         try:
-            record = _parse_record(value)
-        except (KeyError, TypeError, ValueError) as exc:
-            bad.append(exc.__class__.__name__)
-            continue
-        if record.ident.hash != hashed:
-            bad.append("key hash does not match the key")
-            continue
-        records[hashed] = record
-    return records, bad
+            piece = file.read(read_at, min(size, read_at + READ_BYTES))
+        except OSError as exc:
+            raise CorruptFileError(path, f"unreadable ({exc.__class__.__name__})") from exc
+        if not piece:
+            break  # shrunk meanwhile: the check below fails
+        read_at += len(piece)
+        blob = carry + piece
+        stop = blob.rfind(b"\n") + 1
+        start = 0
+        if stop and not header:
+            start = blob.find(b"\n") + 1
+            try:
+                head = json.loads(blob[: start - 1])
+            except (ValueError, UnicodeDecodeError):
+                head = None
+            if not isinstance(head, dict) or head.get("schema") != SNAPSHOT_SCHEMA:
+                raise CorruptFileError(path, "not a conversation snapshot")
+            header = True
+        found.scan(blob, start, stop, carry_at)
+        carry, carry_at = blob[stop:], carry_at + stop
+    if carry or not header:
+        raise CorruptFileError(path, "not a conversation snapshot")
+    return found.conversations, found.bad
+
+
+class _Found:
+    """The conversations found in a snapshot so far."""
+
+    def __init__(self, file: _SnapshotFile) -> None:
+        self.file = file
+        self.conversations: list[Conversation] = []
+        self.bad: list[str] = []
+        self.shared: dict[str, str] = {}  # few distinct states and destinies: one string each
+
+    def scan(self, blob: bytes, start: int, stop: int, base: int) -> None:
+        """The whole lines in `blob[start:stop]`, which is at `base` in the file. Each is cut at
+        its first `,"data":` (which no key, state or time can hold: a quote inside a JSON string
+        is escaped), and the heads are decoded together in one json.loads."""
+        spans: list[tuple[int, int, int]] = []
+        heads: list[bytes] = []
+        find = blob.find
+        while start < stop:
+            end = find(b"\n", start) + 1
+            cut = find(_DATA_MARK, start, end)
+            if cut < 0 or blob[end - 3 : end] != b"}}\n":
+                self.bad.append("a line without data")
+            else:
+                spans.append((base + start, base + cut + len(_DATA_MARK), base + end))
+                heads.append(blob[start:cut])
+            start = end
+        if not heads:
+            return
+        try:
+            decoded: list[Any] = json.loads(b"[" + b"}},".join(heads) + b"}}]")
+        except (ValueError, UnicodeDecodeError):
+            decoded = []  # one of them is bad: decode them one by one to find it
+            for head in heads:
+                try:
+                    decoded.append(json.loads(head + b"}}"))
+                except (ValueError, UnicodeDecodeError):
+                    decoded.append(None)
+        for raw, (line_at, data_at, end) in zip(decoded, spans, strict=True):
+            try:
+                hashed, key, state, updated = _head(raw, self.shared)
+            except (KeyError, TypeError, ValueError) as exc:
+                self.bad.append(exc.__class__.__name__)
+                continue
+            ref = _Ref(self.file, line_at, data_at, end)
+            self.conversations.append(Conversation(key, hashed, state, updated, None, ref))
 
 
 @dataclass(slots=True)
@@ -599,10 +834,10 @@ class _Replay:
     bad: list[str] = field(default_factory=list)
 
 
-def _replay_journal(path: Path, records: dict[str, _Loaded]) -> _Replay:
-    """Apply a journal's lines to `records`. An unfinished last line (no newline, or one that
-    does not parse) was never acknowledged and is dropped; a bad line elsewhere is skipped and
-    reported in `bad`, the lines before and after it are kept."""
+def _replay_journal(path: Path, records: dict[str, Conversation]) -> _Replay:
+    """Apply a journal's lines to `records` (key hash -> conversation). An unfinished last line
+    (no newline, or one that does not parse) was never acknowledged and is dropped; a bad line
+    elsewhere is skipped and reported in `bad`, the lines before and after it are kept."""
     try:
         blob = path.read_bytes()
     except OSError as exc:
@@ -627,12 +862,14 @@ def _replay_journal(path: Path, records: dict[str, _Loaded]) -> _Replay:
                 records.pop(hashed, None)
                 continue
             record = _parse_record(entry["r"])
-            if record.ident.hash != hashed:
+            if key_hash(record.key) != hashed:
                 raise ValueError("key hash does not match the key")
         except (KeyError, TypeError, ValueError) as exc:
             result.bad.append(f"line {number} is not a conversation ({exc.__class__.__name__})")
             continue
-        records[hashed] = record
+        records[hashed] = Conversation(
+            record.key, hashed, record.state, record.updated_at, record.data_text
+        )
     return result
 
 
@@ -680,21 +917,32 @@ class FileConversationStorage(_ConversationBase):
         """How many group commits (journal fsyncs) were written since open."""
         return self._writer.batches
 
+    def _read(self, conversation: Conversation) -> dict[str, Any]:
+        try:
+            return super()._read(conversation)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            # Only a damaged disk gets here (a snapshot is written whole or not at all): the
+            # conversation goes on without its data rather than failing every step.
+            message = (
+                f"conversation data unreadable in {self._dir} ({exc.__class__.__name__});"
+                " that conversation goes on without it"
+            )
+            logger.warning(message)
+            self._problems.append(message)
+            return {}
+
     def _load(self) -> None:
         directory = self._dir
         directory.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(directory)
         snapshots: dict[int, Path] = {}
         journals: dict[int, Path] = {}
-        old_files: list[Path] = []
         for path in directory.iterdir():
             if match := _SNAPSHOT_NAME.fullmatch(path.name):
                 snapshots[int(match.group(1))] = path
             elif match := _JOURNAL_NAME.fullmatch(path.name):
                 journals[int(match.group(1))] = path
-            elif _OLD_FILE_NAME.fullmatch(path.name):
-                old_files.append(path)
-        records: dict[str, _Loaded] = {}
+        records: dict[str, Conversation] = {}
         aside: list[tuple[Path, str]] = []  # moved aside once the new generation is durable
         generations = set(snapshots) | set(journals)
         generation = max(generations, default=0)
@@ -708,10 +956,11 @@ class FileConversationStorage(_ConversationBase):
                 self._problems.append(message)
             else:
                 try:
-                    records, bad = _read_snapshot(snapshot)
+                    found, bad = _read_snapshot(snapshot)
                 except CorruptFileError as exc:
                     aside.append((snapshot, exc.reason))
                 else:
+                    records = {c.hash: c for c in found}
                     if bad:
                         aside.append((snapshot, f"{len(bad)} bad records skipped ({bad[0]})"))
             replay = _Replay()
@@ -732,30 +981,19 @@ class FileConversationStorage(_ConversationBase):
                 or replay.torn
                 or bool(aside)
                 or len(generations) > 1
-                or bool(old_files)
             )
-            if old_files:
-                logger.warning(
-                    "removing %d conversation files of the old layout (already imported)",
-                    len(old_files),
-                )
-        else:
-            records = self._import_old_files(old_files)
-        for hashed, record in records.items():
-            if record.state is None and not record.data:
-                continue
-            conversation = Conversation(
-                record.ident, record.state, _encode(record.data), record.updated_at
-            )
-            self._items[record.key] = conversation
-            self._writer.mirror[hashed] = conversation
         writer = self._writer
+        for hashed, conversation in records.items():
+            if conversation.ref is None and conversation.empty:
+                continue
+            self._items[conversation.key] = conversation
+            writer.mirror[hashed] = conversation
         if compact:
             writer.generation = generation
             writer.switch()
             for path, reason in aside:
                 quarantine(path, self._clock.now(), self._problems, reason)
-            writer.remove_old(old_files)
+            writer.remove_old()
         else:
             snapshot = snapshots[generation]
             journal = journals[generation]
@@ -764,32 +1002,6 @@ class FileConversationStorage(_ConversationBase):
             "conversations opened: %d open, generation %d", len(self._items), writer.generation
         )
 
-    def _import_old_files(self, paths: list[Path]) -> dict[str, _Loaded]:
-        """Read the one-file-per-conversation layout; the files are removed once the first
-        snapshot holding them is durable."""
-        records: dict[str, _Loaded] = {}
-        for path in sorted(paths):
-            try:
-                raw = read_json_object(path)
-                if raw is None:
-                    continue
-                try:
-                    record = _parse_record(raw)
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise CorruptFileError(
-                        path, f"not a conversation ({exc.__class__.__name__})"
-                    ) from exc
-            except CorruptFileError as exc:
-                quarantine(path, self._clock.now(), self._problems, exc.reason)
-                continue
-            if path.name != record.ident.hash + ".json":
-                logger.warning("conversation file %s has an unexpected name; ignored", path.name)
-                continue
-            records[record.ident.hash] = record
-        if paths:
-            logger.info("conversations: importing %d files of the old layout", len(records))
-        return records
-
     async def _submit(self, make: Callable[[asyncio.Future[None]], _Item]) -> None:
         if self._closed:
             raise StorageError("the conversation store is closed")
@@ -797,11 +1009,11 @@ class FileConversationStorage(_ConversationBase):
         self._writer.submit(make(future))
         await future
 
-    async def _persist(self, key: StorageKey, conversation: Conversation) -> None:
+    async def _persist(self, conversation: Conversation) -> None:
         if self._closed:
             raise StorageError("the conversation store is closed")
-        self._journal_ids.add(key.user_id)
-        self._journal_ids.add(key.chat_id)
+        self._journal_ids.add(conversation.key.user_id)
+        self._journal_ids.add(conversation.key.chat_id)
         if self._journal_since is None or conversation.updated_at < self._journal_since:
             self._journal_since = conversation.updated_at
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

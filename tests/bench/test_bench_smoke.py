@@ -23,6 +23,7 @@ from bench.common import CANDIDATE_ANSWERS, CANDIDATE_SCRIPT, MID_NEXT, MID_QUES
 from bench.footprint_bench import (
     Assembled,
     FootprintResult,
+    Startup,
     assemble_and_measure,
     make_conversations,
     measure_minimal_rss,
@@ -154,11 +155,15 @@ async def test_footprint_loads_the_conversations_and_measures_the_minimal_bot(
         empty=Assembled(conversations=0, open_s=0.1, rss_mb=100.0, peak_rss_mb=100.0),
         loaded=loaded,
         minimal_rss_mb=minimal_rss,
-        startup_minimal_s=[0.9],
-        startup_empty_s=[1.0],
-        startup_loaded_s=[1.5],
+        startup_minimal=Startup([0.9], [0.8]),
+        startup_empty=Startup([1.0], [0.85]),
+        startup_loaded=Startup([1.5], [0.9]),
         import_aiogram_s=[0.5],
     )
     assert result.ok
-    assert len(result.rows()) == 8
+    rows = dict(result.rows())
+    assert len(rows) == 11
+    assert rows["footprint: CPU to first poll, 5 conversations / minimal aiogram bot"].startswith(
+        "1.12x"
+    )
     assert not FootprintResult(5, result.empty, loaded, minimal_rss).ok  # no start-up measured

@@ -134,8 +134,12 @@ def conversations_on_disk(folder: Path) -> dict[str, dict[str, Any]]:
     """What the conversation files say, read the way docs/storage.md describes them (not with
     the store's code): key hash -> record, from the newest snapshot and its journal."""
     generation = max(generation_files(folder))
-    snapshot = json.loads((folder / f"snapshot-{generation}.json").read_bytes())
-    records: dict[str, dict[str, Any]] = dict(snapshot["conversations"])
+    header, *lines = (folder / f"snapshot-{generation}.jsonl").read_bytes().splitlines()
+    assert json.loads(header) == {"schema": 2, "generation": generation}
+    records: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        entry = json.loads(line)
+        records[entry["k"]] = entry["r"]
     journal = folder / f"journal-{generation}.jsonl"
     for line in journal.read_bytes().splitlines() if journal.exists() else []:
         entry = json.loads(line)

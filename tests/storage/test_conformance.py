@@ -311,7 +311,7 @@ class TestConversations:
             # Reopening compacted the journal: one generation, nothing open, nothing in it.
             folder = harness.data_dir / "conversations"
             ((generation, names),) = generation_files(folder).items()
-            assert names == [f"journal-{generation}.jsonl", f"snapshot-{generation}.json"]
+            assert names == [f"journal-{generation}.jsonl", f"snapshot-{generation}.jsonl"]
             assert (folder / f"journal-{generation}.jsonl").read_bytes() == b""
             assert conversations_on_disk(folder) == {}
 

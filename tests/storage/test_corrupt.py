@@ -67,7 +67,7 @@ async def test_corrupt_files_are_deleted_by_retention_later(tmp_path: Path) -> N
     stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
     await stores.conversations.set_state(StorageKey(1, 5, 5), "Form:q")
     await stores.close()
-    (data / "conversations" / "snapshot-1.json").write_text("nonsense")
+    (data / "conversations" / "snapshot-1.jsonl").write_text("nonsense")
     stores = await open_stores(data, clock, retention_days=28, conversation_days=7)
     assert len(stores.problems) == 1
     assert (await stores.purge(clock.now())).quarantined_files == 0

@@ -1,5 +1,5 @@
 """The conversation journal: group commit, torn and corrupt lines, compaction, erasure of every
-copy, the import of the old one-file-per-conversation layout, and a reopen that equals before."""
+copy, lazy reading from the snapshot, and a reopen that equals before."""
 
 from __future__ import annotations
 
@@ -16,12 +16,10 @@ from typing import Any
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 
-from storage import StorageError, open_stores
-from storage.atomic import atomic_write_bytes, dumps
+from storage import StorageError, conversations, open_stores
 from storage.conversations import (
     FileConversationStorage,
     MemoryConversationStorage,
-    file_name,
     key_hash,
     key_to_dict,
 )
@@ -265,7 +263,7 @@ async def test_erasure_leaves_no_copy_in_any_file(tmp_path: Path) -> None:
     await conv.set_data(key(1), {"telefoon": "ERASEME-4"})
     await conv.delete(group)
     assert sorted(files_holding(folder, "ERASEME")) == sorted(
-        [f"journal-{conv.generation}.jsonl", f"snapshot-{conv.generation}.json"]  # type: ignore[attr-defined]
+        [f"journal-{conv.generation}.jsonl", f"snapshot-{conv.generation}.jsonl"]  # type: ignore[attr-defined]
     )
     report = await stores.erase_user(1)
     assert report.conversations == 1
@@ -306,45 +304,6 @@ async def test_retention_removes_old_copies_of_closed_conversations(tmp_path: Pa
     await store.close()
 
 
-async def test_old_layout_is_imported_and_removed(tmp_path: Path) -> None:
-    folder = tmp_path / "c"
-    folder.mkdir()
-    for n in (1, 2):
-        record = {
-            "schema": CONVERSATION_SCHEMA,
-            "key": key_to_dict(key(n)),
-            "state": f"Form:q{n}",
-            "data": {"n": n},
-            "updated_at": "2026-11-28T10:00:00+00:00",
-        }
-        (folder / file_name(key(n))).write_bytes(dumps(record))
-    (folder / file_name(key(3))).write_text('{"schema": 1, "key": ')
-    problems: list[str] = []
-    store = await FileConversationStorage.open(folder, FakeClock(), problems)
-    assert len(problems) == 1
-    assert file_name(key(3)) in problems[0]
-    assert await store.get_state(key(1)) == "Form:q1"
-    assert await store.get_data(key(2)) == {"n": 2}
-    assert await store.count() == 2
-    names = sorted(p.name for p in folder.iterdir() if ".corrupt-" not in p.name)
-    assert names == ["journal-1.jsonl", "snapshot-1.json"]
-    assert len(conversations_on_disk(folder)) == 2
-    await store.set_state(key(1), None)
-    await store.set_data(key(1), {})
-    await store.close()
-
-    # A kill after the snapshot but before the old files were all removed: those are already
-    # in the snapshot and older than the journal; they must not bring key 1 back.
-    (folder / file_name(key(1))).write_bytes(dumps({**record, "key": key_to_dict(key(1))}))
-    problems = []
-    store = await FileConversationStorage.open(folder, FakeClock(), problems)
-    assert problems == []
-    assert await store.get_state(key(1)) is None
-    assert await store.count() == 1
-    assert not (folder / file_name(key(1))).exists()
-    await store.close()
-
-
 async def test_leftover_older_generation_is_ignored_and_removed(tmp_path: Path) -> None:
     """A kill between writing a new generation and removing the old one leaves both."""
     folder = tmp_path / "c"
@@ -357,9 +316,7 @@ async def test_leftover_older_generation_is_ignored_and_removed(tmp_path: Path) 
     await store.set_data(key(1), {"v": "nieuw"})
     await store.close()
     # An older generation that says otherwise, as if its removal was cut off.
-    (folder / f"snapshot-{old - 1}.json").write_text(
-        '{"schema":1,"generation":1,"conversations":{}}'
-    )
+    (folder / f"snapshot-{old - 1}.jsonl").write_text('{"schema":2,"generation":1}\n')
     (folder / f"journal-{old - 1}.jsonl").write_text("")
     store = await open_store(folder, clock)
     assert await store.get_data(key(1)) == {"v": "nieuw"}
@@ -452,7 +409,8 @@ async def test_after_a_failed_switch_nothing_is_acknowledged_into_the_old_journa
     folder = tmp_path / "c"
     clock = FakeClock()
     store = await open_store(folder, clock, compact_bytes=1024)
-    real_open, real_unlink, real_atomic = os.open, Path.unlink, atomic_write_bytes
+    real_open, real_unlink = os.open, Path.unlink
+    real_snapshot = conversations.write_snapshot_file
     budget = {"open": 1, "unlink": 1, "atomic": 1}
 
     def failing_open(path: Any, flags: int, mode: int = 0o777) -> int:
@@ -467,15 +425,15 @@ async def test_after_a_failed_switch_nothing_is_acknowledged_into_the_old_journa
             raise OSError(30, "Read-only file system")
         real_unlink(path, missing_ok)
 
-    def failing_atomic(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    def failing_snapshot(path: Path, generation: int, items: Any) -> Any:
         if budget["open"] == 0 and budget["atomic"] > 0:  # the next compaction fails early
             budget["atomic"] -= 1
             raise OSError(28, "No space left on device")
-        real_atomic(path, data, sync_dir=sync_dir)
+        return real_snapshot(path, generation, items)
 
     monkeypatch.setattr(os, "open", failing_open)
     monkeypatch.setattr(Path, "unlink", failing_unlink)
-    monkeypatch.setattr("storage.conversations.atomic_write_bytes", failing_atomic)
+    monkeypatch.setattr(conversations, "write_snapshot_file", failing_snapshot)
     acknowledged: dict[int, int] = {}
     step = 0
     while budget["open"] > 0:  # until a compaction at the threshold failed
@@ -496,3 +454,136 @@ async def test_after_a_failed_switch_nothing_is_acknowledged_into_the_old_journa
     for n, stap in acknowledged.items():
         assert (await store.get_data(key(n)))["stap"] == stap, "an acknowledged write was lost"
     await store.close()
+
+
+async def test_reopened_conversations_are_read_lazily_also_after_compactions(
+    tmp_path: Path,
+) -> None:
+    """A reopened store holds no conversation's data in memory until it is used; what it reads
+    from the snapshot is what was written, also after compactions moved it to a new file."""
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock, compact_bytes=2048)
+    for n in range(20):
+        await store.commit(key(n), f"Form:q{n}", {"n": n, "tekst": 'één "x"\n' * n})
+    await store.close()
+    store = await open_store(folder, clock, compact_bytes=2048)
+    assert all(c.data_text is None for c in store._items.values())  # in the file, not in memory
+    assert await store.get_state(key(3)) == "Form:q3"
+    await store.set_state(key(4), "Form:anders")  # the data of 4 is read to write its record
+    for step in range(40):  # later writes of others: a few compactions
+        clock.advance(timedelta(seconds=1))
+        await store.set_data(key(10 + step % 5), {"stap": step, "vulling": "v" * 100})
+    assert store.generation >= 3
+    first_snapshot = folder / "snapshot-1.jsonl"
+    assert not first_snapshot.exists()
+    assert await store.get_data(key(3)) == {"n": 3, "tekst": 'één "x"\n' * 3}
+    assert await dump(store, 5) == [
+        (f"Form:q{n}" if n != 4 else "Form:anders", {"n": n, "tekst": 'één "x"\n' * n})
+        for n in range(5)
+    ]
+    before = await dump(store, 20)
+    await store.close()
+    assert conversations_on_disk(folder)[key_hash(key(19))]["data"] == before[19][1]
+    store = await open_store(folder, clock)
+    assert await dump(store, 20) == before
+    await store.close()
+
+
+async def test_killed_compaction_leaves_the_old_generation(tmp_path: Path) -> None:
+    """A kill while a compaction streams its snapshot leaves a temp file; the next start
+    removes it and reads the old generation, lazily."""
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock)
+    await store.set_data(key(1), {"v": "eerst"})
+    await store.close()
+    store = await open_store(folder, clock)  # generation 2, with key 1 in its snapshot
+    generation = store.generation
+    await store.set_data(key(2), {"v": "daarna"})
+    await store.close()
+    torn = folder / f".snapshot-{generation + 1}.jsonl.123.tmp"
+    torn.write_bytes(b'{"schema":2,"generation":%d}\n{"k":"' % (generation + 1))
+    problems: list[str] = []
+    store = await FileConversationStorage.open(folder, clock, problems)
+    assert problems == []
+    assert not torn.exists()
+    assert await dump(store, 3) == [(None, {}), (None, {"v": "eerst"}), (None, {"v": "daarna"})]
+    await store.close()
+
+
+async def test_snapshot_lines_that_are_damaged(tmp_path: Path) -> None:
+    """A snapshot line whose head is damaged is reported and skipped at open (the file moved
+    aside after the others went into a new generation); a line whose data is damaged is found
+    when it is read: that conversation goes on without its data, and it is reported."""
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock)
+    for n in (1, 2, 3):
+        await store.commit(key(n), "Form:q", {"n": n})
+    await store.close()
+    store = await open_store(folder, clock)
+    generation = store.generation
+    await store.close()
+    snapshot = folder / f"snapshot-{generation}.jsonl"
+    header, *lines = snapshot.read_bytes().splitlines(keepends=True)
+    by_key = {json.loads(line)["k"]: line for line in lines}
+    head_broken = by_key[key_hash(key(1))].replace(b'"updated_at"', b'"updated_at\x00"')
+    data_broken = by_key[key_hash(key(2))].replace(b'{"n":2}', b'{"n":2')
+    snapshot.write_bytes(header + head_broken + data_broken + by_key[key_hash(key(3))])
+    problems: list[str] = []
+    store = await FileConversationStorage.open(folder, clock, problems)
+    assert len(problems) == 1
+    assert "1 bad records skipped" in problems[0]
+    assert await store.count() == 2
+    assert await store.get_state(key(1)) is None
+    assert await store.get_data(key(3)) == {"n": 3}
+    assert await store.get_data(key(2)) == {}
+    assert len(problems) == 2
+    assert "conversation data unreadable" in problems[1]
+    await store.close()
+
+
+async def test_a_long_journal_is_compacted_at_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So that the next start reads a snapshot lazily instead of decoding every journal line."""
+    monkeypatch.setattr(conversations, "CLOSE_COMPACT_BYTES", 1000)
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock)
+    await store.set_data(key(1), {"kort": 1})
+    await store.close()
+    (journal,) = folder.glob("journal-*.jsonl")
+    assert journal.read_bytes()  # a short journal stays: a close costs no compaction
+    store = await open_store(folder, clock)
+    for n in range(10):
+        await store.set_data(key(n), {"n": n, "vulling": "w" * 100})
+    await store.close()
+    (journal,) = folder.glob("journal-*.jsonl")
+    assert journal.read_bytes() == b""
+    store = await open_store(folder, clock)
+    assert all(c.data_text is None for c in store._items.values())
+    assert await dump(store, 10) == [(None, {"n": n, "vulling": "w" * 100}) for n in range(10)]
+    await store.close()
+
+
+async def test_snapshot_read_in_small_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening reads the snapshot a block at a time: lines cut by a block's end are whole."""
+    folder = tmp_path / "c"
+    clock = FakeClock()
+    store = await open_store(folder, clock)
+    for n in range(30):
+        await store.commit(key(n), f"Form:q{n % 3}", {"n": n, "tekst": "ë" * (n * 7)})
+    expected = await dump(store, 30)
+    await store.compact()
+    await store.close()
+    for block in (1, 7, 64, 1000):
+        monkeypatch.setattr(conversations, "READ_BYTES", block)
+        problems: list[str] = []
+        store = await FileConversationStorage.open(folder, clock, problems)
+        assert problems == []
+        assert await dump(store, 30) == expected
+        await store.close()

@@ -135,6 +135,7 @@ def test_the_burst_at_telegrams_pace_sends_at_30_a_second_without_a_refusal() ->
     assert "sender at 30/s, 20/min per group" in dict(result.rows())["burst: candidates x messages"]
 
 
+@pytest.mark.slow  # measure_minimal_rss starts a process of its own (bench.minimal_bot)
 async def test_footprint_loads_the_conversations_and_measures_the_minimal_bot(
     tmp_path: Path,
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from aiogram.fsm.context import FSMContext
 
 from bot.app import create_dispatcher, create_services
 from bot.config import Settings
+from bot.render import Renderer
 from bot.sender import Limits, Sender
 from bot.services import Services
 from flows.engine import FlowState
@@ -121,6 +123,14 @@ class Harness:
         return list(await self.stores.outbox.pending())
 
 
+@cache
+def shared_renderer() -> Renderer:
+    """One Renderer for every harness of the run, as the bot has one for its whole life: a new
+    one would compile every template it renders again, in every test. It keeps nothing of a
+    person: the screens it keeps are the same for everyone."""
+    return Renderer()
+
+
 async def build_harness(
     data_dir: Path,
     *,
@@ -135,7 +145,12 @@ async def build_harness(
     stores = stores or memory_stores(clock)
     funnel = MemoryFunnel()
     services = create_services(
-        config, intakes=stores.intakes, outbox=stores.outbox, clock=clock, funnel=funnel
+        config,
+        intakes=stores.intakes,
+        outbox=stores.outbox,
+        clock=clock,
+        funnel=funnel,
+        renderer=shared_renderer(),
     )
     services.bot_username = "baanwijzer_bot"
     session = session or RecordingSession()

@@ -14,6 +14,12 @@ The rules, from Telegram's limits (docs/sending.md):
 - Priorities. Replies (the next question, answers to a person, cards) go before cosmetic edits
   (the keyboard off an answered question), within a chat and across chats. A cosmetic edit that
   a later edit of the same message makes useless is dropped before it is sent.
+- Order across chats. The coordinators' groups go first (20 a minute is a small share). Then
+  the conversations in progress before newer ones: when more people write than Telegram lets
+  the bot answer, a person halfway through an intake gets the next question at once rather
+  than after every newcomer's, so intakes get done (and their cards start) while the newcomers
+  wait once, at the start. That head start is at most `headstart` seconds: a call that has
+  waited that long goes before every call that came later, so nobody waits for ever.
 - Errors. A 429 blocks that chat for `retry_after` seconds (never less); 5xx, network errors and
   anything unknown are retried with exponential backoff and jitter; permanent errors (blocked,
   chat not found, message gone, not modified) end the call, and its `Outgoing` is told.
@@ -28,8 +34,9 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -48,6 +55,10 @@ from aiogram.methods.base import Response
 
 log = logging.getLogger(__name__)
 
+REPLIES = "replies"
+COSMETIC = "cosmetic"
+# A private chat that had nothing to send for this long starts a new conversation (its rank).
+FORGET_AFTER = 15 * 60.0
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 300.0
 # Descriptions of a 400 that mean "this call is done", not "try again".
@@ -80,6 +91,8 @@ class Limits:
     chat_burst: int = 2
     # Telegram's own figure is 20: at 20, any delay between leaving and arriving gives a 429.
     group_per_minute: int = 19
+    # How long a conversation in progress may go before newer ones (see the module docstring).
+    headstart: float = 120.0
 
     @classmethod
     def unlimited(cls) -> Limits:
@@ -240,6 +253,12 @@ class _Lane:
     queued: bool = False
     blocked_until: float = 0.0
     attempts: int = 0
+    # Its place among the ready lanes: lower goes first (see Sender._rank).
+    rank: float = 0.0
+    # Which ready queue holds it, and the ticket of its entry there; an entry whose ticket is
+    # not the lane's any more was left behind when the lane moved, and is skipped.
+    ready_in: str = ""
+    ticket: int = 0
 
     def head(self) -> Outgoing | None:
         if self.replies:
@@ -281,8 +300,13 @@ class Sender:
         self.stats = SenderStats()
         self._global = SlidingWindow(int(self.limits.global_per_second), 1.0)
         self._lanes: dict[int, _Lane] = {}
-        self._ready_replies: deque[_Lane] = deque()
-        self._ready_cosmetic: deque[_Lane] = deque()
+        # Ready lanes with a reply at their head, lowest rank first; ties in the order they
+        # became ready.
+        self._ready_replies: list[tuple[float, int, int, _Lane]] = []
+        self._ready_cosmetic: deque[tuple[int, _Lane]] = deque()
+        # When each private chat's conversation was first seen busy, and when it was last seen:
+        # the rank of its replies. Forgotten after FORGET_AFTER of quiet.
+        self._since: OrderedDict[int, tuple[float, float]] = OrderedDict()
         self._waiting: list[tuple[float, int, _Lane]] = []
         self._order = itertools.count()
         self._wake = asyncio.Event()
@@ -328,6 +352,9 @@ class Sender:
         queue.append(item)
         self._count += 1
         self._idle.clear()
+        if not item.cosmetic and lane.ready_in == COSMETIC:
+            # It waited for its turn among the edits; with a reply it goes among the replies.
+            lane.queued = False
         self._schedule(lane)
         self.start()
 
@@ -399,28 +426,74 @@ class Sender:
             return
         at = max(lane.blocked_until, lane.limiter.next_free(now))
         lane.queued = True
+        lane.rank = self._rank(lane.chat_id, now)
         if at <= now:
-            (self._ready_replies if lane.replies else self._ready_cosmetic).append(lane)
+            self._make_ready(lane)
         else:
+            lane.ready_in, lane.ticket = "", 0  # any entry left in a ready queue is stale
             heapq.heappush(self._waiting, (at, next(self._order), lane))
         self._wake.set()
+
+    def _make_ready(self, lane: _Lane, *, front: bool = False) -> None:
+        """Put a lane that may send now in its ready queue: at the back of its rank, or at the
+        front when it was next and only the bot's own limit held it back."""
+        lane.queued = True
+        lane.ticket = ticket = next(self._order)
+        if lane.replies:
+            lane.ready_in = REPLIES
+            entry = (lane.rank, -ticket if front else ticket, ticket, lane)
+            heapq.heappush(self._ready_replies, entry)
+        else:
+            lane.ready_in = COSMETIC
+            if front:
+                self._ready_cosmetic.appendleft((ticket, lane))
+            else:
+                self._ready_cosmetic.append((ticket, lane))
+
+    def _rank(self, chat_id: int, now: float) -> float:
+        """Groups first; then a private chat by when its conversation began, but never more
+        than `headstart` seconds before now (a newcomer waits at most that long extra)."""
+        if is_group(chat_id):
+            return -math.inf
+        since = self._since
+        first, _ = since.pop(chat_id, (now, now))
+        since[chat_id] = (first, now)
+        # The oldest activity is at the front: forget the chats that went quiet.
+        while since:
+            oldest_chat, (_, last) = next(iter(since.items()))
+            if last > now - FORGET_AFTER:
+                break
+            del since[oldest_chat]
+        return max(first, now - self.limits.headstart)
 
     def _next_lane(self, now: float) -> _Lane | None:
         while self._waiting and self._waiting[0][0] <= now:
             _, _, lane = heapq.heappop(self._waiting)
             lane.queued = False
             self._schedule(lane)
-        for ready in (self._ready_replies, self._ready_cosmetic):
-            while ready:
-                lane = ready.popleft()
-                lane.queued = False
-                if lane.busy or not len(lane):
-                    continue
-                if max(lane.blocked_until, lane.limiter.next_free(now)) > now:
-                    self._schedule(lane)
-                    continue
+        replies = self._ready_replies
+        while replies:
+            _, _, ticket, lane = heapq.heappop(replies)
+            if ticket == lane.ticket and self._usable(lane, now):
+                return lane
+        cosmetic = self._ready_cosmetic
+        while cosmetic:
+            ticket, lane = cosmetic.popleft()
+            if ticket == lane.ticket and self._usable(lane, now):
                 return lane
         return None
+
+    def _usable(self, lane: _Lane, now: float) -> bool:
+        """Taken off the ready queue: may it send now? If not, it is scheduled again."""
+        lane.queued = False
+        lane.ready_in = ""
+        lane.ticket = 0
+        if lane.busy or not len(lane):
+            return False
+        if max(lane.blocked_until, lane.limiter.next_free(now)) > now:
+            self._schedule(lane)
+            return False
+        return True
 
     async def run(self) -> None:
         """Deliver for ever; cancel the task to stop."""
@@ -433,8 +506,7 @@ class Sender:
             free = self._global.next_free(now)
             if free > now:
                 # Back at the front: it was next, and stays next when the bot may send again.
-                (self._ready_replies if lane.replies else self._ready_cosmetic).appendleft(lane)
-                lane.queued = True
+                self._make_ready(lane, front=True)
                 await self._sleep(free - now)
                 continue
             item = lane.head()

@@ -441,3 +441,59 @@ async def test_a_refused_keyboard_edit_on_a_tick_sends_the_question_again_with_t
     assert ticked == ["☑️ 1. De gemeente"]
     data = await harness.context().get_data()
     assert data["selected"] == ["gemeente"]
+
+
+async def _answer_once(harness: Harness, user_id: int) -> None:
+    """Type the answer to the question on screen."""
+    question = await harness.current_question(user_id)
+    assert question is not None
+    answer = dict(CANDIDATE_ANSWERS)[question.id]
+    await harness.dp.feed_update(
+        harness.bot, message_update(typed_form(question, answer), user_id=user_id)
+    )
+
+
+@pytest.mark.looptime
+async def test_when_many_write_at_once_a_person_halfway_gets_the_next_question_first(
+    tmp_path: Path,
+) -> None:
+    # The bot may send 5 calls a second; 60 newcomers start in the same instant as a person
+    # who is halfway answers. In turn-taking they would wait behind 60 welcomes (12 s).
+    session = RecordingSession()
+    harness = await build_harness(
+        tmp_path, session=session, limits=Limits(global_per_second=5, headstart=30.0)
+    )
+    loop = asyncio.get_running_loop()
+    halfway = 4000
+    newcomers = [6000 + n for n in range(60)]
+    try:
+        await harness.dp.feed_update(
+            harness.bot, message_update("/start kandidaat", user_id=halfway)
+        )
+        last, _ = await next_screen(harness, session, halfway, 0)
+        for _ in range(3):
+            await _answer_once(harness, halfway)
+            last, _ = await next_screen(harness, session, halfway, last)
+        await asyncio.sleep(5)  # the chat's own limit rests: only the order is measured
+
+        began = loop.time()
+        for user in newcomers:
+            await harness.dp.feed_update(
+                harness.bot, message_update("/start kandidaat", user_id=user)
+            )
+        await _answer_once(harness, halfway)
+        last, text = await asyncio.wait_for(next_screen(harness, session, halfway, last), 600)
+        waited = loop.time() - began
+        assert QUESTION.match(text) is not None
+        assert waited <= 1.0, f"the person halfway waited {waited:.1f} s"
+
+        # Nobody is left waiting for ever: every newcomer got their welcome, and the last
+        # one no later than the head start plus the time to send everyone's first reply.
+        await harness.settle()
+        welcomed = {
+            int(r.chat_id) for r in session.requests_of("sendMessage") if r.ok and r.chat_id
+        }
+        assert set(newcomers) <= welcomed
+        assert loop.time() - began <= 30.0 + len(newcomers) / 5 + 5
+    finally:
+        await harness.close()

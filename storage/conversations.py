@@ -12,10 +12,11 @@ A record is `{"schema", "key", "state", "updated_at", "data"}`, written in that 
 last); the key hash is the first 32 hex digits of the SHA-256 of the key, so no user or chat id
 is in a file name. Only the newest generation is kept.
 
-**Lazy open.** Opening reads the snapshot's bytes and decodes, per line, only the part before
-`,"data":` (all of them in one `json.loads`): key, state and `updated_at`. The data stays in the
-file; each conversation keeps where its data is (`_Ref`: the open file and offsets) and reads
-and decodes it when it is used (`get_data`, a write). The journal's lines (the changes since the
+**Lazy open.** Opening reads the snapshot a block at a time and decodes, per line, only the part
+before `,"data":` (a block's heads in one `json.loads`): key, state and `updated_at`. The data
+stays in the file; each conversation keeps where it is (a `Ref`: the snapshot's generation and
+offsets; `Snapshots` holds the open files) and reads and decodes it when it is used
+(`get_data`, a write). The journal's lines (the changes since the
 snapshot) are decoded whole. A conversation written since the last compaction keeps its data as
 JSON text in memory; a compaction hands it back to the file.
 
@@ -44,7 +45,9 @@ import logging
 import os
 import queue
 import re
+import sys
 import threading
+from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -95,7 +98,7 @@ SNAPSHOT_SCHEMA = 2
 
 _SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)\.jsonl")
 _JOURNAL_NAME = re.compile(r"journal-(\d+)\.jsonl")
-_DATA_MARK = b',"data":'  # the first one in a line ends the record's head (see _Ref)
+_DATA_MARK = b',"data":'  # the first one in a line ends the record's head (see Ref)
 
 _encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 EMPTY_DATA = "{}"
@@ -132,47 +135,54 @@ def key_hash(key: StorageKey) -> str:
     return hashlib.sha256(_encode(key_to_dict(key)).encode()).hexdigest()[:32]
 
 
-class _SnapshotFile:
-    """An open snapshot, read by offset. Closed when nothing refers to it any more (a file
-    removed by a compaction stays readable until then)."""
+# Where a conversation's line is in a snapshot: (generation, start of the line, start of its
+# data, end of the line). The line is `{"k":...,"r":{...,"updated_at":...,"data":<data>}}\n`.
+Ref = tuple[int, int, int, int]
 
-    __slots__ = ("__weakref__", "fd", "path")
 
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
-        self.fd = fd
+class Snapshots:
+    """The open snapshot files, by generation, read by offset.
 
-    def read(self, start: int, end: int) -> bytes:
-        return os.pread(self.fd, end - start, start)
+    A conversation refers to its line by a `Ref`, a tuple of ints: the cyclic GC does not track
+    those, so a compaction that points 50,000 conversations at a new snapshot gives the
+    collector nothing new to walk (objects did: a full collection over them stalled the event
+    loop by up to 0.7 s in the bench). The writer adds a file per compaction and then closes
+    the one two generations back: by then nothing the event loop can reach refers to it (every
+    conversation in the writer's mirror was pointed at the newest file; one replaced or deleted
+    meanwhile is out of the store once its write was answered)."""
+
+    def __init__(self) -> None:
+        self._fds: dict[int, int] = {}
+
+    def add(self, generation: int, fd: int) -> None:
+        self._fds[generation] = fd
+
+    def _read(self, generation: int, start: int, end: int) -> bytes:
+        fd = self._fds.get(generation)
+        if fd is None:
+            raise StorageError(f"conversation snapshot {generation} is closed")
+        return os.pread(fd, end - start, start)
+
+    def line(self, ref: Ref) -> bytes:
+        return self._read(ref[0], ref[1], ref[3])
+
+    def data(self, ref: Ref) -> bytes:
+        return self._read(ref[0], ref[2], ref[3] - 3)  # without "}}\n"
+
+    def close_before(self, generation: int) -> None:
+        for old in [g for g in self._fds if g < generation]:
+            with contextlib.suppress(OSError):
+                os.close(self._fds.pop(old))
 
     def __del__(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
-
-
-class _Ref:
-    """Where a conversation's line is in a snapshot. The line is
-    `{"k":...,"r":{...,"updated_at":...,"data":<data>}}\\n`; `data_at` is where <data> begins."""
-
-    __slots__ = ("data_at", "end", "file", "start")
-
-    def __init__(self, file: _SnapshotFile, start: int, data_at: int, end: int) -> None:
-        self.file = file
-        self.start = start  # of the line
-        self.data_at = data_at
-        self.end = end  # after the newline
-
-    def line(self) -> bytes:
-        return self.file.read(self.start, self.end)
-
-    def data(self) -> bytes:
-        return self.file.read(self.data_at, self.end - 3)  # without "}}\n"
+        self.close_before(sys.maxsize)
 
 
 class Conversation:
     """One conversation as stored. The event loop never changes one (it makes a new one per
     write); the writer thread only moves its data between memory and the snapshot: it sets
-    `ref` first and clears `data_text` after, so a reader that finds no text finds the ref."""
+    `ref` first and clears `data_text` after, so a reader that finds no text finds the ref.
+    Its data is `data_text`, or where `ref` points in a snapshot (`text`)."""
 
     __slots__ = ("data_text", "hash", "key", "ref", "state", "updated_at")
 
@@ -183,7 +193,7 @@ class Conversation:
         state: str | None,
         updated_at: str,
         data_text: str | None,
-        ref: _Ref | None = None,
+        ref: Ref | None = None,
     ) -> None:
         self.key = key
         self.hash = hashed
@@ -192,13 +202,13 @@ class Conversation:
         self.data_text = data_text  # the data as compact JSON, or None: read it from `ref`
         self.ref = ref
 
-    def text(self) -> str:
+    def text(self, snapshots: Snapshots) -> str:
         text = self.data_text
         if text is not None:
             return text
         ref = self.ref
         assert ref is not None
-        return ref.data().decode()
+        return snapshots.data(ref).decode()
 
     @property
     def empty(self) -> bool:
@@ -211,8 +221,8 @@ class Conversation:
             f'"state":{_encode(self.state)},"updated_at":{_encode(self.updated_at)},"data":'
         )
 
-    def record_text(self) -> str:
-        return self.head_text() + self.text() + "}"
+    def record_text(self, snapshots: Snapshots) -> str:
+        return self.head_text() + self.text(snapshots) + "}"
 
 
 def encode_data(data: Mapping[str, Any]) -> str:
@@ -227,6 +237,7 @@ class _ConversationBase(ConversationStore):
         self._clock = clock
         self._items: dict[StorageKey, Conversation] = {}
         self._locks = KeyedLocks()
+        self._snapshots = Snapshots()  # none in memory: every conversation has its text
 
     async def _persist(self, conversation: Conversation) -> None:
         """Make the change durable before it is visible (no-op in memory); an empty
@@ -240,7 +251,7 @@ class _ConversationBase(ConversationStore):
 
     def _read(self, conversation: Conversation) -> dict[str, Any]:
         """A fresh copy of a conversation's data."""
-        data: dict[str, Any] = json.loads(conversation.text())
+        data: dict[str, Any] = json.loads(conversation.text(self._snapshots))
         return data
 
     async def _change(
@@ -261,14 +272,15 @@ class _ConversationBase(ConversationStore):
             hashed = key_hash(key)
         else:
             new_state = current.state if isinstance(state, _Keep) else state
-            new_text = current.text() if isinstance(data_text, _Keep) else data_text
+            new_text = current.text(self._snapshots) if isinstance(data_text, _Keep) else data_text
             hashed = current.hash
+            key = current.key  # the same key, as made at open: no new object to keep
         now = utc_iso(self._clock.now())
         if (
             current is not None
             and new_state == current.state
             and parse_iso(now) - parse_iso(current.updated_at) < UNCHANGED_REFRESH
-            and new_text == current.text()
+            and new_text == current.text(self._snapshots)
         ):
             return  # nothing to write: saves an fsync
         new = Conversation(key, hashed, new_state, now, new_text)
@@ -424,18 +436,15 @@ def _snapshot_header(generation: int) -> bytes:
     return f'{{"schema":{SNAPSHOT_SCHEMA},"generation":{generation}}}\n'.encode()
 
 
-# (conversation, start of its line, start of its data, end of its line) in a new snapshot
-_Placed = tuple[Conversation, int, int, int]
-
-
 def write_snapshot_file(
-    path: Path, generation: int, conversations: list[Conversation]
-) -> tuple[_SnapshotFile, list[_Placed]]:
+    path: Path, generation: int, conversations: list[Conversation], snapshots: Snapshots
+) -> tuple[int, array[int]]:
     """Write a snapshot durably (temp file, chunked writes, fsync, rename; the caller fsyncs
-    the directory) and return it open for reading, with where each conversation's line is."""
+    the directory). Returns its descriptor, open for reading, and where each conversation's
+    line is: start of the line, start of its data, end of the line, three per conversation."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    placed: list[_Placed] = []
+    placed: array[int] = array("q")
     try:
         chunk: list[bytes] = [_snapshot_header(generation)]
         chunk_size = offset = len(chunk[0])
@@ -443,13 +452,13 @@ def write_snapshot_file(
             ref = conversation.ref
             text = conversation.data_text
             if text is None and ref is not None:
-                line = ref.line()  # unchanged since that snapshot: copied, not decoded
-                data_at = offset + ref.data_at - ref.start
+                line = snapshots.line(ref)  # unchanged since that snapshot: copied, not decoded
+                data_at = offset + ref[2] - ref[1]
             else:
                 head = f'{{"k":"{conversation.hash}","r":{conversation.head_text()}'.encode()
-                line = head + conversation.text().encode() + b"}}\n"
+                line = head + conversation.text(snapshots).encode() + b"}}\n"
                 data_at = offset + len(head)
-            placed.append((conversation, offset, data_at, offset + len(line)))
+            placed.extend((offset, data_at, offset + len(line)))
             chunk.append(line)
             offset += len(line)
             chunk_size += len(line)
@@ -464,7 +473,7 @@ def write_snapshot_file(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return _SnapshotFile(path, fd), placed
+    return fd, placed
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -484,8 +493,9 @@ def write_snapshot(directory: Path, generation: int, records: Mapping[str, Any])
         conversations.append(
             Conversation(record.key, hashed, record.state, record.updated_at, record.data_text)
         )
-    file, _ = write_snapshot_file(snapshot_path(directory, generation), generation, conversations)
-    del file
+    path = snapshot_path(directory, generation)
+    fd, _ = write_snapshot_file(path, generation, conversations, Snapshots())
+    os.close(fd)
     journal_path(directory, generation).write_bytes(b"")
     fsync_dir(directory)
 
@@ -493,9 +503,10 @@ def write_snapshot(directory: Path, generation: int, records: Mapping[str, Any])
 class _Writer:
     """Owns the journal and the snapshots; after open, only its thread touches them."""
 
-    def __init__(self, directory: Path, compact_bytes: int) -> None:
+    def __init__(self, directory: Path, compact_bytes: int, snapshots: Snapshots) -> None:
         self.dir = directory
         self.compact_bytes = compact_bytes
+        self.snapshots = snapshots
         self.mirror: dict[str, Conversation] = {}  # key hash -> what the files say
         self.generation = 0
         self.fd: int | None = None
@@ -571,7 +582,7 @@ class _Writer:
             lines = []
             for item in appends:
                 conversation = item.conversation
-                record = "null" if conversation.empty else conversation.record_text()
+                record = "null" if conversation.empty else conversation.record_text(self.snapshots)
                 lines.append(f'{{"k":"{conversation.hash}","r":{record}}}\n')
             if self.broken:
                 self.compact()
@@ -611,9 +622,10 @@ class _Writer:
         new = self.generation + 1
         snapshot = snapshot_path(self.dir, new)
         journal = journal_path(self.dir, new)
-        written: _SnapshotFile | None = None
+        conversations = list(self.mirror.values())
+        written: int | None = None
         try:
-            written, placed = write_snapshot_file(snapshot, new, list(self.mirror.values()))
+            written, placed = write_snapshot_file(snapshot, new, conversations, self.snapshots)
             fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
             try:
                 fsync_dir(self.dir)
@@ -622,6 +634,7 @@ class _Writer:
                 raise
         except BaseException:
             if written is not None:
+                os.close(written)
                 # A newer snapshot would win at the next open over lines still appended to the
                 # current journal: take it back, and append nothing until a switch succeeds.
                 self.broken = True
@@ -629,12 +642,14 @@ class _Writer:
                     with contextlib.suppress(OSError):
                         path.unlink()
             raise
-        for conversation, start, data_at, end in placed:
-            conversation.ref = _Ref(written, start, data_at, end)
+        self.snapshots.add(new, written)
+        for i, conversation in enumerate(conversations):
+            conversation.ref = (new, placed[3 * i], placed[3 * i + 1], placed[3 * i + 2])
             conversation.data_text = None  # after the ref: see Conversation
+        self.snapshots.close_before(new - 1)
         old_fd = self.fd
         self.fd, self.size, self.generation = fd, 0, new
-        self.snapshot_size = placed[-1][3] if placed else len(_snapshot_header(new))
+        self.snapshot_size = placed[-1] if placed else len(_snapshot_header(new))
         self.broken = False
         if old_fd is not None:
             os.close(old_fd)
@@ -727,36 +742,46 @@ def _head(raw: Any, shared: dict[str, str]) -> tuple[str, StorageKey, str | None
     return hashed, key_from_dict(fields), state, updated
 
 
-def _read_snapshot(path: Path) -> tuple[list[Conversation], list[str]]:
-    """The conversations of a snapshot, their data left in the file (see the module docstring),
-    and what was wrong with some lines; CorruptFileError if the file as a whole is unreadable.
+def _read_snapshot(
+    path: Path, generation: int, snapshots: Snapshots
+) -> tuple[list[Conversation], list[str]]:
+    """The conversations of a snapshot, their data left in the file (added to `snapshots`; see
+    the module docstring), and what was wrong with some lines; CorruptFileError if the file as
+    a whole is unreadable.
 
     The cyclic GC is paused meanwhile: it would walk the growing heap again and again while
-    three objects per conversation are made (the same load took 0.1 to 0.5 s at random)."""
+    the objects of every conversation are made (the same load took 0.1 to 0.5 s at random)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise CorruptFileError(path, f"unreadable ({exc.__class__.__name__})") from exc
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _read_snapshot_lines(path)
+        found = _read_snapshot_lines(path, fd, generation)
+    except BaseException:
+        os.close(fd)
+        raise
     finally:
         if paused:
             gc.enable()
+    snapshots.add(generation, fd)
+    return found.conversations, found.bad
 
 
-def _read_snapshot_lines(path: Path) -> tuple[list[Conversation], list[str]]:
+def _read_snapshot_lines(path: Path, fd: int, generation: int) -> _Found:
     try:
-        fd = os.open(path, os.O_RDONLY)
         size = os.fstat(fd).st_size
     except OSError as exc:
         raise CorruptFileError(path, f"unreadable ({exc.__class__.__name__})") from exc
-    file = _SnapshotFile(path, fd)
-    found = _Found(file)
+    found = _Found(generation)
     # Read a block at a time (whole lines; the rest is carried over), so that the file is never
     # in memory whole, nor all heads decoded at once.
     carry, carry_at, read_at = b"", 0, 0
     header = False
     while read_at < size:
         try:
-            piece = file.read(read_at, min(size, read_at + READ_BYTES))
+            piece = os.pread(fd, min(size - read_at, READ_BYTES), read_at)
         except OSError as exc:
             raise CorruptFileError(path, f"unreadable ({exc.__class__.__name__})") from exc
         if not piece:
@@ -778,14 +803,14 @@ def _read_snapshot_lines(path: Path) -> tuple[list[Conversation], list[str]]:
         carry, carry_at = blob[stop:], carry_at + stop
     if carry or not header:
         raise CorruptFileError(path, "not a conversation snapshot")
-    return found.conversations, found.bad
+    return found
 
 
 class _Found:
     """The conversations found in a snapshot so far."""
 
-    def __init__(self, file: _SnapshotFile) -> None:
-        self.file = file
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
         self.conversations: list[Conversation] = []
         self.bad: list[str] = []
         self.shared: dict[str, str] = {}  # few distinct states and destinies: one string each
@@ -823,7 +848,7 @@ class _Found:
             except (KeyError, TypeError, ValueError) as exc:
                 self.bad.append(exc.__class__.__name__)
                 continue
-            ref = _Ref(self.file, line_at, data_at, end)
+            ref = (self.generation, line_at, data_at, end)
             self.conversations.append(Conversation(key, hashed, state, updated, None, ref))
 
 
@@ -887,7 +912,11 @@ class FileConversationStorage(_ConversationBase):
         super().__init__(clock)
         self._dir = directory
         self._problems = problems
-        self._writer = _Writer(directory, COMPACT_BYTES if compact_bytes is None else compact_bytes)
+        self._writer = _Writer(
+            directory,
+            COMPACT_BYTES if compact_bytes is None else compact_bytes,
+            self._snapshots,
+        )
         self._closed = False
         # Who and how old the lines of the current journal are (an over-estimate: a compaction
         # at the size threshold does not clear them), for erasure and retention to compact.
@@ -956,7 +985,7 @@ class FileConversationStorage(_ConversationBase):
                 self._problems.append(message)
             else:
                 try:
-                    found, bad = _read_snapshot(snapshot)
+                    found, bad = _read_snapshot(snapshot, generation, self._snapshots)
                 except CorruptFileError as exc:
                     aside.append((snapshot, exc.reason))
                 else:

@@ -425,11 +425,11 @@ async def test_after_a_failed_switch_nothing_is_acknowledged_into_the_old_journa
             raise OSError(30, "Read-only file system")
         real_unlink(path, missing_ok)
 
-    def failing_snapshot(path: Path, generation: int, items: Any) -> Any:
+    def failing_snapshot(path: Path, generation: int, items: Any, snapshots: Any) -> Any:
         if budget["open"] == 0 and budget["atomic"] > 0:  # the next compaction fails early
             budget["atomic"] -= 1
             raise OSError(28, "No space left on device")
-        return real_snapshot(path, generation, items)
+        return real_snapshot(path, generation, items, snapshots)
 
     monkeypatch.setattr(os, "open", failing_open)
     monkeypatch.setattr(Path, "unlink", failing_unlink)

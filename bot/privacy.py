@@ -21,8 +21,6 @@ from flows.usecases.rights import (
     Erasure,
     Withdrawal,
     group_messages,
-    sensitive_given,
-    tombstone,
     withdraw_in_conversation,
 )
 
@@ -36,8 +34,6 @@ __all__ = [
     "export_data",
     "group_messages",
     "is_empty",
-    "sensitive_given",
-    "tombstone",
     "withdraw_in_conversation",
     "withdraw_sensitive",
     "withdrawable",

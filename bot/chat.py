@@ -40,7 +40,7 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.chat_state import ChatRecord, Screen, ScreenKind, fsm_state, write_back
-from bot.handoff import GROUP_NOTICE, queue_under_card
+from bot.handoff import Purpose, queue_under_card
 from bot.outgoing import (
     DELETE_MESSAGES,
     EDIT_MARKUP,
@@ -394,7 +394,7 @@ class ChatOutbox:
         text = services.renderer.render(
             services.settings.DEFAULT_LANGUAGE, "coord_undeliverable", number=intake.number
         )
-        await queue_under_card(services, intake, text, purpose=GROUP_NOTICE)
+        await queue_under_card(services, intake, text, purpose=Purpose.GROUP_NOTICE)
 
     async def sent(self, key: StorageKey, call: Call, result: Any) -> None:
         if call.cosmetic and call.ref is None and call.template is None:

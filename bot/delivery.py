@@ -64,6 +64,14 @@ METHODS: dict[str, type[TelegramMethod[Any]]] = {
     "editMessageReplyMarkup": EditMessageReplyMarkup,
     "deleteMessage": DeleteMessage,
 }
+# The history line a delivered message of these purposes leaves, with the message in it: the
+# person's reply to a delivered message, a coordinator's to a relayed message or a note prompt,
+# is found by it (IntakeRepository.by_message); erasure deletes a relayed message.
+RESULT_ACTIONS: dict[str, HistoryAction] = {
+    handoff.Purpose.TO_PERSON: HistoryAction.DELIVERED,
+    handoff.Purpose.RELAY: HistoryAction.RELAYED,
+    handoff.Purpose.NOTE_PROMPT: HistoryAction.NOTE_ASKED,
+}
 # The outbox is read again at least this often, besides whenever `coordinator.wake` is set.
 IDLE_POLL = 30.0
 ERROR_PAUSE = 5.0
@@ -124,10 +132,10 @@ async def build_method(services: Services, delivery: Delivery) -> TelegramMethod
         raise Undeliverable(f"unknown method {delivery.method}")
     payload = dict(delivery.payload)
     chat_id = delivery.chat_id
-    if delivery.purpose == handoff.CARD_EDIT or delivery.purpose in handoff.UNDER_CARD:
+    if delivery.purpose == handoff.Purpose.CARD_EDIT or delivery.purpose in handoff.UNDER_CARD:
         intake = await services.intakes.get(delivery.intake_number or "")
         card = (intake.card_chat_id, intake.card_message_id) if intake else (None, None)
-        if delivery.purpose == handoff.CARD_EDIT:
+        if delivery.purpose == handoff.Purpose.CARD_EDIT:
             if card[0] is None or card[1] is None:
                 raise Undeliverable("the card was never delivered")
             chat_id = card[0]
@@ -258,7 +266,7 @@ class DeliveryOutbox:
         intakes = self.services.intakes
         chat_id, message_id = result.chat.id, result.message_id
         sent = [MessageRef(chat_id, message_id)]
-        if delivery.purpose == handoff.CARD:
+        if delivery.purpose == handoff.Purpose.CARD:
             await intakes.update(
                 number,
                 "bot",
@@ -268,14 +276,7 @@ class DeliveryOutbox:
                 messages=sent,
             )
             return
-        # The person's reply to a delivered message, a coordinator's to a relayed message or
-        # a note prompt, is found by these messages (IntakeRepository.by_message); erasure
-        # deletes a relayed message (bot/privacy.py).
-        action = {
-            handoff.TO_PERSON: HistoryAction.DELIVERED,
-            handoff.RELAY: HistoryAction.RELAYED,
-            handoff.NOTE_PROMPT: HistoryAction.NOTE_ASKED,
-        }.get(delivery.purpose)
+        action = RESULT_ACTIONS.get(delivery.purpose)
         if action is not None:
             await intakes.record(number, HistoryEntry(at, "bot", action, messages=sent))
 
@@ -302,7 +303,7 @@ class DeliveryOutbox:
             delivery.id[:8], delivery.purpose or delivery.method, _kind(delivery.chat_id),
             delivery.intake_number or "-", type(error).__name__,
         )  # fmt: skip
-        if delivery.purpose == handoff.TO_PERSON and delivery.intake_number:
+        if delivery.purpose == handoff.Purpose.TO_PERSON and delivery.intake_number:
             intake = await services.intakes.get(delivery.intake_number)
             if intake is not None:
                 await services.intakes.record(
@@ -313,8 +314,10 @@ class DeliveryOutbox:
                 )
                 lang = services.settings.DEFAULT_LANGUAGE
                 text = services.renderer.render(lang, "coord_undeliverable", number=intake.number)
-                await handoff.queue_under_card(services, intake, text, purpose=handoff.GROUP_NOTICE)
-        elif delivery.purpose == handoff.RELAY and not is_group(delivery.chat_id):
+                await handoff.queue_under_card(
+                    services, intake, text, purpose=handoff.Purpose.GROUP_NOTICE
+                )
+        elif delivery.purpose == handoff.Purpose.RELAY and not is_group(delivery.chat_id):
             # A person's message that cannot reach the coordinator's private chat.
             await relay.undeliverable(services, delivery)
 
@@ -335,7 +338,7 @@ class DeliveryCall:
         self.chat_id = delivery.chat_id
         number = delivery.intake_number
         self.supersedes: str | None = (
-            f"card:{number}" if delivery.purpose == handoff.CARD_EDIT and number else None
+            f"card:{number}" if delivery.purpose == handoff.Purpose.CARD_EDIT and number else None
         )
 
     async def prepare(self) -> TelegramMethod[Any] | None:
@@ -346,7 +349,7 @@ class DeliveryCall:
             self.source.done(self.id)
             return None
         self.delivery = current
-        if current.purpose == handoff.CARD and current.intake_number:
+        if current.purpose == handoff.Purpose.CARD and current.intake_number:
             intake = await self.source.services.intakes.get(current.intake_number)
             if intake is not None and intake.card_message_id is not None:
                 # Placed before a restart that cut off marking it delivered.

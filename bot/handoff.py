@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from enum import StrEnum
 from typing import Any
 
 from bot.coordinator.cards import card_payload, person_lang
@@ -20,15 +21,21 @@ from flows.records import Delivery, Intake, utc_iso
 
 log = logging.getLogger(__name__)
 
-# Delivery.purpose values: what bot/delivery.py does with the result.
-CARD = "card"  # sendMessage of a new card; its message id is stored on the intake
-CARD_EDIT = "card-edit"  # editMessageText of the card; chat and message id filled in at send
-TO_PERSON = "person"  # a message to the person; its id is kept so a reply can be relayed
-PERSON_ACK = "person-ack"  # "your message was passed on"
-RELAY = "relay"  # the person's message, to a coordinator's private chat (once: under the card)
-NOTE_PROMPT = "note-prompt"  # "reply to this with the note", under the card
-GROUP_NOTICE = "group-notice"  # anything else in the group about an intake, under the card
-UNDER_CARD = frozenset({RELAY, NOTE_PROMPT, GROUP_NOTICE})
+
+class Purpose(StrEnum):
+    """`Delivery.purpose`: what bot/delivery.py does with the result (the history's actions
+    are another list: `flows.records.HistoryAction`)."""
+
+    CARD = "card"  # sendMessage of a new card; its message id is stored on the intake
+    CARD_EDIT = "card-edit"  # editMessageText of the card; chat and message id filled in at send
+    TO_PERSON = "person"  # a message to the person; its id is kept so a reply can be relayed
+    PERSON_ACK = "person-ack"  # "your message was passed on"
+    RELAY = "relay"  # the person's message, to a coordinator's private chat (once: under the card)
+    NOTE_PROMPT = "note-prompt"  # "reply to this with the note", under the card
+    GROUP_NOTICE = "group-notice"  # anything else in the group about an intake, under the card
+
+
+UNDER_CARD = frozenset({Purpose.RELAY, Purpose.NOTE_PROMPT, Purpose.GROUP_NOTICE})
 
 
 def new_delivery(
@@ -86,7 +93,7 @@ async def queue_new_intake(services: Services, intake: Intake) -> None:
         "sendMessage",
         payload,
         intake=intake,
-        purpose=CARD,
+        purpose=Purpose.CARD,
         delivery_id=card_delivery_id(intake),
     )
     await _put(services, card)
@@ -99,13 +106,13 @@ async def queue_card_update(services: Services, intake: Intake) -> None:
         return
     payload = card_payload(services, intake)
     delivery = new_delivery(
-        services, group, "editMessageText", payload, intake=intake, purpose=CARD_EDIT
+        services, group, "editMessageText", payload, intake=intake, purpose=Purpose.CARD_EDIT
     )
     await _put(services, delivery)
 
 
 async def queue_to_person(
-    services: Services, intake: Intake, text: str, *, purpose: str = TO_PERSON
+    services: Services, intake: Intake, text: str, *, purpose: str = Purpose.TO_PERSON
 ) -> None:
     if not intake.chat_id:
         return  # erased: there is nobody to write to
@@ -119,7 +126,12 @@ async def queue_to_person(
 
 
 async def queue_to_coordinator(
-    services: Services, intake: Intake, coordinator_id: int, text: str, *, purpose: str = RELAY
+    services: Services,
+    intake: Intake,
+    coordinator_id: int,
+    text: str,
+    *,
+    purpose: str = Purpose.RELAY,
 ) -> None:
     """A message with personal data, to one coordinator's private chat (never the group)."""
     payload: dict[str, Any] = {"text": text, "parse_mode": "HTML"}

@@ -78,11 +78,11 @@ async def queue_from_person(
         notice = services.renderer.render(
             lang, "coord_relay_notice", key="nobody", number=intake.number, username=""
         )
-    await handoff.queue_under_card(services, intake, notice, purpose=handoff.GROUP_NOTICE)
+    await handoff.queue_under_card(services, intake, notice, purpose=handoff.Purpose.GROUP_NOTICE)
     ack = services.renderer.render(
         person_lang(services, intake), "person_relayed", number=intake.number, flow=str(intake.kind)
     )
-    await handoff.queue_to_person(services, intake, ack, purpose=handoff.PERSON_ACK)
+    await handoff.queue_to_person(services, intake, ack, purpose=handoff.Purpose.PERSON_ACK)
     log.info("message from the person of %s passed to a coordinator", intake.number)
 
 
@@ -99,4 +99,4 @@ async def undeliverable(services: Services, delivery: Delivery) -> None:
         mention=mention(delivery.chat_id, name_in_history(intake, delivery.chat_id)),
         username=services.bot_username,
     )
-    await handoff.queue_under_card(services, intake, notice, purpose=handoff.GROUP_NOTICE)
+    await handoff.queue_under_card(services, intake, notice, purpose=handoff.Purpose.GROUP_NOTICE)

@@ -370,7 +370,10 @@ async def test_a_note_prompt_left_in_the_group_still_takes_a_note(coord: Coord) 
     intake = await coord.add_intake()
     await coord.deliver()
     await handoff.queue_under_card(
-        coord.h.services, intake, f"📝 notitie bij {intake.number}", purpose=handoff.NOTE_PROMPT
+        coord.h.services,
+        intake,
+        f"📝 notitie bij {intake.number}",
+        purpose=handoff.Purpose.NOTE_PROMPT,
     )
     mark = coord.mark()
     await coord.deliver()

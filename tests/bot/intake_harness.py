@@ -18,6 +18,7 @@ from aiogram.fsm.context import FSMContext
 
 from bot.app import create_dispatcher, create_services
 from bot.config import Settings
+from bot.keyboards import Keyboards
 from bot.render import Renderer
 from bot.sender import Limits, Sender
 from bot.services import Services
@@ -87,6 +88,10 @@ class Harness:
     async def close(self) -> None:
         await self.sender.stop()
         await self.stores.close()
+        # The question keyboards are cached on the class (the bot has one Keyboards for its
+        # life): each entry keeps its Keyboards and engines alive, so without this every test
+        # left its own behind and each full garbage collection got slower (0.07 s to 0.5 s).
+        Keyboards.question.cache_clear()
 
     def driver(self, user_id: int = DEFAULT_USER_ID, *, language_code: str = "nl") -> ChatDriver:
         if user_id not in self.drivers:

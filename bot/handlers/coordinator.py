@@ -26,15 +26,14 @@ does not limit them, and they must not wait behind messages.
 The person-side relay is a private-chat handler that runs before the intake's: it only takes a
 text message when the person has no intake in progress (FSM state None) and a coordinator wrote
 to them in the last RELAY_DAYS days, or when the message is a reply to a message the bot
-delivered to them from a coordinator. It goes to one coordinator's private chat
-(bot/coordinator/relay.py).
+delivered to them from a coordinator (`flows.usecases.reply_to_coordinator`). It goes to one
+coordinator's private chat (bot/coordinator/relay.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Router
@@ -115,7 +114,6 @@ handlers = Handlers(__name__, message=(NotAnIntakeAnswer(),))
 COMMANDS = ("intakes", "intake", "zoek", "antwoord", "export", "stats", "wachtrij")
 PAGE_SIZE = 10
 SEARCH_LIMIT = 20
-RELAY_DAYS = 14
 # How long a press on "details" or "note" waits to hear whether the private message went out.
 DETAILS_WAIT = private.BUTTON_WAIT
 KINDS = {"kandidaat": IntakeKind.CANDIDATE, "candidate": IntakeKind.CANDIDATE,
@@ -640,23 +638,15 @@ class PersonRelay(Filter):
         )
         if raw_state is not None and not replied_bot:
             return False  # an intake is in progress: this text is an answer to it
-        intakes = services.intakes
-        user_id = message.from_user.id
-        if replied_bot and reply is not None:
-            # Looked up in the index: no intake's history is read for a text.
-            sent = await intakes.by_message(message.chat.id, reply.message_id)
-            if sent is not None and sent.action == HistoryAction.DELIVERED:
-                intake = await intakes.get(sent.number)
-                if intake is not None and intake.user_id == user_id and intake.chat_id:
-                    return {"relay_intake": intake}
-            if raw_state is not None:
-                return False
-        since = services.clock.now() - timedelta(days=RELAY_DAYS)
-        number = await intakes.last_written_to(user_id, since)
-        intake = await intakes.get(number) if number is not None else None
-        if intake is None or not intake.chat_id:
-            return False
-        return {"relay_intake": intake}
+        intake = await usecases.reply_to_coordinator(
+            message.from_user.id,
+            message.chat.id,
+            reply.message_id if replied_bot and reply is not None else None,
+            in_intake=raw_state is not None,
+            intakes=services.intakes,
+            clock=services.clock,
+        )
+        return {"relay_intake": intake} if intake is not None else False
 
 
 @handlers.message(PersonRelay())

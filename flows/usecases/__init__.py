@@ -23,6 +23,7 @@ from flows.usecases.coordination import (
     move_status,
     name_in_history,
     relay_recipient,
+    reply_to_coordinator,
 )
 from flows.usecases.rights import Erasure, Withdrawal, erase, withdraw
 from flows.usecases.submit import Draft, Submitted, answers_so_far, request_contact, submit
@@ -50,6 +51,7 @@ __all__ = [
     "move_status",
     "name_in_history",
     "relay_recipient",
+    "reply_to_coordinator",
     "request_contact",
     "submit",
     "withdraw",

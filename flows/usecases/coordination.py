@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flows.ports import Clock, Handoff, IntakeLocks, IntakeRepository, PersonNews
 from flows.records import Actor, HistoryAction, HistoryEntry, Intake, Note, Status, utc_iso
@@ -177,6 +178,40 @@ async def message_person(
         intake.number, by.label, HistoryAction.TO_PERSON, _short(text, MAX_TO_PERSON), actor=by
     )
     return Done(updated or intake)
+
+
+# How long after a coordinator wrote to a person their plain text (not a reply) still goes to
+# the coordinators.
+RELAY_DAYS = 14
+
+
+async def reply_to_coordinator(
+    user_id: int,
+    chat_id: int,
+    replied_to: int | None,
+    *,
+    in_intake: bool,
+    intakes: IntakeRepository,
+    clock: Clock,
+) -> Intake | None:
+    """The intake a person's text answers a coordinator about, or None when it answers none.
+
+    `replied_to`: the bot's message the text replies to. A reply to a message delivered from
+    a coordinator is for that intake, even during an intake in progress (`in_intake`); any
+    other text only when no intake is in progress and a coordinator wrote to the person in the
+    last RELAY_DAYS days. Both are index lookups: no history is read.
+    """
+    if replied_to is not None:
+        sent = await intakes.by_message(chat_id, replied_to)
+        if sent is not None and sent.action == HistoryAction.DELIVERED:
+            intake = await intakes.get(sent.number)
+            if intake is not None and intake.user_id == user_id and intake.chat_id:
+                return intake
+    if in_intake:
+        return None  # the text is an answer to the intake's question
+    number = await intakes.last_written_to(user_id, clock.now() - timedelta(days=RELAY_DAYS))
+    intake = await intakes.get(number) if number is not None else None
+    return intake if intake is not None and intake.chat_id else None
 
 
 def relay_recipient(intake: Intake, may_receive: Callable[[int], bool]) -> Actor | None:

@@ -396,3 +396,32 @@ async def test_withdraw_drops_the_sensitive_answers_and_records_it(world: World)
     )  # fmt: skip
     assert after.history[-1].action == HistoryAction.WITHDRAWN
     assert await usecases.rights.withdrawable(world.intakes, engines, PERSON) == []
+
+
+async def test_which_intake_a_persons_text_answers(world: World) -> None:
+    intake = await submitted(world)
+    other = await submitted(world, user_id=6006)
+
+    async def target(user_id: int, replied_to: int | None, *, in_intake: bool) -> str | None:
+        found = await usecases.reply_to_coordinator(
+            user_id, user_id, replied_to, in_intake=in_intake, intakes=world.intakes,
+            clock=world.clock,
+        )  # fmt: skip
+        return found.number if found is not None else None
+
+    assert await target(PERSON, None, in_intake=False) is None  # nobody wrote to the person
+    await usecases.message_person(intake, "Hoi", ANNA, intakes=world.intakes, handoff=world.handoff)
+    delivered = HistoryEntry.new(T0, HistoryAction.DELIVERED, messages=[MessageRef(PERSON, 41)])
+    await world.intakes.record(intake.number, delivered)
+    assert await target(PERSON, None, in_intake=False) == intake.number
+    # During an intake only a reply to the coordinator's message is for the coordinator.
+    assert await target(PERSON, None, in_intake=True) is None
+    assert await target(PERSON, 41, in_intake=True) == intake.number
+    # A reply to a message that was not from a coordinator, or someone else's: not this way.
+    assert await target(PERSON, 40, in_intake=True) is None
+    assert await target(6006, 41, in_intake=True) is None
+    assert other.number != intake.number
+    # Two weeks on, a plain text is no answer any more; a reply still is.
+    world.clock.moment = T0 + timedelta(days=usecases.coordination.RELAY_DAYS, seconds=1)
+    assert await target(PERSON, None, in_intake=False) is None
+    assert await target(PERSON, 41, in_intake=False) == intake.number

@@ -1,4 +1,5 @@
-"""What a person reads and what is stored, after the content review of December 2026 (issue 12).
+"""The wording a person reads, and what is stored with it, as the content review of December 2026
+asked (issue 12).
 
 Each test walks an intake through the real Dispatcher (tests/bot/intake_harness.py) and reads
 the screens as the person sees them: the next steps for people outside the register, the

@@ -1,4 +1,4 @@
-"""What the flows say, after the content review of December 2026 (issue 12).
+"""What the flows say: the wording the content review of December 2026 asked for (issue 12).
 
 Each test walks the shipped flows (tests/flows/walking.py) and checks one demand of the issue:
 next steps for people outside the register, short register buttons, routes that do not
@@ -308,7 +308,7 @@ def test_progress_grows_with_every_answer(name: str, overrides: dict[str, Answer
 
 def test_free_text_questions_are_the_ones_the_warning_covers() -> None:
     # The warning against health details is in the question template for every `text`
-    # question (tests/bot/test_content_review_bot.py checks the screen); these are them.
+    # question (tests/bot/test_intake_wording.py checks the screen); these are them.
     texts = {
         name: [q.id for q in engine_for(name).flow.questions if q.kind == Kind.TEXT]
         for name in ("candidate", "employer")

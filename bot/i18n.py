@@ -13,11 +13,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ConfigDict, TypeAdapter
 
 from flows.model import Language
 from flows.records import IntakeKind, Status
+from flows.yaml_text import load_yaml
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 MENUS = ("commands", "coordinator_commands")
@@ -25,7 +25,7 @@ MENUS = ("commands", "coordinator_commands")
 
 @cache
 def _labels_file() -> dict[str, dict[str, Any]]:
-    raw: dict[str, dict[str, Any]] = yaml.safe_load(
+    raw: dict[str, dict[str, Any]] = load_yaml(
         (TEMPLATES_DIR / "labels.yaml").read_text(encoding="utf-8")
     )
     return raw
@@ -89,7 +89,7 @@ def codes(lang: Language) -> Codes:
 def load_codes(path: Path) -> Codes:
     """A codes.yaml, checked: every status named, with an icon, and with a button where a
     coordinator can move an intake to it; every kind named."""
-    table = _CODES.validate_python(yaml.safe_load(path.read_text(encoding="utf-8")))
+    table = _CODES.validate_python(load_yaml(path.read_text(encoding="utf-8")))
     missing = [s.value for s in Status if s not in table.status]
     missing += [
         f"button of {s.value}"

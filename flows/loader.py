@@ -37,6 +37,7 @@ from flows.model import (
     Text,
     Validation,
 )
+from flows.yaml_text import load_yaml
 
 SHIPPED_FLOWS: tuple[str, ...] = ("candidate", "employer")
 
@@ -398,7 +399,7 @@ def parse_flow(data: Any, source: str) -> tuple[Flow | None, list[Problem]]:
 
 def read_flow_file(path: Path) -> tuple[Flow | None, list[Problem]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         return None, [Problem(str(path), "-", f"cannot read the file: {exc}")]
     return parse_flow(data, str(path))

@@ -13,9 +13,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from flows.model import AnswerValue, Kind, Language, Question, Text
+from flows.yaml_text import load_yaml
 
 DEFAULT_TEXT_MAX = 500
 _POSTCODE = re.compile(r"^\s*([1-9][0-9]{3})\s*([A-Za-z]{2})?\s*$")
@@ -31,7 +30,7 @@ _NO = {"nee", "n", "no", "neen"}
 @cache
 def _reason_texts() -> dict[str, Text]:
     path = resources.files("flows") / "data" / "reasons.yaml"
-    raw: dict[str, dict[str, str]] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw: dict[str, dict[str, str]] = load_yaml(path.read_text(encoding="utf-8"))
     return {code: Text(v["nl"], v["en"]) for code, v in raw.items()}
 
 

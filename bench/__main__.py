@@ -1,10 +1,11 @@
-"""Run every benchmark and print one table: `python -m bench` (about 5 minutes), `--quick` (~2.5).
+"""Run every benchmark and print one table: `python -m bench` (about 10 minutes), `--quick`.
 
 Each benchmark runs in its own process (`python -m bench.<name> --json`), so that peak RSS, the
-garbage collector and aiogram's routers belong to that benchmark alone. The storage engineer's
-`bench.storage_bench` runs last with `--quick` (its full run takes about 5 minutes by itself:
-`python -m bench.storage_bench`); its own table is printed below ours. The exit status is 1 if
-any benchmark failed, lost anything, or the step guard is broken.
+garbage collector and aiogram's routers belong to that benchmark alone. The storage benchmark
+runs last, with `--quick` unless `--full-storage` (its full run, 50k conversations and 100k
+intakes, takes about 10 minutes by itself: `python -m bench.storage_bench`); its rows are in the
+one table too. The exit status is 1 if any benchmark failed, lost anything, or the step guard
+is broken.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ BENCHES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("burst_bench", ("--telegram-pace",), "burst at 30/s:"),
     ("footprint_bench", (), ""),
 )
-TIMEOUT = 900
+TIMEOUT = 1800
 
 
 def run_json(
@@ -55,19 +56,6 @@ def run_json(
     return bool(report["ok"]) and done.returncode == 0, rows, seconds, errors
 
 
-def run_storage_bench() -> tuple[bool, str, float]:
-    command = [sys.executable, "-m", "bench.storage_bench", "--quick"]
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(
-            command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=TIMEOUT
-        )
-    except subprocess.TimeoutExpired:
-        return False, f"timed out after {TIMEOUT} s", time.perf_counter() - started
-    output = done.stdout if done.returncode == 0 else done.stdout + done.stderr[-3000:]
-    return done.returncode == 0, output.strip(), time.perf_counter() - started
-
-
 def table(rows: Sequence[Row]) -> str:
     width = max(len(figure) for figure, _ in rows)
     value_width = max(len(value) for _, value in rows)
@@ -83,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, about 2.5 minutes")
     parser.add_argument("--skip-storage", action="store_true", help="leave out bench.storage_bench")
+    parser.add_argument(
+        "--full-storage", action="store_true", help="bench.storage_bench at its full sizes"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows: list[Row] = []
@@ -97,19 +88,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append((f"({name} took)", f"{seconds:.0f} s"))
         if not ok:
             failures.append(f"{name} FAILED:\n{errors}")
-    storage_output = ""
     if not args.skip_storage:
-        print("running bench.storage_bench --quick ...", file=sys.stderr)
-        ok, storage_output, seconds = run_storage_bench()
-        rows.append(("(storage_bench --quick took)", f"{seconds:.0f} s"))
+        quick = not args.full_storage
+        name = "bench.storage_bench" + (" --quick" if quick else "")
+        print(f"running {name} ...", file=sys.stderr)
+        ok, bench_rows, seconds, errors = run_json("storage_bench", quick)
+        rows.extend(bench_rows)
+        rows.append((f"({name} took)", f"{seconds:.0f} s"))
         if not ok:
-            failures.append(f"bench.storage_bench FAILED:\n{storage_output}")
+            failures.append(f"bench.storage_bench FAILED:\n{errors}")
     mode = "quick" if args.quick else "full"
     print(f"\nBaanwijzer benchmarks, {mode} run: {machine_line()}\n")
     print(table(rows))
-    if storage_output:
-        print("\nbench.storage_bench --quick (storage engineer's benchmark):\n")
-        print(storage_output)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     for failure in failures:
         print("\n" + failure, file=sys.stderr)

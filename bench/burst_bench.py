@@ -283,6 +283,37 @@ class CollectorWatch:
             self.longest = max(self.longest, time.perf_counter() - self._started)
 
 
+class CallbackWatch:
+    """Times every callback the event loop runs (each step of a task is one): the longest is
+    the longest a person's update or a send could have waited behind the bot's own work. On
+    virtual time the ticker's gaps add up everything due at one virtual instant, so they are
+    only an upper bound; this is the figure for one piece of work. It wraps
+    `asyncio.Handle._run` while the burst runs (the benchmark's own set-up and final checks
+    are outside)."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self.longest_name = ""
+        self._original = asyncio.events.Handle._run
+
+    def start(self) -> None:
+        original = self._original
+        watch = self
+
+        def timed(handle: asyncio.events.Handle) -> None:
+            started = time.perf_counter()
+            original(handle)
+            took = time.perf_counter() - started
+            if took > watch.longest:
+                watch.longest = took
+                watch.longest_name = repr(handle)[:120]
+
+        asyncio.events.Handle._run = timed  # type: ignore[method-assign,assignment]
+
+    def stop(self) -> None:
+        asyncio.events.Handle._run = self._original  # type: ignore[method-assign]
+
+
 class WarningCounter(logging.Handler):
     """Counts the bot's warnings and errors during the run; keeps the first few."""
 
@@ -322,6 +353,7 @@ class BurstResult:
     stall_at_s: float = 0.0
     gc_full_runs: int = 0
     gc_longest_s: float = 0.0
+    callback_longest_s: float = 0.0
     stall_p99_s: float = 0.0
     cpu_s: float = 0.0
     real_s: float = 0.0
@@ -482,6 +514,11 @@ class BurstResult:
                 f"(p99 of gaps {self.stall_p99_s * 1000:,.1f} ms, tick {TICK * 1000:.0f} ms)",
             ),
             (
+                "burst: longest single callback (real)",
+                f"{self.callback_longest_s * 1000:,.0f} ms (one step of one task: the longest "
+                "anything waited behind one piece of the bot's work, the collector included)",
+            ),
+            (
                 "burst: of which the garbage collector",
                 f"longest full collection {self.gc_longest_s * 1000:,.0f} ms "
                 f"({self.gc_full_runs} full collections)",
@@ -628,6 +665,8 @@ async def run_burst(
         began = loop.time()
         collector = CollectorWatch()
         collector.start()
+        callbacks = CallbackWatch()
+        callbacks.start()
         try:
             people = [
                 asyncio.create_task(person(burst, user, rng.random() * START_SPREAD))
@@ -639,6 +678,7 @@ async def run_burst(
             )
             result.cards_pending = await wait_for_cards(burst, stores, sender)
             await sender.idle()
+            callbacks.stop()  # what follows is the benchmark's own checking
             result.cpu_s = time.process_time() - cpu_started
             result.real_s = time.perf_counter() - real_started
             result.wall_private_s = session.last_private - began
@@ -649,6 +689,7 @@ async def run_burst(
                 result.errors.append("someone has more than one intake")
         finally:
             collector.stop()
+            callbacks.stop()
             for task in (*helpers, *background):
                 task.cancel()
             await asyncio.gather(*helpers, *background, return_exceptions=True)
@@ -667,6 +708,7 @@ async def run_burst(
     result.stall_s = ticker.longest
     result.gc_full_runs = collector.full_runs
     result.gc_longest_s = collector.longest
+    result.callback_longest_s = callbacks.longest
     result.stall_at_s = ticker.longest_at - began
     result.stall_p99_s = percentile(ticker.gaps, 0.99)
     result.peak_rss_mb = peak_rss_mb()

@@ -46,6 +46,7 @@ from aiogram.fsm.storage.base import StorageKey
 from tinydb import Query, TinyDB
 from tinydb.storages import JSONStorage
 
+from bench.common import report_json
 from flows.records import Delivery, Intake, IntakeKind, utc_iso
 from storage import PurgeReport, Stores, SystemClock, open_stores
 from storage.base import ConversationStore
@@ -727,7 +728,20 @@ async def main_outbox(quick: bool) -> None:
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
-async def main(quick: bool, parts: set[str]) -> None:
+def table_rows(rows: list[Row]) -> list[tuple[str, str]]:
+    """The rows as (figure, value) pairs for the one table of `python -m bench`."""
+    pairs = []
+    for row in rows:
+        value = row.ours
+        if row.reference:
+            value += f" (reference: {row.reference})"
+        if row.note:
+            value += f"; {row.note}"
+        pairs.append((f"storage: {row.operation} at {row.stored:,}", value))
+    return pairs
+
+
+async def main(quick: bool, parts: set[str], as_json: bool = False) -> None:
     root = Path(tempfile.mkdtemp(prefix="storage-bench-", dir=Path.cwd()))
     intake_sizes = [1_000, 10_000, 100_000]
     conversation_sizes = [1_000, 5_000, 10_000] if quick else [1_000, 10_000, 50_000]
@@ -768,13 +782,21 @@ async def main(quick: bool, parts: set[str]) -> None:
             print(f"  outbox: done ({time.perf_counter() - started:.0f} s)", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    adds = {row.stored: row.value for row in rows if row.operation == "intake add"}
+    flat = ""
+    if adds:
+        flat = f"{adds[100_000] / adds[1_000]:.2f}x (target <= 2x)"
+    if as_json:
+        pairs = table_rows(rows)
+        if flat:
+            pairs.append(("storage: intake add p50 at 100,000 / at 1,000", flat))
+        print(report_json("storage", True, pairs))
+        return
     print()
     print_rows(rows)
-    adds = {row.stored: row.value for row in rows if row.operation == "intake add"}
-    if adds:
+    if flat:
         print()
-        ratio = adds[100_000] / adds[1_000]
-        print(f"intake add p50 at 100,000 / at 1,000: {ratio:.2f}x (target <= 2x)")
+        print(f"intake add p50 at 100,000 / at 1,000: {flat}")
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
@@ -788,11 +810,14 @@ def run() -> None:
     parser.add_argument(
         "--only", choices=PARTS, action="append", help="run only these parts (repeatable)"
     )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON line of (figure, value) for python -m bench"
+    )
     args = parser.parse_args()
     if args.outbox:
         asyncio.run(main_outbox(args.quick))
     else:
-        asyncio.run(main(args.quick, set(args.only or PARTS)))
+        asyncio.run(main(args.quick, set(args.only or PARTS), as_json=args.json))
 
 
 if __name__ == "__main__":

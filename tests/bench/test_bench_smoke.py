@@ -116,6 +116,7 @@ def test_burst_finishes_every_intake_and_loses_nothing(stores: StoresKind) -> No
     assert result.ratio > 0
     assert result.cpu_s > 0
     assert result.stall_s > 0
+    assert 0 < result.callback_longest_s <= result.real_s
     values = dict(result.rows())
     assert values["burst: finished intakes"].startswith("5 of 5")
     assert "Limits() defaults" in values["burst: candidates x messages"]

@@ -320,11 +320,20 @@ async def run_footprint_bench(conversations: int = 10_000, runs: int = 5) -> Foo
         empty = await measure_in_child(empty_dir)
         loaded = await measure_in_child(loaded_dir)
         shutil.rmtree(empty_dir, ignore_errors=True)
-        startup_minimal, errors = await time_startup(empty_dir, runs, "bench.minimal_bot")
-        startup_empty, more = await time_startup(empty_dir, runs)
-        errors.extend(more)
-        startup_loaded, more = await time_startup(loaded_dir, runs)
-        errors.extend(more)
+        # Interleaved (minimal, empty, loaded, minimal, ...): the shared machine's load drifts
+        # by more than the differences measured, so each kind gets the same share of it.
+        startup_minimal, startup_empty, startup_loaded = Startup(), Startup(), Startup()
+        errors: list[str] = []
+        for _ in range(runs):
+            for into, directory, module in (
+                (startup_minimal, empty_dir, "bench.minimal_bot"),
+                (startup_empty, empty_dir, "bot"),
+                (startup_loaded, loaded_dir, "bot"),
+            ):
+                once, more = await time_startup(directory, 1, module)
+                into.wall_s.extend(once.wall_s)
+                into.cpu_s.extend(once.cpu_s)
+                errors.extend(more)
         import_aiogram = await time_import_aiogram(runs)
         if loaded.conversations != conversations:
             errors.append(f"{loaded.conversations} conversations loaded of {conversations}")

@@ -29,6 +29,7 @@ from bench.footprint_bench import (
     measure_minimal_rss,
 )
 from bench.step_bench import run_step_bench
+from bench.storage_bench import bench_intake_stalls
 from flows.engine import Accepted, Engine, Phase
 from flows.loader import load_shipped_flows
 
@@ -169,3 +170,14 @@ async def test_footprint_loads_the_conversations_and_measures_the_minimal_bot(
         "1.12x"
     )
     assert not FootprintResult(5, result.empty, loaded, minimal_rss).ok  # no start-up measured
+
+
+async def test_the_storage_bench_measures_checkpoint_purge_and_erasure_at_a_tiny_size(
+    tmp_path: Path,
+) -> None:
+    rows = await bench_intake_stalls(tmp_path, 300)
+
+    operations = " / ".join(row.operation for row in rows)
+    for word in ("checkpoint", "purge", "erasure"):
+        assert word in operations, operations
+    assert all(row.stored == 300 for row in rows)

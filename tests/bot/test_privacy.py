@@ -177,6 +177,23 @@ async def test_my_data_sends_a_file_with_everything_and_a_summary(harness: Harne
     assert "Gaat u daarmee akkoord?" in (driver.last_text or "")
 
 
+async def test_my_data_names_the_status_in_words_not_as_a_code(harness: Harness) -> None:
+    intake = await submitted(harness)
+    await harness.services.intakes.update(
+        intake.number, "Coördinator", "status", status=Status.CONTACT_GEHAD
+    )
+    driver = harness.driver()
+    await driver.send("/mijngegevens")
+
+    summary = next(
+        r.params["text"]
+        for r in reversed(harness.session.requests_of("sendMessage"))
+        if "bewaard" in r.params.get("text", "")
+    )
+    assert f"{intake.number}</b> · werkzoekende · contact gehad ·" in summary
+    assert "contact-gehad" not in summary
+
+
 async def test_my_data_with_nothing_stored_says_so(harness: Harness) -> None:
     driver = harness.driver()
     await driver.send("/mijngegevens")

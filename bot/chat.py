@@ -62,6 +62,10 @@ log = logging.getLogger(__name__)
 DELETE_BATCH = 100
 # How long the removal of a sent edit may wait for the record's next write (see ChatOutbox.sent).
 SETTLED_FLUSH_AFTER = 30.0
+# A record with no call queued and no submit under way, as `ChatRecord.to_dict` writes it
+# (compact, in that key order; a neighbour key included, so no nested answer can match).
+_NO_CALLS = ',"outbox":[],"epoch":'
+_NO_SUBMIT = ',"submitting":null,"delete_failed":'
 
 
 def language_of(user: User | None, default: Language) -> Language:
@@ -320,6 +324,8 @@ class ChatOutbox:
         """At start-up: hand every stored call to the sender, in order, and finish submits."""
         count = 0
         for key in await self.storage.keys():
+            if await self._nothing_pending(key):
+                continue
             data = await self.storage.get_data(key)
             calls = [Call.from_dict(c) for c in data.get("outbox", ())]
             self.hand_over(key, calls)
@@ -329,6 +335,18 @@ class ChatOutbox:
         if count:
             log.info("resuming %d calls queued before the restart", count)
         return count
+
+    async def _nothing_pending(self, key: StorageKey) -> bool:
+        """True if the record surely has no call queued and no submit under way, seen in its
+        stored JSON without decoding it: most of the open conversations at a start, which then
+        stay unread (the store reads them lazily). The record's keys are written compact, and
+        inside a JSON string every quote is escaped, so these two pieces can only be the
+        record's own fields; a record without them is decoded as before."""
+        try:
+            text = await self.storage.data_text(key)
+        except (OSError, ValueError):
+            return False  # get_data reports a damaged record
+        return _NO_CALLS in text and _NO_SUBMIT in text
 
     async def build(self, key: StorageKey, call: Call) -> TelegramMethod[Any] | None:
         """The call as it leaves now, or None if the record no longer holds it."""

@@ -69,6 +69,11 @@ class ConversationStore(BaseStorage):
         """Set the state and the data of one conversation in one durable write."""
 
     @abstractmethod
+    async def data_text(self, key: StorageKey) -> str:
+        """The data of one conversation as the compact JSON it is stored as ("{}" if none),
+        without decoding it: for a look over every conversation at start-up."""
+
+    @abstractmethod
     async def keys(self) -> list[StorageKey]:
         """The keys of every open conversation (for resuming queued calls at start-up)."""
 

@@ -326,6 +326,10 @@ class _ConversationBase(ConversationStore):
             return {}
         return self._read(current)
 
+    async def data_text(self, key: StorageKey) -> str:
+        current = self._items.get(key)
+        return EMPTY_DATA if current is None else current.text(self._snapshots)
+
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
         # The read-modify-write holds the key's lock: two updates of one chat both land.
         async with self._locks.hold(key):

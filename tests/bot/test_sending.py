@@ -272,6 +272,42 @@ async def test_calls_queued_before_a_restart_are_sent_after_it_in_order(tmp_path
         await second.close()
 
 
+async def test_a_restart_reads_only_the_conversations_with_something_to_send(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    first = await open_file_harness(data_dir)
+    # Ten people stand at a question with everything sent; one more has calls still queued.
+    for user in range(7000, 7010):
+        await first.dp.feed_update(first.bot, message_update("/start kandidaat", user_id=user))
+    await first.settle()
+    await first.sender.stop()
+    first.sender.start = lambda: None  # type: ignore[method-assign]
+    await first.dp.feed_update(first.bot, message_update("/start kandidaat"))
+    await first.stores.close()
+
+    second = await open_file_harness(data_dir)
+    store = second.stores.conversations
+    read: list[int] = []
+    get_data = store.get_data
+
+    async def counting(key: Any) -> dict[str, Any]:
+        read.append(key.user_id)
+        return await get_data(key)
+
+    store.get_data = counting  # type: ignore[method-assign]
+    try:
+        resumed = await second.dp["chat_outbox"].resume()
+        # Only the one record with queued calls was decoded; its calls went out.
+        assert read == [DEFAULT_USER_ID]
+        assert resumed == 2
+        await second.settle()
+        assert second.session.sent_texts(DEFAULT_USER_ID, visible=True)[0].startswith("🔒")
+    finally:
+        store.get_data = get_data  # type: ignore[method-assign]
+        await second.close()
+
+
 @pytest.mark.looptime
 async def test_an_erasure_while_replies_are_waiting_sends_and_keeps_nothing_of_them(
     tmp_path: Path,

@@ -46,7 +46,7 @@ from aiogram.fsm.storage.base import StorageKey
 from tinydb import Query, TinyDB
 from tinydb.storages import JSONStorage
 
-from bench.common import report_json
+from bench.common import report_json, settle_gc, unfreeze_gc
 from flows.records import Delivery, Intake, IntakeKind, utc_iso
 from storage import PurgeReport, Stores, SystemClock, open_stores
 from storage.base import ConversationStore
@@ -348,8 +348,7 @@ async def bench_conversation_stalls(root: Path, count: int) -> list[Row]:
     keys = conversation_keys(count)
     # As `python -m bot` does once started: what start-up made (the conversations) is left out
     # of the cyclic GC's collections from here on (undone at the end, for the next size).
-    gc.collect()
-    gc.freeze()
+    settle_gc()
     ticker = Ticker()
     ticker.start()
     await asyncio.sleep(0.05)
@@ -374,7 +373,7 @@ async def bench_conversation_stalls(root: Path, count: int) -> list[Row]:
     await ticker.stop()
     await store.close()
     shutil.rmtree(folder, ignore_errors=True)
-    gc.unfreeze()
+    unfreeze_gc()
     stall = f"{WRITERS} writers; stall without it {background:.0f} ms"
     return [
         Row(
@@ -615,8 +614,7 @@ async def bench_intake_stalls(root: Path, count: int) -> list[Row]:
     del months, oldest, second, about
     # As `python -m bot` does once started: what start-up made (the index) is left out of the
     # cyclic GC's collections from here on.
-    gc.collect()
-    gc.freeze()
+    settle_gc()
     ticker = Ticker()
     ticker.start()
     await asyncio.sleep(0.05)
@@ -668,7 +666,7 @@ async def bench_intake_stalls(root: Path, count: int) -> list[Row]:
     assert await stores.intakes.get(first_expired) is None
     purged = report[0].intakes
     await stores.close()
-    gc.unfreeze()
+    unfreeze_gc()
     shutil.rmtree(data, ignore_errors=True)
     load = f"{WRITERS} adders, load average {os.getloadavg()[0]:.1f}"
     return [

@@ -26,6 +26,13 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def short(text: str, limit: int) -> str:
+    """Text on one line, cut to at most `limit` characters with an ellipsis: what a history
+    line keeps of a message, and what a card or list shows of a field."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 class IntakeKind(StrEnum):
     CANDIDATE = "candidate"
     EMPLOYER = "employer"

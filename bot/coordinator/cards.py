@@ -25,7 +25,7 @@ from bot.i18n import label
 from bot.services import Services
 from flows.engine import Engine
 from flows.model import LANGUAGES, Language, Question
-from flows.records import HistoryAction, HistoryEntry, Intake, parse_iso
+from flows.records import HistoryAction, HistoryEntry, Intake, parse_iso, short
 
 LOCAL = ZoneInfo("Europe/Amsterdam")
 NUMBER = re.compile(r"\b([KW]-\d{4}-\d{3,})\b")
@@ -43,11 +43,6 @@ class Line:
     label: str
     value: str
     sensitive: bool = False
-
-
-def short(text: str, limit: int = MAX_FIELD) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def local_time(stamp: str) -> str:
@@ -93,8 +88,8 @@ def answer_lines(services: Services, intake: Intake) -> list[Line]:
     for question in engine.flow.questions:
         if question.id not in intake.answers or question.consent is not None:
             continue
-        value = engine.display(question, intake.answers[question.id], lang)
-        lines.append(Line(_field_label(lang, question), short(value), question.sensitive))
+        value = short(engine.display(question, intake.answers[question.id], lang), MAX_FIELD)
+        lines.append(Line(_field_label(lang, question), value, question.sensitive))
     return lines
 
 

@@ -17,9 +17,9 @@ import logging
 from markupsafe import Markup
 
 from bot import handoff
-from bot.coordinator.cards import coordinator_lang, person_lang, short
+from bot.coordinator.cards import coordinator_lang, person_lang
 from bot.services import Services
-from flows.records import Actor, Delivery, Intake
+from flows.records import Actor, Delivery, Intake, short
 from flows.usecases import name_in_history
 
 log = logging.getLogger(__name__)

@@ -64,7 +64,6 @@ from bot.coordinator.cards import (
     list_line,
     local_time,
     number_in,
-    short,
 )
 from bot.coordinator.export import export_files
 from bot.coordinator.keyboards import CardAction, CardCb, ListCb, page_keyboard
@@ -85,6 +84,7 @@ from flows.records import (
     Intake,
     IntakeKind,
     Status,
+    short,
     utc_iso,
 )
 

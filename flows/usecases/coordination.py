@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flows.ports import Clock, Handoff, IntakeLocks, IntakeRepository, PersonNews
-from flows.records import Actor, HistoryAction, HistoryEntry, Intake, Note, Status, utc_iso
+from flows.records import (
+    Actor,
+    HistoryAction,
+    HistoryEntry,
+    Intake,
+    Note,
+    Status,
+    short,
+    utc_iso,
+)
 
 # What a person's message to the coordinators keeps in the history (the private /intake shows
 # it), and what a coordinator's message to the person keeps.
@@ -69,11 +78,6 @@ class Relayed:
     """The person's message, passed to `to` (None: no coordinator may get it)."""
 
     to: Actor | None
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 async def claim(
@@ -175,7 +179,7 @@ async def message_person(
         return NotFound()  # erased: there is nobody to write to
     await handoff.to_person(intake, text.strip())
     updated = await intakes.update(
-        intake.number, by.label, HistoryAction.TO_PERSON, _short(text, MAX_TO_PERSON), actor=by
+        intake.number, by.label, HistoryAction.TO_PERSON, short(text, MAX_TO_PERSON), actor=by
     )
     return Done(updated or intake)
 
@@ -238,7 +242,7 @@ async def message_from_person(
     as the audit line), passed to one coordinator's private chat, never to the group."""
     to = relay_recipient(intake, may_receive)
     await intakes.update(
-        intake.number, "person", HistoryAction.FROM_PERSON, _short(text, MAX_FROM_PERSON)
+        intake.number, "person", HistoryAction.FROM_PERSON, short(text, MAX_FROM_PERSON)
     )
     await handoff.from_person(intake, text, to)
     return Relayed(to)

@@ -29,7 +29,6 @@ __all__ = [
     "AtomicJSONStorage",
     "ConversationStore",
     "CorruptFileError",
-    "ErasureReport",
     "FileConversationStorage",
     "FileOutbox",
     "IntakeStore",
@@ -63,10 +62,6 @@ class PurgeReport:
     quarantined_files: int
 
 
-# What `Stores.erase_user` returns: the one erasure's result (flows/usecases/rights.py).
-ErasureReport = Erasure
-
-
 @dataclass
 class Stores:
     """The three stores, what went wrong while opening them, and the retention settings."""
@@ -85,7 +80,7 @@ class Stores:
     # The clock of the stores (the erasure's tombstones are dated with it).
     clock: Clock = field(default_factory=lambda: SystemClock())
 
-    async def erase_user(self, user_id: int) -> ErasureReport:
+    async def erase_user(self, user_id: int) -> Erasure:
         """Erasure (AVG art. 17) with the one erasure the bot uses (`flows.usecases.erase`):
         every intake to a tombstone, every conversation and delivery of one person gone. No
         cards are shown anew here (the bot does that: bot/privacy.py)."""

@@ -47,10 +47,6 @@ class Erasure:
     # Messages the bot sent elsewhere with this person's data, for the adapter to delete.
     group_messages: list[MessageRef] = field(default_factory=list)
 
-    @property
-    def intakes(self) -> list[str]:
-        return self.numbers
-
 
 @dataclass(frozen=True, slots=True)
 class Withdrawal:

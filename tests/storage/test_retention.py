@@ -85,7 +85,7 @@ async def test_erase_user_removes_every_copy(harness: Harness) -> None:
     await seed_person(harness, OLD, OLD_USER, timedelta(days=2))
     number = await seed_person(harness, NEW, NEW_USER, timedelta(days=1))
     report = await harness.stores.erase_user(NEW_USER)
-    assert report.intakes == [number]
+    assert report.numbers == [number]
     assert report.conversations == 1
     assert report.deliveries == 2
     stores = await harness.reopen()

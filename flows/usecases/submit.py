@@ -9,7 +9,7 @@ again after a restart that cut it off (bot/submit.py); what the person is told i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,9 +71,8 @@ async def submit(
     outcome: Outcome | None = None,
 ) -> Submitted:
     """Store the finished intake with its outcome (once) and queue its card (once)."""
-    stored = await find_stored(intakes, draft.user_id, submit_id)
-    added = stored is None
-    if stored is None:
+
+    def finished() -> Intake:
         intake = new_intake(
             engine, draft, answers_so_far(engine, draft), submit_id, HistoryAction.SUBMITTED,
             clock.now(),
@@ -82,9 +81,9 @@ async def submit(
         intake.outcome = found.to_dict()
         intake.target_groups = found.target_group_codes
         intake.routes = found.route_codes
-        stored = await intakes.add(intake)
-    await _queue_card(handoff, stored)
-    return Submitted(stored, added)
+        return intake
+
+    return await _store_once(draft.user_id, submit_id, finished, intakes, handoff)
 
 
 async def request_contact(
@@ -101,15 +100,31 @@ async def request_contact(
 
     Only answers already given are sent, so only within the consent given so far. The
     person's intake goes on."""
-    stored = await find_stored(intakes, draft.user_id, request_id)
-    added = stored is None
-    if stored is None:
+
+    def contact_request() -> Intake:
         answers = answers_so_far(engine, draft)
         intake = new_intake(
             engine, draft, answers, request_id, HistoryAction.CONTACT_REQUEST, clock.now()
         )
         intake.request = "contact"
-        stored = await intakes.add(intake)
+        return intake
+
+    return await _store_once(draft.user_id, request_id, contact_request, intakes, handoff)
+
+
+async def _store_once(
+    user_id: int,
+    submit_id: str,
+    make: Callable[[], Intake],
+    intakes: IntakeRepository,
+    handoff: Handoff,
+) -> Submitted:
+    """Add the intake `make` builds unless this submit id stored one already (a run cut off
+    after the add); queue its card unless it is placed already."""
+    stored = await find_stored(intakes, user_id, submit_id)
+    added = stored is None
+    if stored is None:
+        stored = await intakes.add(make())
     await _queue_card(handoff, stored)
     return Submitted(stored, added)
 

@@ -106,7 +106,7 @@ async def submit(chat: Chat) -> Intake:
             number=stored.number,
             target_groups=[f.to_dict() for f in outcome.target_groups],
             routes=[f.to_dict() for f in outcome.routes],
-            contact=_contact_text(chat, usecases.answers_so_far(engine, draft)),
+            contact=_contact_text(chat, stored.answers),
             sensitive_skipped=_sensitive_skipped(chat),
             helper=engine.for_someone_else(record.flow_state),
             **outcome_extras(record, outcome),

@@ -352,7 +352,3 @@ class Delivery:
         values = {k: v for k, v in data.items() if k in known}
         values["status"] = DeliveryStatus(values.get("status", DeliveryStatus.PENDING))
         return cls(**values)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

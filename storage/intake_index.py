@@ -25,7 +25,6 @@ from flows.records import (
     utc_iso,
 )
 
-NUMBER_PREFIX = {IntakeKind.CANDIDATE: "K", IntakeKind.EMPLOYER: "W"}
 # The history actions whose messages `IntakeIndex.about` finds: a coordinator's reply to a
 # relayed message or a note prompt, a person's reply to a message from a coordinator.
 LOOKED_UP = frozenset({HistoryAction.RELAYED, HistoryAction.NOTE_ASKED, HistoryAction.DELIVERED})
@@ -178,7 +177,7 @@ class IntakeIndex:
 
     def allocate(self, kind: IntakeKind, year: int) -> str:
         """The next number for this kind and year; numbers are never handed out twice."""
-        key = f"{NUMBER_PREFIX[kind]}-{year}"
+        key = f"{kind.number_prefix}-{year}"
         value = self.counters.get(key, 0) + 1
         self.counters[key] = value
         return f"{key}-{value:04d}"

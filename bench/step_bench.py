@@ -5,8 +5,11 @@ Many users each stand at the same single-choice question in the middle of the ca
 update: JSON -> Update, filters and routing, the conversation record loaded, the engine, the
 screens rendered, the record and its queued calls committed in one durable write (the file
 conversation store), then the sender: the next question sent (`sendMessage` with its keyboard),
-the answered question edited (`editMessageText`), and each result written back to the record.
-The sender runs without limits here: this measures CPU, not Telegram's pace (that is the burst).
+the answered question edited (`editMessageText`), and each result kept for the record's next
+write (ChatOutbox.sent). That next write is the person's next step, whose commit carries it at no
+extra cost; here it is written after the timed round (a person who stops gets it from the flush,
+once per conversation). The sender runs without limits here: this measures CPU, not Telegram's
+pace (that is the burst).
 
 In the same process, over the same session (aiogram's AiohttpSession without the network, so
 encoding and decoding are paid), rounds alternate with two bare aiogram Dispatchers:
@@ -124,7 +127,7 @@ class StepResult:
             ("step: bare aiogram, no call", line(self.no_call)),
             ("step: bare aiogram, the same 2 API calls", line(self.same_calls)),
             (
-                "step: intake step (commit, sender, write-backs)",
+                "step: intake step (commit, sender)",
                 f"{line(self.intake)}, {self.calls_per_step:.1f} calls each",
             ),
             (
@@ -183,7 +186,7 @@ async def template_at_mid_question(bench: BenchBot, updates: UpdateFactory) -> t
         result = await feed_round(bench.dp, bench.bot, raws, settle=bench.sender.idle)
         if result.errors or result.unhandled:
             raise RuntimeError(f"walking to {MID_QUESTION} failed at {text!r}: {result.errors}")
-        await bench.dp["chat_outbox"].flush()  # the sent edits' removal, written now
+        await bench.dp["chat_outbox"].flush()  # the sent calls' results, written now
         data = await store.get_data(key)
         if (data.get("flow_state") or {}).get("current") == MID_QUESTION:
             state = await store.get_state(key)
@@ -206,8 +209,8 @@ async def seed(bench: BenchBot, users: Sequence[int], state: str, data: Any) -> 
 
 async def moved_on(bench: BenchBot, users: Sequence[int]) -> list[str]:
     """Each user must now be at the next question, with nothing left to send."""
-    # The removal of the sent edits waits for the record's next write (ChatOutbox.sent), which
-    # is the user's next step; here, write it now, outside the timed round.
+    # The results of the sent calls wait for the record's next write (ChatOutbox.sent), which
+    # is the user's next step; here, write them now, outside the timed round.
     await bench.dp["chat_outbox"].flush()
     problems = []
     for user in users:

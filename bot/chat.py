@@ -8,9 +8,18 @@ handler that raises commits nothing; a handler that erased the person calls `for
 nothing about them is written back.
 
 `ChatOutbox` is the sender's source for these calls: it builds each call from the stored record
-when its turn comes (so a call of an erased record is never sent), and writes the result back
-(the message id that later edits and the stale-button check need) under the chat's event lock,
-so the write-back never races a handler of the same chat.
+when its turn comes (so a call of an erased record is never sent), and takes the result back:
+the call is done and, for a send, the message id that later edits and the stale-button check
+need. That result is kept in memory first (a `WriteBack`) and written with the record's next
+write: the person's next step, usually seconds later, or a flush once it is
+`SETTLED_FLUSH_AFTER` old. Everything that reads a record for a decision (`load`, `build`)
+sees the results not yet written, so only a kill can lose them, and a lost one means that call
+is sent again after the restart. A reply's result waits only while no other reply of that chat
+is queued or being committed, so a kill sends at most one reply per chat twice, the window the
+sender allows anyway (a call sent but not yet marked sent). Sent edits wait always: sending
+one again changes nothing. Saving this write halves the durable writes of a step
+(bench.step_bench). Every write of the record takes the chat's event lock, so none races a
+handler of the same chat.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aiogram import BaseMiddleware
@@ -60,12 +70,25 @@ log = logging.getLogger(__name__)
 
 # Telegram's deleteMessages takes at most 100 ids per call.
 DELETE_BATCH = 100
-# How long the removal of a sent edit may wait for the record's next write (see ChatOutbox.sent).
+# How long a sent call's result may wait for the record's next write (see ChatOutbox.sent).
 SETTLED_FLUSH_AFTER = 30.0
 # A record with no call queued and no submit under way, as `ChatRecord.to_dict` writes it
 # (compact, in that key order; a neighbour key included, so no nested answer can match).
 _NO_CALLS = ',"outbox":[],"epoch":'
 _NO_SUBMIT = ',"submitting":null,"delete_failed":'
+
+
+def _holds_call(text: str, call_id: str) -> bool:
+    """Whether a record, as its stored JSON, still holds the call `call_id` in its outbox.
+
+    Calls are written as objects with an `"id"` string of the record's epoch and the call's
+    number (`ChatRecord.call_id`); no other field of the record has a string id in that form
+    (the submit id has no dot), and inside a JSON string every quote is escaped, so a person's
+    text cannot look like one. A call's `fallback` names the call that replaces it if it fails,
+    which reaches the sender only once it replaced that call in the outbox. One search in the
+    text costs far less than decoding the record, which this spares each call sent
+    (bench.step_bench)."""
+    return f'"id":"{call_id}"' in text
 
 
 def language_of(user: User | None, default: Language) -> Language:
@@ -271,6 +294,22 @@ class Chat:
         self.last_words.append(SendMessage(chat_id=self.id, text=text))
 
 
+@dataclass(frozen=True, slots=True)
+class WriteBack:
+    """A sent call's result not yet written into its record (see the module docstring)."""
+
+    call_id: str
+    ref: int | None
+    message_id: int | None
+    track: bool
+    # Whether a kill before it is written shows the person something twice (a send), rather
+    # than repeating an edit that changes nothing.
+    visible: bool
+
+    def apply(self, data: dict[str, Any]) -> None:
+        write_back(data, self.call_id, self.ref, self.message_id, track=self.track)
+
+
 class ChatOutbox:
     """The calls queued in conversation records, as a source for the sender."""
 
@@ -288,29 +327,74 @@ class ChatOutbox:
         self.sender = sender
         # Run after a commit that left a submit pending (bot/submit.py sets it).
         self.on_submit: Callable[[StorageKey], Awaitable[None]] | None = None
-        # Cosmetic calls sent whose removal from their record is not written yet, by record.
-        self._settled: dict[StorageKey, set[str]] = {}
+        # Results of sent calls not yet written, by record, oldest record first; and when each
+        # record's oldest one came (loop time), for the flush.
+        self._settled: dict[StorageKey, list[WriteBack]] = {}
+        self._settled_at: dict[StorageKey, float] = {}
+        # Records whose commit is being written: the calls it queues are not handed over yet.
+        self._committing: set[StorageKey] = set()
         self._flush_timer: asyncio.TimerHandle | None = None
 
-    def _drop_settled(self, key: StorageKey, outbox: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The record's calls without the cosmetic ones already sent (see `sent`)."""
-        settled = self._settled.pop(key, None)
-        if not settled:
-            return outbox
-        return [c for c in outbox if c.get("id") not in settled]
+    # -- results not yet written -----------------------------------------------------------
+
+    def _unwritten(self, key: StorageKey) -> list[WriteBack]:
+        return list(self._settled.get(key, ()))
+
+    def _with_unwritten(self, key: StorageKey, data: dict[str, Any]) -> list[WriteBack]:
+        """Apply the results not yet written to a fresh copy of the record; returns them."""
+        entries = self._unwritten(key)
+        if data:
+            for entry in entries:
+                entry.apply(data)
+        return entries
+
+    def _written(self, key: StorageKey, entries: list[WriteBack]) -> None:
+        """`entries` are in the record on disk now (or meant nothing to it)."""
+        pending = self._settled.get(key)
+        if pending is None or not entries:
+            return
+        done = {id(entry) for entry in entries}
+        pending[:] = [entry for entry in pending if id(entry) not in done]
+        if not pending:
+            del self._settled[key]
+            self._settled_at.pop(key, None)
+
+    def forget(self, key: StorageKey) -> None:
+        """The record was erased: its results mean nothing any more."""
+        self._settled.pop(key, None)
+        self._settled_at.pop(key, None)
+
+    async def load(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
+        """The record's state and data as they are, with the results not yet written."""
+        state = await self.storage.get_state(key)
+        data = await self.storage.get_data(key)
+        self._with_unwritten(key, data)
+        return state, data
+
+    # -- the one write per update ----------------------------------------------------------
 
     async def commit(self, chat: Chat, raw: dict[str, Any], raw_state: str | None) -> None:
-        """Write the record and its new calls in one durable write; then hand them over."""
+        """Write the record and its new calls in one durable write; then hand them over.
+        `raw` and `raw_state` are what `load` gave."""
+        key = chat.key
         record = chat.record
-        record.outbox = self._drop_settled(chat.key, record.outbox)
         record.outbox.extend(call.to_dict() for call in chat.calls)
         data = record.to_dict()
+        # Results that came while the handler ran; those `load` gave are in `data` already.
+        entries = self._with_unwritten(key, data)
         state = fsm_state(record)
-        if data != raw or state != raw_state:
-            await self.storage.commit(chat.key, state, data)
-        self.hand_over(chat.key, chat.calls)
+        if entries or data != raw or state != raw_state:
+            # A reply sent meanwhile must not leave its result to wait: the calls written now
+            # are not in the sender yet (see `_may_wait`).
+            self._committing.add(key)
+            try:
+                await self.storage.commit(key, state, data)
+            finally:
+                self._committing.discard(key)
+            self._written(key, entries)
+        self.hand_over(key, chat.calls)
         if record.submitting is not None:
-            self.start_submit(chat.key)
+            self.start_submit(key)
 
     def hand_over(self, key: StorageKey, calls: list[Call]) -> None:
         for call in calls:
@@ -350,7 +434,17 @@ class ChatOutbox:
 
     async def build(self, key: StorageKey, call: Call) -> TelegramMethod[Any] | None:
         """The call as it leaves now, or None if the record no longer holds it."""
+        if call.template is None and call.target is None:
+            # Most calls need nothing from the record but that it still holds them (it was
+            # not erased, the call not replaced by a later edit): seen in its stored JSON.
+            try:
+                text = await self.storage.data_text(key)
+            except (OSError, ValueError):
+                pass  # get_data below reports a damaged record
+            else:
+                return call.build(None) if _holds_call(text, call.id) else None
         data = await self.storage.get_data(key)
+        self._with_unwritten(key, data)
         if not any(raw.get("id") == call.id for raw in data.get("outbox", ())):
             return None  # erased, or replaced by a later edit
         # A stored call never changes once queued, so the one in memory (with its keyboard
@@ -374,8 +468,9 @@ class ChatOutbox:
         async with self.isolation.lock(key):
             data = await self.storage.get_data(key)
             if not data:
+                self.forget(key)
                 return  # erased meanwhile
-            data["outbox"] = self._drop_settled(key, data.get("outbox", []))
+            entries = self._with_unwritten(key, data)
             write_back(data, call.id, call.ref, message_id, track=call.track)
             if failed and call.method == DELETE_MESSAGES:
                 failures = len(call.params.get("message_ids", ()))
@@ -383,6 +478,7 @@ class ChatOutbox:
             if call.template is not None and not failed:
                 data["delete_failed"] = 0
             await self.storage.set_data(key, data)
+            self._written(key, entries)
 
     async def _blocked(self, key: StorageKey) -> None:
         """The person blocked the bot: every call still queued for them would fail the same
@@ -390,11 +486,13 @@ class ChatOutbox:
         async with self.isolation.lock(key):
             data = await self.storage.get_data(key)
             if not data:
+                self.forget(key)
                 return  # erased
             told = bool(data.get("blocked"))
-            self._settled.pop(key, None)
+            entries = self._with_unwritten(key, data)
             data["outbox"], data["blocked"] = [], True
             await self.storage.commit(key, await self.storage.get_state(key), data)
+            self._written(key, entries)
         log.info("a person blocked the bot; their queued messages are dropped")
         if told:
             return
@@ -415,44 +513,66 @@ class ChatOutbox:
         await queue_under_card(services, intake, text, purpose=Purpose.GROUP_NOTICE)
 
     async def sent(self, key: StorageKey, call: Call, result: Any) -> None:
-        if call.cosmetic and call.ref is None and call.template is None:
-            # A sent edit leaves nothing the record needs (no message id, no count), and
-            # sending it again changes nothing ("message is not modified"). So its removal is
-            # not a write of its own: it rides on the record's next write (the person's next
-            # step, or the write-back of a reply), or on the flush a little later. A kill
-            # before that sends the edit once more, harmlessly. This saves one durable write
-            # of every step (bench.step_bench).
-            self._settled.setdefault(key, set()).add(call.id)
-            if self._flush_timer is None:
-                loop = asyncio.get_running_loop()
-                self._flush_timer = loop.call_later(SETTLED_FLUSH_AFTER, self._flush_due)
-            return
         message_id = result.message_id if isinstance(result, Message) else None
+        visible = not (call.cosmetic and call.ref is None)
+        if call.template is None and (not visible or self._may_wait(key, call)):
+            entry = WriteBack(call.id, call.ref, message_id, call.track, visible)
+            self._settled.setdefault(key, []).append(entry)
+            if key not in self._settled_at:
+                self._settled_at[key] = asyncio.get_running_loop().time()
+            self._arm_flush()
+            return
         await self._remove(key, call, message_id)
+
+    def _may_wait(self, key: StorageKey, call: Call) -> bool:
+        """May the result of this reply wait for the record's next write? Only if a kill now
+        would send no other reply of this chat twice: none is queued after it or being
+        committed, and no other reply's result is waiting."""
+        return (
+            key not in self._committing
+            and self.sender.replies_waiting(call.chat_id) <= 1
+            and not any(entry.visible for entry in self._settled.get(key, ()))
+        )
+
+    def _arm_flush(self) -> None:
+        if self._flush_timer is not None or not self._settled_at:
+            return
+        oldest = next(iter(self._settled_at.values()))
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, oldest + SETTLED_FLUSH_AFTER - loop.time())
+        self._flush_timer = loop.call_later(delay, self._flush_due)
 
     def _flush_due(self) -> None:
         self._flush_timer = None
-        self.sender.track(self.flush(), "writing back sent edits")
+        self.sender.track(self._flush_old(), "writing back sent calls")
+
+    async def _flush_old(self) -> None:
+        await self.flush(older_than=SETTLED_FLUSH_AFTER)
+        self._arm_flush()
 
     async def close(self) -> None:
-        """At shutdown, before the stores close: write what `sent` left pending."""
+        """At shutdown, before the stores close: write every result not yet written."""
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
         await self.flush()
 
-    async def flush(self) -> None:
-        """Write the removal of every sent cosmetic call still pending into its record."""
-        for key in list(self._settled):
+    async def flush(self, older_than: float = 0.0) -> None:
+        """Write the results not yet written into their records: of every record, or of those
+        whose oldest result came at least `older_than` seconds ago."""
+        now = asyncio.get_running_loop().time()
+        due = [key for key, at in self._settled_at.items() if now - at >= older_than]
+        for key in due:
             async with self.isolation.lock(key):
                 if key not in self._settled:
                     continue  # a write of that record took them meanwhile
                 data = await self.storage.get_data(key)
                 if not data:
-                    self._settled.pop(key, None)
+                    self.forget(key)
                     continue  # erased
-                data["outbox"] = self._drop_settled(key, data.get("outbox", []))
+                entries = self._with_unwritten(key, data)
                 await self.storage.set_data(key, data)
+                self._written(key, entries)
 
     async def failed(self, key: StorageKey, call: Call, error: BaseException) -> None:
         if isinstance(error, TelegramForbiddenError):
@@ -465,15 +585,21 @@ class ChatOutbox:
         async with self.isolation.lock(key):
             data = await self.storage.get_data(key)
             if not data:
+                self.forget(key)
                 return
+            entries = self._with_unwritten(key, data)
             record = ChatRecord.from_dict(data, "nl")
-            outbox = self._drop_settled(key, record.outbox)
-            record.outbox = [c for c in outbox if c.get("id") != call.id]
+            record.outbox = [c for c in record.outbox if c.get("id") != call.id]
             record.outbox.append(again.to_dict())
             screen = record.screen
             if screen is not None and screen.message_id == call.params.get("message_id"):
                 screen.ref, screen.message_id = again.ref or 0, None
-            await self.storage.commit(key, await self.storage.get_state(key), record.to_dict())
+            self._committing.add(key)
+            try:
+                await self.storage.commit(key, await self.storage.get_state(key), record.to_dict())
+            finally:
+                self._committing.discard(key)
+            self._written(key, entries)
         self.hand_over(key, [again])
 
 
@@ -521,8 +647,7 @@ class ChatMiddleware(BaseMiddleware):
             return await handler(event, data)
         services: Services = data["services"]
         outbox: ChatOutbox = data["chat_outbox"]
-        raw_state = await state.get_state()
-        raw = await state.get_data()
+        raw_state, raw = await outbox.load(state.key)
         user: User | None = data.get("event_from_user")
         chat = Chat(services, state.key, load_record(raw, user, services), user)
         chat.was_stored = bool(raw or raw_state)
@@ -539,6 +664,7 @@ class ChatMiddleware(BaseMiddleware):
         if result is UNHANDLED:
             return result
         if chat.forgotten:
+            outbox.forget(chat.key)
             for method in chat.last_words:
                 outbox.sender.send_volatile(method, chat.id)
             return result

@@ -385,6 +385,11 @@ class Sender:
     def waiting(self) -> int:
         return self._count
 
+    def replies_waiting(self, chat_id: int) -> int:
+        """How many replies (not cosmetic edits) to this chat are queued or in flight."""
+        lane = self._lanes.get(chat_id)
+        return 0 if lane is None else len(lane.replies)
+
     async def idle(self) -> None:
         """Return when nothing is queued, in flight or being prepared."""
         while True:

@@ -62,8 +62,7 @@ class Submitter:
         outbox = self.outbox
         services = self.services
         async with outbox.isolation.lock(key):
-            raw_state = await outbox.storage.get_state(key)
-            raw = await outbox.storage.get_data(key)
+            raw_state, raw = await outbox.load(key)
             if not raw.get("submitting"):
                 return  # done already, or erased
             chat = Chat(services, key, load_record(raw, None, services))

@@ -81,7 +81,18 @@ class FlowState:
         )
 
     def copy(self) -> FlowState:
-        return FlowState.from_dict(self.to_dict())
+        return FlowState(
+            self.flow,
+            self.version,
+            self.phase,
+            self.current,
+            _copy_answers(self.answers),
+            self.editing,
+            list(self.reasked),
+            self.end_code,
+            self.helper,
+            self.schema,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +383,9 @@ class Engine:
             return Rejected(state, checked)
         new = state.copy()
         new.answers[question.id] = checked
-        self._drop_inapplicable(new.answers)
+        # Only the questions whose conditions look (through others) at this answer can stop
+        # applying because of it.
+        self._drop_inapplicable(new.answers, self.dependents(question.id))
         if question.kind in (Kind.SINGLE, Kind.YESNO) and isinstance(checked, str):
             option = question.option(checked)
             if option is not None and option.ends:
@@ -406,13 +419,17 @@ class Engine:
             new.current = nxt
         return Accepted(new)
 
-    def _drop_inapplicable(self, answers: dict[str, AnswerValue]) -> None:
-        # Answers to questions that no longer apply are removed, not hidden: what is not needed
-        # is not kept (data minimisation), and the outcome cannot be based on them.
+    def _drop_inapplicable(
+        self, answers: dict[str, AnswerValue], among: tuple[str, ...] | None = None
+    ) -> None:
+        """Remove the answers to questions that no longer apply (of `among`, or of all): not
+        hidden, because what is not needed is not kept (data minimisation), and the outcome
+        cannot be based on them."""
+        questions = self.flow.questions if among is None else [self.flow.question(q) for q in among]
         changed = True
         while changed:
             changed = False
-            for q in self.flow.questions:
+            for q in questions:
                 if q.id in answers and not self.applies(q, answers):
                     del answers[q.id]
                     changed = True

@@ -219,6 +219,19 @@ class Conversation:
         assert ref is not None
         return snapshots.data(ref).decode()
 
+    def same_text(self, text: str, snapshots: Snapshots) -> bool:
+        """Whether `text` is this conversation's data; a text of another length is told
+        without reading the snapshot."""
+        mine = self.data_text
+        if mine is not None:
+            return text == mine
+        ref = self.ref
+        assert ref is not None
+        stored_bytes = ref[3] - 3 - ref[2]
+        if len(text) > stored_bytes or (text.isascii() and len(text) != stored_bytes):
+            return False
+        return text == snapshots.data(ref).decode()
+
     @property
     def empty(self) -> bool:
         return self.state is None and self.data_text == EMPTY_DATA
@@ -289,7 +302,7 @@ class _ConversationBase(ConversationStore):
             current is not None
             and new_state == current.state
             and parse_iso(now) - parse_iso(current.updated_at) < UNCHANGED_REFRESH
-            and new_text == current.text(self._snapshots)
+            and current.same_text(new_text, self._snapshots)
         ):
             return  # nothing to write: saves an fsync
         new = Conversation(key, hashed, new_state, now, new_text)

@@ -16,4 +16,9 @@ def private_routers() -> list[Router]:
     """The routers under the private parent (bot/app.py), in the order they are tried."""
     from bot.handlers import fallback, intake, privacy
 
-    return [privacy.build_router(), intake.build_router(), fallback.build_router()]
+    return [
+        intake.build_answers_router(),
+        privacy.build_router(),
+        intake.build_router(),
+        fallback.build_router(),
+    ]

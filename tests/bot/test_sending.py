@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.chat import ChatOutbox
+from bot.chat import SETTLED_FLUSH_AFTER, ChatOutbox
 from bot.sender import Limits
 from flows.model import AnswerValue
 from tests.bot.intake_harness import (
@@ -402,64 +402,129 @@ async def test_an_update_handed_out_again_after_a_restart_is_answered_once(
     assert await harness.flow_state() == state
 
 
-async def test_a_sent_edit_is_written_off_with_the_next_step_and_sent_again_harmlessly(
+async def test_sent_calls_are_written_off_with_the_next_step_and_a_kill_repeats_one_question(
     tmp_path: Path,
 ) -> None:
-    """The removal of a sent edit (the keyboard off an answered question) is not a write of
-    its own: the person's next step carries it. Cut off before that, the edit goes again after
-    the restart, and the person sees the same chat."""
+    """What a sent call leaves in its record (done; the new question's message id) is not a
+    write of its own: the person's next step carries it. Cut off before that, the calls go
+    again after the restart: the edit changes nothing, and the person gets their question once
+    more, the one call per chat a kill may repeat. Nothing older comes back."""
     data_dir = tmp_path / "data"
     first = await open_file_harness(data_dir)
     await first.dp.feed_update(first.bot, message_update("/start kandidaat"))
-    await first.sender.idle()  # not settle(): that would write the removals at once
+    await first.sender.idle()  # not settle(): that would write the results at once
     await first.dp.feed_update(first.bot, message_update("1"))  # the privacy notice: akkoord
     await first.sender.idle()
     _, data = await first.conversation()
-    waiting = [c for c in data["outbox"] if c.get("cosmetic")]
-    assert len(waiting) == 1, "the edit was sent, but its removal is not written yet"
-    assert first.session.requests_of("editMessageText") or first.session.requests_of(
-        "editMessageReplyMarkup"
+    waiting = data["outbox"]
+    # The edit of the answered notice and the next question: both sent, neither written off.
+    assert sorted(c["m"] for c in waiting) == ["editMessageText", "sendMessage"]
+    assert data["screen"]["id"] is None  # its message id is in memory only
+    # As the person reads it (the session strips the HTML).
+    question_text = re.sub(
+        "<[^>]+>", "", next(c["p"]["text"] for c in waiting if c["m"] == "sendMessage")
     )
-    screen_before = bot_texts(first, DEFAULT_USER_ID)
+    before = bot_texts(first, DEFAULT_USER_ID)
+    assert before[-1][1] == question_text
+    # The bot itself sees the message id: a tap on that question is taken as an answer.
+    _, seen = await first.dp["chat_outbox"].load(first.context().key)
+    assert seen["screen"]["id"] == before[-1][0]
+    assert seen["outbox"] == []
     # A kill now: nothing flushes (the stores are closed without the shutdown hook).
     await first.sender.stop()
     await first.stores.close()
 
     second = await open_file_harness(data_dir, session=first.session)  # the same chat
     try:
-        edits = len(second.session.requests)
-        assert await second.dp["chat_outbox"].resume() == 1
+        mark = len(second.session.requests)
+        assert await second.dp["chat_outbox"].resume() == 2
         await second.sender.idle()
-        # Sent again, harmlessly: the person's chat looks the same.
-        assert [r.name for r in second.session.requests[edits:]] == [waiting[0]["m"]]
-        assert bot_texts(second, DEFAULT_USER_ID) == screen_before
-        _, data = await second.conversation()
-        assert [c["id"] for c in data["outbox"]] == [waiting[0]["id"]]  # still only pending
-        # The person's next step writes the removal, with no write of its own.
-        question = await second.current_question(DEFAULT_USER_ID)
-        assert question is not None
+        again = second.session.requests[mark:]
+        assert sorted(r.name for r in again) == ["editMessageText", "sendMessage"]
+        # The question once more, as the newest message; nothing else new in the chat.
+        after = bot_texts(second, DEFAULT_USER_ID)
+        assert after[: len(before)] == before
+        assert [text for _, text in after[len(before) :]] == [question_text]
+        # The person answers the newest copy: the next step writes off both calls.
         await second.dp.feed_update(second.bot, message_update("1"))
         await second.sender.idle()
         _, data = await second.conversation()
-        assert waiting[0]["id"] not in [c["id"] for c in data["outbox"]]
+        assert not {c["id"] for c in waiting} & {c["id"] for c in data["outbox"]}
+        flow_state = await second.flow_state()
+        assert flow_state is not None
+        assert flow_state.answers.get("filled_by") == "zelf"
     finally:
         await second.close()
 
 
-async def test_a_clean_shutdown_writes_off_every_sent_edit(tmp_path: Path) -> None:
+async def test_a_clean_shutdown_writes_off_every_sent_call(tmp_path: Path) -> None:
     harness = await open_file_harness(tmp_path / "data")
     try:
         await harness.dp.feed_update(harness.bot, message_update("/start kandidaat"))
         await harness.dp.feed_update(harness.bot, message_update("1"))
         await harness.sender.idle()
         _, data = await harness.conversation()
-        assert [c for c in data["outbox"] if c.get("cosmetic")]
+        assert data["outbox"]
+        assert data["screen"]["id"] is None
         await harness.sender.stop()  # what run_bot does on the way out
         await harness.dp["chat_outbox"].close()
         _, data = await harness.conversation()
         assert data["outbox"] == []
+        assert data["screen"]["id"] == bot_texts(harness, DEFAULT_USER_ID)[-1][0]
     finally:
         await harness.close()
+
+
+async def test_a_person_who_does_not_answer_has_the_results_written_within_the_flush_time(
+    tmp_path: Path,
+) -> None:
+    harness = await open_file_harness(tmp_path / "data")
+    try:
+        await harness.dp.feed_update(harness.bot, message_update("/start kandidaat"))
+        await harness.dp.feed_update(harness.bot, message_update("1"))
+        await harness.sender.idle()
+        _, data = await harness.conversation()
+        assert data["outbox"]
+        await asyncio.sleep(SETTLED_FLUSH_AFTER / 2)
+        _, data = await harness.conversation()
+        assert data["outbox"], "written before its time: the next step would have carried it"
+        await asyncio.sleep(SETTLED_FLUSH_AFTER / 2 + 1)
+        _, data = await harness.conversation()
+        assert data["outbox"] == []
+        assert data["screen"]["id"] == bot_texts(harness, DEFAULT_USER_ID)[-1][0]
+    finally:
+        await harness.close()
+
+
+async def test_a_kill_after_a_step_of_two_messages_repeats_only_the_last(tmp_path: Path) -> None:
+    """A refused answer sends two messages: why, then the question again. The first one's
+    result is written at once (another reply of the chat was queued behind it), so a kill
+    repeats only the question: at most one reply per chat."""
+    data_dir = tmp_path / "data"
+    first = await open_file_harness(data_dir)
+    await first.dp.feed_update(first.bot, message_update("/start kandidaat"))
+    await first.dp.feed_update(first.bot, message_update("1"))  # the privacy notice: akkoord
+    await first.settle()
+    mark = len(first.session.requests)
+    await first.dp.feed_update(first.bot, message_update("misschien"))  # no option
+    await first.sender.idle()
+    sent = [r.params["text"] for r in first.session.requests[mark:] if r.name == "sendMessage"]
+    assert len(sent) == 2  # why, and the question again
+    _, data = await first.conversation()
+    waiting = [c for c in data["outbox"] if c["m"] == "sendMessage"]
+    assert [c["p"]["text"] for c in waiting] == [sent[1]]
+    await first.sender.stop()
+    await first.stores.close()  # a kill: nothing flushes
+
+    second = await open_file_harness(data_dir, session=first.session)
+    try:
+        mark = len(second.session.requests)
+        await second.dp["chat_outbox"].resume()
+        await second.sender.idle()
+        again = [r for r in second.session.requests[mark:] if r.name == "sendMessage"]
+        assert [r.params["text"] for r in again] == [sent[1]]
+    finally:
+        await second.close()
 
 
 async def test_a_refused_keyboard_edit_on_a_tick_sends_the_question_again_with_the_tick(

@@ -193,7 +193,8 @@ async def test_compaction_at_the_threshold(tmp_path: Path) -> None:
         await store.set_data(key(step % 5), {"stap": step, "vulling": "x" * 200})
         # The writer compacts after answering the batch that crossed the threshold, before the
         # next one: the journal never holds more than the threshold and one line (~430 bytes).
-        assert max(journal_sizes(folder)) <= 4096 + 500
+        # (A compaction may be between removing the old journal and starting the new one.)
+        assert max(journal_sizes(folder), default=0) <= 4096 + 500
         assert len(generation_files(folder)) <= 2  # the old one is being removed
     assert store.generation >= first + 2
     on_disk = conversations_on_disk(folder)

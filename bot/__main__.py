@@ -22,7 +22,6 @@ from bot.polling import Poller
 from bot.sender import Limits, Sender
 from bot.services import Services
 from bot.tasks import start_background_tasks
-from bot.webhook import serve_webhook
 from storage import Stores, SystemClock, open_stores
 from storage.funnel import FileFunnel
 from storage.lock import DataDirError, hold_data_dir, os_reason
@@ -174,11 +173,17 @@ async def run_bot(settings: Settings) -> int:
     tasks = start_background_tasks(bot, services, stores, sender)
     # Objects made at start-up live for the whole process: moving them out of the collector's
     # view keeps its passes short under load (the cyclic GC halved throughput when measured:
-    # docs/telegram-limits.md).
-    gc.collect()
+    # docs/telegram-limits.md). The young generations are collected first; a full collection
+    # here found nothing to free (the collector ran during the imports) and cost 0.17 s, a
+    # tenth of the CPU to the first poll (bench.footprint_bench).
+    gc.collect(1)
     gc.freeze()
     try:
         if settings.WEBHOOK_URL:
+            # Imported only here: aiohttp's web server is not needed for polling, and its
+            # import is part of every start-up otherwise.
+            from bot.webhook import serve_webhook
+
             await serve_webhook(settings, bot, dp)
         else:
             await bot.delete_webhook(drop_pending_updates=False)

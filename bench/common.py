@@ -276,6 +276,14 @@ def settle_gc() -> None:
     gc.freeze()
 
 
+def fresh_gc() -> None:
+    """Before a timed round: collect, so that every round starts with the collector's counts at
+    zero and no garbage of the round before. Otherwise a full collection (up to 0.4 s) left
+    over from one round lands in whichever round comes next, which was most of the spread
+    between runs. What a round's own allocations cost the collector still counts in it."""
+    gc.collect()
+
+
 def unfreeze_gc() -> None:
     gc.unfreeze()
     gc.collect()

@@ -50,6 +50,7 @@ from bench.common import (
     Row,
     UpdateFactory,
     feed_round,
+    fresh_gc,
     median,
     open_bench_bot,
     print_rows,
@@ -246,6 +247,7 @@ async def _run(bench: BenchBot, users: int, rounds: int) -> StepResult:
         await seed(bench, ids, state, data)
         before = sum(bench.session.calls.values())
         raws = [updates.message(u, MID_ANSWER) for u in ids]
+        fresh_gc()
         result = await feed_round(bench.dp, bench.bot, raws, settle=bench.sender.idle)
         calls.append((sum(bench.session.calls.values()) - before) / len(ids))
         errors.extend(await moved_on(bench, ids))
@@ -264,7 +266,9 @@ async def _run(bench: BenchBot, users: int, rounds: int) -> StepResult:
 
     def reference(dp: Dispatcher) -> Callable[[], Awaitable[RoundResult]]:
         async def run() -> RoundResult:
-            return await feed_round(dp, bench.bot, [updates.message(u, MID_ANSWER) for u in ids])
+            raws = [updates.message(u, MID_ANSWER) for u in ids]
+            fresh_gc()
+            return await feed_round(dp, bench.bot, raws)
 
         return run
 

@@ -539,7 +539,8 @@ class ChatOutbox:
             return
         oldest = next(iter(self._settled_at.values()))
         loop = asyncio.get_running_loop()
-        delay = max(0.0, oldest + SETTLED_FLUSH_AFTER - loop.time())
+        # At least a second: a record that cannot be written now is not retried in a spin.
+        delay = max(1.0, oldest + SETTLED_FLUSH_AFTER - loop.time())
         self._flush_timer = loop.call_later(delay, self._flush_due)
 
     def _flush_due(self) -> None:
@@ -547,8 +548,10 @@ class ChatOutbox:
         self.sender.track(self._flush_old(), "writing back sent calls")
 
     async def _flush_old(self) -> None:
-        await self.flush(older_than=SETTLED_FLUSH_AFTER)
-        self._arm_flush()
+        try:
+            await self.flush(older_than=SETTLED_FLUSH_AFTER)
+        finally:
+            self._arm_flush()  # for the results that came since, or could not be written
 
     async def close(self) -> None:
         """At shutdown, before the stores close: write every result not yet written."""

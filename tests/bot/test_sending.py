@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from bot.chat import SETTLED_FLUSH_AFTER, ChatOutbox
+import bot.chat as chat_module
+from bot.chat import ChatOutbox
 from bot.sender import Limits
 from flows.model import AnswerValue
 from tests.bot.intake_harness import (
@@ -476,8 +477,10 @@ async def test_a_clean_shutdown_writes_off_every_sent_call(tmp_path: Path) -> No
 
 
 async def test_a_person_who_does_not_answer_has_the_results_written_within_the_flush_time(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    flush_after = 2.0  # real seconds: the file store's writer thread needs the real clock
+    monkeypatch.setattr(chat_module, "SETTLED_FLUSH_AFTER", flush_after)
     harness = await open_file_harness(tmp_path / "data")
     try:
         await harness.dp.feed_update(harness.bot, message_update("/start kandidaat"))
@@ -485,10 +488,10 @@ async def test_a_person_who_does_not_answer_has_the_results_written_within_the_f
         await harness.sender.idle()
         _, data = await harness.conversation()
         assert data["outbox"]
-        await asyncio.sleep(SETTLED_FLUSH_AFTER / 2)
+        await asyncio.sleep(flush_after / 2)
         _, data = await harness.conversation()
         assert data["outbox"], "written before its time: the next step would have carried it"
-        await asyncio.sleep(SETTLED_FLUSH_AFTER / 2 + 1)
+        await asyncio.sleep(flush_after / 2 + 1.5)
         _, data = await harness.conversation()
         assert data["outbox"] == []
         assert data["screen"]["id"] == bot_texts(harness, DEFAULT_USER_ID)[-1][0]

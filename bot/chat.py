@@ -25,8 +25,9 @@ handler of the same chat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -331,18 +332,15 @@ class ChatOutbox:
         # record's oldest one came (loop time), for the flush.
         self._settled: dict[StorageKey, list[WriteBack]] = {}
         self._settled_at: dict[StorageKey, float] = {}
-        # Records whose commit is being written: the calls it queues are not handed over yet.
-        self._committing: set[StorageKey] = set()
+        # Records being written: the calls a write queues are not handed over yet.
+        self._writing: set[StorageKey] = set()
         self._flush_timer: asyncio.TimerHandle | None = None
 
     # -- results not yet written -----------------------------------------------------------
 
-    def _unwritten(self, key: StorageKey) -> list[WriteBack]:
-        return list(self._settled.get(key, ()))
-
     def _with_unwritten(self, key: StorageKey, data: dict[str, Any]) -> list[WriteBack]:
         """Apply the results not yet written to a fresh copy of the record; returns them."""
-        entries = self._unwritten(key)
+        entries = list(self._settled.get(key, ()))
         if data:
             for entry in entries:
                 entry.apply(data)
@@ -364,6 +362,33 @@ class ChatOutbox:
         self._settled.pop(key, None)
         self._settled_at.pop(key, None)
 
+    @contextlib.contextmanager
+    def _write_under_way(self, key: StorageKey) -> Iterator[None]:
+        """While a write of this record is on its way: a reply sent meanwhile does not leave
+        its result to wait (see `_may_wait`)."""
+        self._writing.add(key)
+        try:
+            yield
+        finally:
+            self._writing.discard(key)
+
+    @contextlib.asynccontextmanager
+    async def _rewrite(self, key: StorageKey) -> AsyncIterator[dict[str, Any] | None]:
+        """Under the chat's lock: the stored record with the results not yet written, to change
+        in place, and written back (results included) when the block ends; None if the record
+        is gone (erased), which also drops its waiting results."""
+        async with self.isolation.lock(key):
+            data = await self.storage.get_data(key)
+            if not data:
+                self.forget(key)
+                yield None
+                return
+            entries = self._with_unwritten(key, data)
+            yield data
+            with self._write_under_way(key):
+                await self.storage.set_data(key, data)
+            self._written(key, entries)
+
     async def load(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
         """The record's state and data as they are, with the results not yet written."""
         state = await self.storage.get_state(key)
@@ -384,13 +409,8 @@ class ChatOutbox:
         entries = self._with_unwritten(key, data)
         state = fsm_state(record)
         if entries or data != raw or state != raw_state:
-            # A reply sent meanwhile must not leave its result to wait: the calls written now
-            # are not in the sender yet (see `_may_wait`).
-            self._committing.add(key)
-            try:
+            with self._write_under_way(key):
                 await self.storage.commit(key, state, data)
-            finally:
-                self._committing.discard(key)
             self._written(key, entries)
         self.hand_over(key, chat.calls)
         if record.submitting is not None:
@@ -465,34 +485,24 @@ class ChatOutbox:
     async def _remove(
         self, key: StorageKey, call: Call, message_id: int | None, *, failed: bool = False
     ) -> None:
-        async with self.isolation.lock(key):
-            data = await self.storage.get_data(key)
-            if not data:
-                self.forget(key)
+        async with self._rewrite(key) as data:
+            if data is None:
                 return  # erased meanwhile
-            entries = self._with_unwritten(key, data)
             write_back(data, call.id, call.ref, message_id, track=call.track)
             if failed and call.method == DELETE_MESSAGES:
                 failures = len(call.params.get("message_ids", ()))
                 data["delete_failed"] = int(data.get("delete_failed", 0)) + failures
             if call.template is not None and not failed:
                 data["delete_failed"] = 0
-            await self.storage.set_data(key, data)
-            self._written(key, entries)
 
     async def _blocked(self, key: StorageKey) -> None:
         """The person blocked the bot: every call still queued for them would fail the same
         way. Drop them, and tell the coordinators once, under the card of their intake."""
-        async with self.isolation.lock(key):
-            data = await self.storage.get_data(key)
-            if not data:
-                self.forget(key)
+        async with self._rewrite(key) as data:
+            if data is None:
                 return  # erased
             told = bool(data.get("blocked"))
-            entries = self._with_unwritten(key, data)
             data["outbox"], data["blocked"] = [], True
-            await self.storage.commit(key, await self.storage.get_state(key), data)
-            self._written(key, entries)
         log.info("a person blocked the bot; their queued messages are dropped")
         if told:
             return
@@ -529,7 +539,7 @@ class ChatOutbox:
         would send no other reply of this chat twice: none is queued after it or being
         committed, and no other reply's result is waiting."""
         return (
-            key not in self._committing
+            key not in self._writing
             and self.sender.replies_waiting(call.chat_id) <= 1
             and not any(entry.visible for entry in self._settled.get(key, ()))
         )
@@ -566,16 +576,10 @@ class ChatOutbox:
         now = asyncio.get_running_loop().time()
         due = [key for key, at in self._settled_at.items() if now - at >= older_than]
         for key in due:
-            async with self.isolation.lock(key):
-                if key not in self._settled:
-                    continue  # a write of that record took them meanwhile
-                data = await self.storage.get_data(key)
-                if not data:
-                    self.forget(key)
-                    continue  # erased
-                entries = self._with_unwritten(key, data)
-                await self.storage.set_data(key, data)
-                self._written(key, entries)
+            if key not in self._settled:
+                continue  # a write of that record took them meanwhile
+            async with self._rewrite(key):
+                pass  # the results are all the change
 
     async def failed(self, key: StorageKey, call: Call, error: BaseException) -> None:
         if isinstance(error, TelegramForbiddenError):
@@ -585,24 +589,14 @@ class ChatOutbox:
             await self._remove(key, call, None, failed=True)
             return
         again = Call.from_dict(call.fallback)
-        async with self.isolation.lock(key):
-            data = await self.storage.get_data(key)
-            if not data:
-                self.forget(key)
-                return
-            entries = self._with_unwritten(key, data)
-            record = ChatRecord.from_dict(data, "nl")
-            record.outbox = [c for c in record.outbox if c.get("id") != call.id]
-            record.outbox.append(again.to_dict())
-            screen = record.screen
-            if screen is not None and screen.message_id == call.params.get("message_id"):
-                screen.ref, screen.message_id = again.ref or 0, None
-            self._committing.add(key)
-            try:
-                await self.storage.commit(key, await self.storage.get_state(key), record.to_dict())
-            finally:
-                self._committing.discard(key)
-            self._written(key, entries)
+        async with self._rewrite(key) as data:
+            if data is None:
+                return  # erased
+            outbox = [c for c in data.get("outbox", ()) if c.get("id") != call.id]
+            data["outbox"] = [*outbox, again.to_dict()]
+            screen = data.get("screen")
+            if isinstance(screen, dict) and screen.get("id") == call.params.get("message_id"):
+                screen["ref"], screen["id"] = again.ref or 0, None
         self.hand_over(key, [again])
 
 

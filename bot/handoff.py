@@ -112,7 +112,7 @@ async def queue_card_update(services: Services, intake: Intake) -> None:
 
 
 async def queue_to_person(
-    services: Services, intake: Intake, text: str, *, purpose: str = Purpose.TO_PERSON
+    services: Services, intake: Intake, text: str, *, purpose: Purpose = Purpose.TO_PERSON
 ) -> None:
     if not intake.chat_id:
         return  # erased: there is nobody to write to
@@ -131,7 +131,7 @@ async def queue_to_coordinator(
     coordinator_id: int,
     text: str,
     *,
-    purpose: str = Purpose.RELAY,
+    purpose: Purpose = Purpose.RELAY,
 ) -> None:
     """A message with personal data, to one coordinator's private chat (never the group)."""
     payload: dict[str, Any] = {"text": text, "parse_mode": "HTML"}

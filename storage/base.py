@@ -71,7 +71,8 @@ class ConversationStore(BaseStorage):
     @abstractmethod
     async def data_text(self, key: StorageKey) -> str:
         """The data of one conversation as the compact JSON it is stored as ("{}" if none),
-        without decoding it: for a look over every conversation at start-up."""
+        without decoding it: for a look over every conversation at start-up, and for the
+        sender's check that a record still holds a call."""
 
     @abstractmethod
     async def keys(self) -> list[StorageKey]:

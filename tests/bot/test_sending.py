@@ -403,6 +403,17 @@ async def test_an_update_handed_out_again_after_a_restart_is_answered_once(
     assert await harness.flow_state() == state
 
 
+async def notice_answered(harness: Harness) -> dict[str, Any]:
+    """Start an intake and accept the privacy notice; return the stored record once the sender
+    is idle, before anything writes the sent calls' results (no settle(): it would)."""
+    await harness.dp.feed_update(harness.bot, message_update("/start kandidaat"))
+    await harness.sender.idle()
+    await harness.dp.feed_update(harness.bot, message_update("1"))  # akkoord
+    await harness.sender.idle()
+    _, data = await harness.conversation()
+    return data
+
+
 async def test_sent_calls_are_written_off_with_the_next_step_and_a_kill_repeats_one_question(
     tmp_path: Path,
 ) -> None:
@@ -412,11 +423,7 @@ async def test_sent_calls_are_written_off_with_the_next_step_and_a_kill_repeats_
     more, the one call per chat a kill may repeat. Nothing older comes back."""
     data_dir = tmp_path / "data"
     first = await open_file_harness(data_dir)
-    await first.dp.feed_update(first.bot, message_update("/start kandidaat"))
-    await first.sender.idle()  # not settle(): that would write the results at once
-    await first.dp.feed_update(first.bot, message_update("1"))  # the privacy notice: akkoord
-    await first.sender.idle()
-    _, data = await first.conversation()
+    data = await notice_answered(first)
     waiting = data["outbox"]
     # The edit of the answered notice and the next question: both sent, neither written off.
     assert sorted(c["m"] for c in waiting) == ["editMessageText", "sendMessage"]
@@ -461,10 +468,7 @@ async def test_sent_calls_are_written_off_with_the_next_step_and_a_kill_repeats_
 async def test_a_clean_shutdown_writes_off_every_sent_call(tmp_path: Path) -> None:
     harness = await open_file_harness(tmp_path / "data")
     try:
-        await harness.dp.feed_update(harness.bot, message_update("/start kandidaat"))
-        await harness.dp.feed_update(harness.bot, message_update("1"))
-        await harness.sender.idle()
-        _, data = await harness.conversation()
+        data = await notice_answered(harness)
         assert data["outbox"]
         assert data["screen"]["id"] is None
         await harness.sender.stop()  # what run_bot does on the way out
@@ -483,10 +487,7 @@ async def test_a_person_who_does_not_answer_has_the_results_written_within_the_f
     monkeypatch.setattr(chat_module, "SETTLED_FLUSH_AFTER", flush_after)
     harness = await open_file_harness(tmp_path / "data")
     try:
-        await harness.dp.feed_update(harness.bot, message_update("/start kandidaat"))
-        await harness.dp.feed_update(harness.bot, message_update("1"))
-        await harness.sender.idle()
-        _, data = await harness.conversation()
+        data = await notice_answered(harness)
         assert data["outbox"]
         await asyncio.sleep(flush_after / 2)
         _, data = await harness.conversation()

@@ -425,11 +425,15 @@ class ChatOutbox:
             self.sender.track(self.on_submit(key), "submitting an intake")
 
     async def resume(self) -> int:
-        """At start-up: hand every stored call to the sender, in order, and finish submits."""
+        """At start-up: hand every stored call to the sender, in order, and finish submits.
+
+        Most open conversations have neither a call queued nor a submit under way; the store
+        tells them by two pieces of their stored JSON, without decoding them, and they stay
+        unread (the store reads them lazily). The record's keys are written compact, and
+        inside a JSON string every quote is escaped, so the pieces can only be the record's
+        own fields; a record without them is decoded as before."""
         count = 0
-        for key in await self.storage.keys():
-            if await self._nothing_pending(key):
-                continue
+        for key in await self.storage.keys_lacking((_NO_CALLS, _NO_SUBMIT)):
             data = await self.storage.get_data(key)
             calls = [Call.from_dict(c) for c in data.get("outbox", ())]
             self.hand_over(key, calls)
@@ -439,18 +443,6 @@ class ChatOutbox:
         if count:
             log.info("resuming %d calls queued before the restart", count)
         return count
-
-    async def _nothing_pending(self, key: StorageKey) -> bool:
-        """True if the record surely has no call queued and no submit under way, seen in its
-        stored JSON without decoding it: most of the open conversations at a start, which then
-        stay unread (the store reads them lazily). The record's keys are written compact, and
-        inside a JSON string every quote is escaped, so these two pieces can only be the
-        record's own fields; a record without them is decoded as before."""
-        try:
-            text = await self.storage.data_text(key)
-        except (OSError, ValueError):
-            return False  # get_data reports a damaged record
-        return _NO_CALLS in text and _NO_SUBMIT in text
 
     async def build(self, key: StorageKey, call: Call) -> TelegramMethod[Any] | None:
         """The call as it leaves now, or None if the record no longer holds it."""

@@ -1,10 +1,10 @@
 """Message texts from jinja2 templates in `templates/<lang>/`, in Telegram's HTML subset.
 
-One Environment is built at start and reused: compiling a template costs about 60x a render
-(docs/telegram-limits.md). Autoescape is on and undefined names raise, so user text is always
-escaped and a typo in a template fails in tests instead of printing an empty line to a person.
-Every template sees `codes`, the names of the domain's codes in its language (bot/i18n.py), so
-a status or a route is named in one place and templates keep only the prose.
+One Environment is built at the first render and reused: compiling a template costs about 60x
+a render (docs/telegram-limits.md). Autoescape is on and undefined names raise, so user text is
+always escaped and a typo in a template fails in tests instead of printing an empty line to a
+person. Every template sees `codes`, the names of the domain's codes in its language
+(bot/i18n.py), so a status or a route is named in one place and templates keep only the prose.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from bot.i18n import TEMPLATES_DIR as TEMPLATES_DIR  # where the templates are, also for tests
 from bot.i18n import codes
 from flows.model import LANGUAGES, Language
+
+if TYPE_CHECKING:
+    from jinja2 import Environment, Template
 
 TELEGRAM_TEXT_LIMIT = 4096
 # Distinct shared texts: every question of both flows, in both languages, at each position
@@ -29,21 +30,32 @@ _TAG = re.compile(r"<[^>]+>")
 
 class Renderer:
     def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
-        self.env = Environment(
-            loader=FileSystemLoader(str(templates_dir)),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=False,
-            auto_reload=False,
-        )
+        self._templates_dir = templates_dir
+        self._env: Environment | None = None
         self._shared: dict[tuple[Any, ...], str] = {}
         # The names of the codes (statuses, kinds, routes...) in the template's language.
         self._globals = {lang: {"codes": codes(lang)} for lang in LANGUAGES}
         # Each template once with its language's globals: jinja2's get_template would update
         # them on every call (about 1 µs, 3% of a card's render).
         self._templates: dict[tuple[Language, str], Template] = {}
+
+    @property
+    def env(self) -> Environment:
+        """The Environment, made at the first render: importing jinja2 (about 16 ms) then does
+        not hold up the first poll after a restart (bench/footprint_bench.py)."""
+        if self._env is None:
+            from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+            self._env = Environment(
+                loader=FileSystemLoader(str(self._templates_dir)),
+                autoescape=select_autoescape(default=True, default_for_string=True),
+                undefined=StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=False,
+                auto_reload=False,
+            )
+        return self._env
 
     def render(self, lang: Language, name: str, /, **context: Any) -> str:
         template = self._templates.get((lang, name))

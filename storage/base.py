@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Collection, Hashable, Mapping
+from collections.abc import AsyncIterator, Collection, Hashable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Protocol
@@ -71,8 +71,13 @@ class ConversationStore(BaseStorage):
     @abstractmethod
     async def data_text(self, key: StorageKey) -> str:
         """The data of one conversation as the compact JSON it is stored as ("{}" if none),
-        without decoding it: for a look over every conversation at start-up, and for the
-        sender's check that a record still holds a call."""
+        without decoding it: for the sender's check that a record still holds a call."""
+
+    @abstractmethod
+    async def keys_lacking(self, fragments: Sequence[str]) -> list[StorageKey]:
+        """The keys of the conversations whose data, as the compact JSON `data_text` gives,
+        lacks one of `fragments`, found without decoding any: at start-up, the few
+        conversations that may have work left, among every open one."""
 
     @abstractmethod
     async def keys(self) -> list[StorageKey]:

@@ -42,6 +42,7 @@ import gc
 import hashlib
 import json
 import logging
+import mmap
 import os
 import queue
 import re
@@ -49,7 +50,7 @@ import sys
 import threading
 import time
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -178,6 +179,16 @@ class Snapshots:
     def data(self, ref: Ref) -> bytes:
         return self._read(ref[0], ref[2], ref[3] - 3)  # without "}}\n"
 
+    @contextlib.contextmanager
+    def viewer(self) -> Iterator[SnapshotView]:
+        """A view for reading many conversations' data in place (see SnapshotView); its maps
+        are closed on leaving."""
+        view = SnapshotView(self._fds)
+        try:
+            yield view
+        finally:
+            view.close()
+
     def close_before(self, generation: int) -> None:
         for old in [g for g in self._fds if g < generation]:
             with contextlib.suppress(OSError):
@@ -185,6 +196,39 @@ class Snapshots:
 
     def __del__(self) -> None:
         self.close_before(sys.maxsize)
+
+
+class SnapshotView:
+    """The snapshot files mapped into memory, each on first use, to search many conversations'
+    data where it lies: no read call and no bytes object per conversation. A map holds its own
+    copy of the file descriptor, so a compaction that closes the file meanwhile does not pull
+    it away; a conversation moved to a newer snapshot meanwhile is found there."""
+
+    def __init__(self, fds: Mapping[int, int]) -> None:
+        self._fds = fds
+        self._maps: dict[int, mmap.mmap] = {}
+
+    def holds_all(self, ref: Ref, fragments: Sequence[bytes]) -> bool:
+        generation, _, start, end = ref
+        end -= 3  # without "}}\n"
+        mapped = self._maps.get(generation)
+        if mapped is None:
+            fd = self._fds.get(generation)
+            if fd is None:
+                raise StorageError(f"conversation snapshot {generation} is closed")
+            try:
+                mapped = self._maps[generation] = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # no map to be had: read this one
+                data = os.pread(fd, end - start, start)
+                return all(fragment in data for fragment in fragments)
+        # From the end: a record's own fields are written after the person's answers.
+        search = mapped.rfind
+        return all(search(fragment, start, end) >= 0 for fragment in fragments)
+
+    def close(self) -> None:
+        for mapped in self._maps.values():
+            mapped.close()
+        self._maps.clear()
 
 
 class Conversation:
@@ -231,6 +275,18 @@ class Conversation:
         if len(text) > stored_bytes or (text.isascii() and len(text) != stored_bytes):
             return False
         return text == snapshots.data(ref).decode()
+
+    def holds_all(
+        self, fragments: Sequence[str], encoded: Sequence[bytes], view: SnapshotView
+    ) -> bool:
+        """Whether this conversation's data, as compact JSON, contains every fragment
+        (`encoded`: the same in UTF-8, to search the snapshot with)."""
+        text = self.data_text
+        if text is not None:
+            return all(fragment in text for fragment in fragments)
+        ref = self.ref
+        assert ref is not None
+        return view.holds_all(ref, encoded)
 
     @property
     def empty(self) -> bool:
@@ -377,6 +433,11 @@ class _ConversationBase(ConversationStore):
                 if conversation is not None and chosen(key, conversation):
                     picked.append(key)
         return picked
+
+    async def keys_lacking(self, fragments: Sequence[str]) -> list[StorageKey]:
+        encoded = [fragment.encode() for fragment in fragments]
+        with self._snapshots.viewer() as view:
+            return await self._select(lambda _, c: not c.holds_all(fragments, encoded, view))
 
     async def delete_user(self, user_id: int) -> int:
         keys = await self._select(lambda k, _: k.user_id == user_id or k.chat_id == user_id)
@@ -769,24 +830,42 @@ def _parse_record(raw: Any) -> _Loaded:
 
 def _head(raw: Any, shared: dict[str, str]) -> tuple[str, StorageKey, str | None, str]:
     """(key hash, key, state, updated_at) of a snapshot line's head; TypeError/ValueError/
-    KeyError if it is not one. Strings in `shared` are used instead of equal ones."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("r"), dict):
+    KeyError if it is not one. Strings in `shared` are used instead of equal ones.
+
+    Run once per open conversation at every start, so it checks inline what `_parse_record`
+    and `key_from_dict` check, without their calls."""
+    if type(raw) is not dict:
         raise TypeError("not a snapshot line")
+    record = raw["r"]
+    if type(record) is not dict:
+        raise TypeError("not a snapshot line")
+    schema = record.get("schema")
+    if type(schema) is not int or schema != CONVERSATION_SCHEMA:
+        check_schema("conversation", record)  # raises, naming the schema found
     hashed = raw["k"]
-    record = check_schema("conversation", raw["r"])
     state = record.get("state")
     updated = record["updated_at"]
-    if not isinstance(hashed, str) or len(hashed) != 32:
+    if type(hashed) is not str or len(hashed) != 32:
         raise ValueError("not a key hash")
-    if not (state is None or isinstance(state, str)) or not isinstance(updated, str):
-        raise TypeError("state or updated_at of the wrong type")
-    fields = record["key"]
-    destiny = fields.get("destiny")
-    if isinstance(destiny, str):
-        fields["destiny"] = shared.setdefault(destiny, destiny)
     if state is not None:
+        if type(state) is not str:
+            raise TypeError("state of the wrong type")
         state = shared.setdefault(state, state)
-    return hashed, key_from_dict(fields), state, updated
+    if type(updated) is not str:
+        raise TypeError("updated_at of the wrong type")
+    fields = record["key"]
+    if type(fields) is not dict:
+        raise TypeError("not a key")
+    destiny = str(fields.get("destiny", "default"))
+    key = StorageKey(
+        int(fields["bot_id"]),
+        int(fields["chat_id"]),
+        int(fields["user_id"]),
+        fields.get("thread_id"),
+        fields.get("business_connection_id"),
+        shared.setdefault(destiny, destiny),
+    )
+    return hashed, key, state, updated
 
 
 def _read_snapshot(

@@ -315,6 +315,29 @@ class TestConversations:
             assert (folder / f"journal-{generation}.jsonl").read_bytes() == b""
             assert conversations_on_disk(folder) == {}
 
+    async def test_keys_lacking_fragments_of_the_stored_json(self, harness: Harness) -> None:
+        """The keys whose data lacks a piece, seen in the stored JSON: in the snapshot after a
+        reopen, and in memory for a conversation written since."""
+        conv = harness.stores.conversations
+        keys = [StorageKey(bot_id=1, chat_id=c, user_id=c) for c in range(1, 6)]
+        await conv.set_data(keys[0], {"antwoord": "één", "outbox": [], "klaar": None})
+        await conv.set_data(keys[1], {"antwoord": "één", "outbox": [{"id": "a"}], "klaar": None})
+        await conv.set_data(keys[2], {"antwoord": "twee", "outbox": [], "klaar": True})
+        await conv.set_data(keys[3], {"tekst": '"outbox":[]', "klaar": None})
+        await conv.set_state(keys[4], "Form:name")  # no data at all
+        pieces = ('"outbox":[]', '"klaar":null', "één")
+
+        async def lacking() -> set[int]:
+            return {key.chat_id for key in await conv.keys_lacking(pieces)}
+
+        assert await lacking() == {2, 3, 4, 5}
+        conv = (await harness.reopen()).conversations
+        assert await lacking() == {2, 3, 4, 5}
+        await conv.set_data(keys[2], {"antwoord": "één", "outbox": [], "klaar": None})
+        await conv.set_data(keys[0], {"antwoord": "één", "outbox": [1], "klaar": None})
+        assert await lacking() == {1, 2, 4, 5}
+        assert await conv.keys_lacking(()) == []
+
     async def test_delete_delete_user_purge_idle(self, harness: Harness) -> None:
         conv = harness.stores.conversations
         keys = [StorageKey(bot_id=1, chat_id=c, user_id=c) for c in (1, 2, 3)]

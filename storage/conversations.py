@@ -830,42 +830,24 @@ def _parse_record(raw: Any) -> _Loaded:
 
 def _head(raw: Any, shared: dict[str, str]) -> tuple[str, StorageKey, str | None, str]:
     """(key hash, key, state, updated_at) of a snapshot line's head; TypeError/ValueError/
-    KeyError if it is not one. Strings in `shared` are used instead of equal ones.
-
-    Run once per open conversation at every start, so it checks inline what `_parse_record`
-    and `key_from_dict` check, without their calls."""
-    if type(raw) is not dict:
+    KeyError if it is not one. Strings in `shared` are used instead of equal ones."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("r"), dict):
         raise TypeError("not a snapshot line")
-    record = raw["r"]
-    if type(record) is not dict:
-        raise TypeError("not a snapshot line")
-    schema = record.get("schema")
-    if type(schema) is not int or schema != CONVERSATION_SCHEMA:
-        check_schema("conversation", record)  # raises, naming the schema found
     hashed = raw["k"]
+    record = check_schema("conversation", raw["r"])
     state = record.get("state")
     updated = record["updated_at"]
-    if type(hashed) is not str or len(hashed) != 32:
+    if not isinstance(hashed, str) or len(hashed) != 32:
         raise ValueError("not a key hash")
-    if state is not None:
-        if type(state) is not str:
-            raise TypeError("state of the wrong type")
-        state = shared.setdefault(state, state)
-    if type(updated) is not str:
-        raise TypeError("updated_at of the wrong type")
+    if not (state is None or isinstance(state, str)) or not isinstance(updated, str):
+        raise TypeError("state or updated_at of the wrong type")
     fields = record["key"]
-    if type(fields) is not dict:
-        raise TypeError("not a key")
-    destiny = str(fields.get("destiny", "default"))
-    key = StorageKey(
-        int(fields["bot_id"]),
-        int(fields["chat_id"]),
-        int(fields["user_id"]),
-        fields.get("thread_id"),
-        fields.get("business_connection_id"),
-        shared.setdefault(destiny, destiny),
-    )
-    return hashed, key, state, updated
+    destiny = fields.get("destiny")
+    if isinstance(destiny, str):
+        fields["destiny"] = shared.setdefault(destiny, destiny)
+    if state is not None:
+        state = shared.setdefault(state, state)
+    return hashed, key_from_dict(fields), state, updated
 
 
 def _read_snapshot(

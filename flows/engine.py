@@ -8,7 +8,7 @@ from the summary.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -81,18 +81,8 @@ class FlowState:
         )
 
     def copy(self) -> FlowState:
-        return FlowState(
-            self.flow,
-            self.version,
-            self.phase,
-            self.current,
-            _copy_answers(self.answers),
-            self.editing,
-            list(self.reasked),
-            self.end_code,
-            self.helper,
-            self.schema,
-        )
+        # `replace` keeps every field, also one added later; only the mutable ones are copied.
+        return replace(self, answers=_copy_answers(self.answers), reasked=list(self.reasked))
 
 
 @dataclass(frozen=True, slots=True)
